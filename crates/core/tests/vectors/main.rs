@@ -1,0 +1,5 @@
+//! Data-driven tests over upstream's vectors: one test per vector file.
+
+mod support;
+
+mod basic;
