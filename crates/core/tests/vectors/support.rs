@@ -68,15 +68,15 @@ pub fn expect_parse(expect: &Value, result: Result<String, String>) -> Result<bo
         (true, Err(e)) => Err(format!("failed with {e:?}, expected success")),
         (false, Ok(printed)) => Err(format!("succeeded with {printed:?}, expected failure")),
         (false, Err(e)) => {
-            if let Some(want) = expect.get("error").and_then(Value::as_str) {
-                if want != e {
-                    return Err(format!("error {e:?}, expected {want:?}"));
-                }
+            if let Some(want) = expect.get("error").and_then(Value::as_str)
+                && want != e
+            {
+                return Err(format!("error {e:?}, expected {want:?}"));
             }
-            if let Some(want) = expect.get("error_contains").and_then(Value::as_str) {
-                if !e.contains(want) {
-                    return Err(format!("error {e:?} does not contain {want:?}"));
-                }
+            if let Some(want) = expect.get("error_contains").and_then(Value::as_str)
+                && !e.contains(want)
+            {
+                return Err(format!("error {e:?} does not contain {want:?}"));
             }
             Ok(true)
         }
