@@ -7,6 +7,7 @@
 
 pub mod commit;
 pub mod json;
+pub mod license;
 pub mod limited;
 pub mod location;
 pub mod name;
@@ -16,6 +17,7 @@ pub mod time;
 pub mod version;
 
 pub use json::{Codec, DecodeError};
+pub use license::License;
 pub use location::{Location, Owner};
 pub use name::PackageName;
 pub use range::Range;
