@@ -50,6 +50,12 @@ impl DecodeError {
         &self.message
     }
 
+    /// Rewords the message, keeping where the error happened.
+    pub fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Self {
+        self.message = f(&self.message);
+        self
+    }
+
     pub fn path(&self) -> String {
         let mut out = String::from("$");
         for segment in &self.path {

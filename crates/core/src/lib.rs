@@ -6,11 +6,13 @@
 //! byte as the upstream registry writes it.
 
 pub mod commit;
+pub mod job;
 pub mod json;
 pub mod license;
 pub mod limited;
 pub mod location;
 pub mod name;
+pub mod operation;
 pub mod range;
 pub mod sha256;
 pub mod time;
