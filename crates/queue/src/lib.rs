@@ -1,0 +1,143 @@
+//! The registry's job queue.
+//!
+//! [`JobStore`] is everything the HTTP API and the executor need from the queue's
+//! storage; [`SqliteStore`] implements it over upstream's schema (`job_info`, one
+//! table per job kind, `logs`) so upstream's data and dashboards keep working. A
+//! Postgres store would implement the same trait; nothing above this crate names
+//! SQLite.
+
+mod migrate;
+mod sqlite;
+
+use async_trait::async_trait;
+use registry_core::job::{Job, JobType, LogLevel, LogLine};
+use registry_core::operation::{AuthenticatedData, PackageSetUpdateRequest, PublishData};
+use registry_core::{PackageName, Timestamp, Version};
+use std::collections::BTreeMap;
+
+pub use migrate::{MIGRATIONS, Migration};
+pub use sqlite::SqliteStore;
+
+/// A job to queue, with what its kind's table stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewJob {
+    Publish(PublishData),
+    /// Must carry an unpublish operation.
+    Unpublish(AuthenticatedData),
+    /// Must carry a transfer operation.
+    Transfer(AuthenticatedData),
+    Matrix {
+        package_name: PackageName,
+        package_version: Version,
+        compiler_version: Version,
+        build_plan: BTreeMap<PackageName, Version>,
+    },
+    PackageSet(PackageSetUpdateRequest),
+}
+
+impl NewJob {
+    pub fn job_type(&self) -> JobType {
+        match self {
+            NewJob::Publish(_) => JobType::Publish,
+            NewJob::Unpublish(_) => JobType::Unpublish,
+            NewJob::Transfer(_) => JobType::Transfer,
+            NewJob::Matrix { .. } => JobType::Matrix,
+            NewJob::PackageSet(_) => JobType::PackageSet,
+        }
+    }
+}
+
+/// The answer to an enqueue: the job's id, and whether it is an existing job that
+/// already covers the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub job_id: String,
+    pub duplicate: bool,
+}
+
+/// Sort order on creation (jobs) or timestamp (log lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// Filter for `GET /api/v1/jobs`: jobs created in `[since, until)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsQuery {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub order: Order,
+    /// Finished jobs too, not only pending and running ones.
+    pub include_completed: bool,
+}
+
+/// Filter for a job's log lines: at least `level`, timestamp in `[since, until)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsQuery {
+    pub level: LogLevel,
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub order: Order,
+}
+
+/// At most this many jobs are listed, and this many log lines returned per request
+/// (upstream's limits; clients page through logs by advancing `since`).
+pub const PAGE_SIZE: usize = 100;
+
+/// What start-up recovery did with jobs that were running when the server died.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResetReport {
+    /// Jobs put back in the queue.
+    pub reset: Vec<String>,
+    /// Jobs that had been interrupted too often and were failed instead.
+    pub quarantined: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("stored job {job_id} cannot be read: {reason}")]
+    Corrupt { job_id: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the database task stopped unexpectedly: {0}")]
+    Task(String),
+}
+
+/// The queue's storage. Every method is one transaction.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Queues a job unless an equivalent one exists (see the implementation for the
+    /// duplicate rules per kind), in which case that job's id is returned.
+    async fn enqueue(&self, job: NewJob, now: Timestamp) -> Result<Enqueued, StoreError>;
+
+    /// Marks the oldest pending job of the highest-priority kind among `kinds`
+    /// (ordered highest priority first) as started and returns it.
+    async fn claim_next(&self, kinds: &[JobType], now: Timestamp) -> Result<Option<Job>, StoreError>;
+
+    async fn append_logs(&self, lines: &[LogLine]) -> Result<(), StoreError>;
+
+    async fn finish(&self, job_id: &str, success: bool, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Puts a started job back in the queue without counting it as a crash (used
+    /// when the server shuts down cleanly under a running job).
+    async fn requeue(&self, job_id: &str) -> Result<(), StoreError>;
+
+    /// Start-up recovery: jobs started but not finished are reset to pending and
+    /// their reset count raised; a job reaching `max_resets` is failed instead, with
+    /// an ERROR log line saying why.
+    async fn reset_interrupted(&self, max_resets: u32, now: Timestamp) -> Result<ResetReport, StoreError>;
+
+    /// One job with its log lines filtered by `logs` (at most [`PAGE_SIZE`]).
+    async fn job(&self, job_id: &str, logs: &LogsQuery) -> Result<Option<Job>, StoreError>;
+
+    /// Jobs without their logs (at most [`PAGE_SIZE`]). Rows that cannot be decoded
+    /// are skipped and reported in the second element.
+    async fn jobs(&self, query: &JobsQuery) -> Result<(Vec<Job>, Vec<StoreError>), StoreError>;
+
+    /// Counts of pending and running jobs per kind, for start-up messages and health.
+    async fn pending_counts(&self) -> Result<BTreeMap<JobType, usize>, StoreError>;
+}

@@ -1,0 +1,233 @@
+//! The SQLite job store against a real database file.
+
+use std::collections::BTreeMap;
+
+use registry_core::job::{JobDetails, JobType, LogLevel, LogLine};
+use registry_core::json::Codec;
+use registry_core::operation::{AuthenticatedData, PackageSetUpdateRequest, PublishData};
+use registry_core::{PackageName, Timestamp, Version};
+use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, SqliteStore};
+use serde_json::json;
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(1_800_000_000_000 + ms)
+}
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("registry.sqlite3")).unwrap();
+    (dir, store)
+}
+
+fn publish(name: &str, version: &str) -> NewJob {
+    NewJob::Publish(
+        PublishData::decode(&json!({"name": name, "ref": format!("v{version}"), "version": version}))
+            .unwrap(),
+    )
+}
+
+fn transfer(name: &str) -> NewJob {
+    let raw = format!(r#"{{"name":"{name}","newLocation":{{"githubOwner":"o","githubRepo":"r"}}}}"#);
+    NewJob::Transfer(AuthenticatedData::decode(&json!({"payload": raw, "signature": "ab"})).unwrap())
+}
+
+fn package_set(raw: &str) -> NewJob {
+    NewJob::PackageSet(PackageSetUpdateRequest::decode(&json!({ "payload": raw })).unwrap())
+}
+
+fn matrix(name: &str) -> NewJob {
+    NewJob::Matrix {
+        package_name: PackageName::parse(name).unwrap(),
+        package_version: Version::new(1, 0, 0),
+        compiler_version: Version::new(0, 15, 15),
+        build_plan: BTreeMap::from([(PackageName::parse("prelude").unwrap(), Version::new(6, 0, 1))]),
+    }
+}
+
+fn all_logs() -> LogsQuery {
+    LogsQuery { level: LogLevel::Debug, since: ts(-1_000_000), until: ts(1_000_000), order: Order::Asc }
+}
+
+fn all_jobs(include_completed: bool) -> JobsQuery {
+    JobsQuery { since: ts(-1_000_000), until: ts(1_000_000), order: Order::Asc, include_completed }
+}
+
+#[tokio::test]
+async fn duplicates_follow_the_rules_per_kind() {
+    let (_dir, store) = store();
+    let first = store.enqueue(publish("aff", "1.0.0"), ts(0)).await.unwrap();
+    assert!(!first.duplicate);
+    let again = store.enqueue(publish("aff", "1.0.0"), ts(1)).await.unwrap();
+    assert_eq!((again.job_id.as_str(), again.duplicate), (first.job_id.as_str(), true));
+    assert!(!store.enqueue(publish("aff", "1.0.1"), ts(2)).await.unwrap().duplicate);
+
+    // A failed job does not block a new submission; a successful publish does.
+    store.finish(&first.job_id, false, ts(3)).await.unwrap();
+    let retry = store.enqueue(publish("aff", "1.0.0"), ts(4)).await.unwrap();
+    assert!(!retry.duplicate);
+    store.finish(&retry.job_id, true, ts(5)).await.unwrap();
+    let after_success = store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap();
+    assert_eq!((after_success.job_id, after_success.duplicate), (retry.job_id, true));
+
+    // Package sets: same canonical payload while unfinished, whatever the raw text.
+    let a = store.enqueue(package_set(r#"{"packages":{"b":"1.0.0","a":null}}"#), ts(7)).await.unwrap();
+    let b = store.enqueue(package_set(r#"{ "packages": {"a": null, "b": "1.0.0"} }"#), ts(8)).await.unwrap();
+    assert_eq!((b.job_id.as_str(), b.duplicate), (a.job_id.as_str(), true));
+    store.finish(&a.job_id, true, ts(9)).await.unwrap();
+    assert!(
+        !store
+            .enqueue(package_set(r#"{"packages":{"b":"1.0.0","a":null}}"#), ts(10))
+            .await
+            .unwrap()
+            .duplicate
+    );
+
+    // Transfers: only an unfinished one blocks.
+    let t = store.enqueue(transfer("aff"), ts(11)).await.unwrap();
+    assert!(store.enqueue(transfer("aff"), ts(12)).await.unwrap().duplicate);
+    store.finish(&t.job_id, true, ts(13)).await.unwrap();
+    assert!(!store.enqueue(transfer("aff"), ts(14)).await.unwrap().duplicate);
+
+    // Matrix jobs are never queued twice, even after failing (upstream).
+    let m = store.enqueue(matrix("aff"), ts(15)).await.unwrap();
+    store.finish(&m.job_id, false, ts(16)).await.unwrap();
+    assert!(store.enqueue(matrix("aff"), ts(17)).await.unwrap().duplicate);
+}
+
+#[tokio::test]
+async fn claims_follow_priority_then_fifo_within_the_given_kinds() {
+    let (_dir, store) = store();
+    let set = store.enqueue(package_set(r#"{"packages":{"a":"1.0.0"}}"#), ts(0)).await.unwrap();
+    let m = store.enqueue(matrix("x"), ts(1)).await.unwrap();
+    let t = store.enqueue(transfer("y"), ts(2)).await.unwrap();
+    let p2 = store.enqueue(publish("b", "1.0.0"), ts(4)).await.unwrap();
+    let p1 = store.enqueue(publish("a", "1.0.0"), ts(3)).await.unwrap();
+
+    let lane_a = [JobType::Publish, JobType::Unpublish, JobType::Transfer];
+    let lane_b = [JobType::Matrix, JobType::PackageSet];
+    let mut order = Vec::new();
+    while let Some(job) = store.claim_next(&lane_a, ts(10)).await.unwrap() {
+        assert_eq!(job.info.started_at, Some(ts(10)));
+        order.push(job.info.job_id);
+    }
+    assert_eq!(order, [p1.job_id, p2.job_id, t.job_id]);
+    let first_b = store.claim_next(&lane_b, ts(11)).await.unwrap().unwrap();
+    assert_eq!(first_b.info.job_id, m.job_id);
+    assert!(matches!(first_b.details, JobDetails::Matrix { .. }));
+    assert_eq!(store.claim_next(&lane_b, ts(12)).await.unwrap().unwrap().info.job_id, set.job_id);
+    assert!(store.claim_next(&lane_b, ts(13)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn interrupted_jobs_are_reset_then_quarantined_on_the_third_crash() {
+    let (_dir, store) = store();
+    let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
+    let lane = [JobType::Publish];
+    for crash in 1..=3 {
+        let claimed = store.claim_next(&lane, ts(crash * 10)).await.unwrap();
+        assert_eq!(claimed.map(|j| j.info.job_id), Some(job.job_id.clone()), "run {crash}");
+        let report = store.reset_interrupted(3, ts(crash * 10 + 5)).await.unwrap();
+        if crash < 3 {
+            assert_eq!(report.reset, [job.job_id.clone()]);
+            assert!(report.quarantined.is_empty());
+        } else {
+            assert!(report.reset.is_empty());
+            assert_eq!(report.quarantined, [job.job_id.clone()]);
+        }
+    }
+    assert!(store.claim_next(&lane, ts(100)).await.unwrap().is_none());
+    let stored = store.job(&job.job_id, &all_logs()).await.unwrap().unwrap();
+    assert!(!stored.info.success);
+    assert_eq!(stored.info.finished_at, Some(ts(35)));
+    let last = stored.logs.last().unwrap();
+    assert_eq!(last.level, LogLevel::Error);
+    assert!(last.message.contains("interrupted 3 times"), "{}", last.message);
+    assert_eq!(stored.logs.iter().filter(|l| l.level == LogLevel::Warn).count(), 2);
+    // The quarantined job does not block a new submission.
+    assert!(!store.enqueue(publish("a", "1.0.0"), ts(200)).await.unwrap().duplicate);
+}
+
+#[tokio::test]
+async fn requeue_returns_a_job_to_pending_without_counting_a_crash() {
+    let (_dir, store) = store();
+    let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
+    store.claim_next(&[JobType::Publish], ts(1)).await.unwrap().unwrap();
+    store.requeue(&job.job_id).await.unwrap();
+    let again = store.claim_next(&[JobType::Publish], ts(2)).await.unwrap().unwrap();
+    assert_eq!(again.info.started_at, Some(ts(2)));
+    let report = store.reset_interrupted(1, ts(3)).await.unwrap();
+    assert_eq!(report.quarantined, [job.job_id], "first recorded crash reaches a limit of 1");
+}
+
+#[tokio::test]
+async fn log_queries_filter_by_level_and_window_and_page() {
+    let (_dir, store) = store();
+    let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
+    let lines: Vec<LogLine> = (0..150)
+        .map(|i| LogLine {
+            job_id: job.job_id.clone(),
+            level: LogLevel::ALL[i % 5],
+            message: format!("line {i}"),
+            timestamp: ts(i as i64),
+        })
+        .collect();
+    store.append_logs(&lines).await.unwrap();
+
+    let page = store.job(&job.job_id, &all_logs()).await.unwrap().unwrap().logs;
+    assert_eq!(page.len(), PAGE_SIZE);
+    assert_eq!(page[0].message, "line 0");
+
+    let notices =
+        LogsQuery { level: LogLevel::Notice, since: ts(10), until: ts(20), order: Order::Desc, ..all_logs() };
+    let got: Vec<String> = store
+        .job(&job.job_id, &notices)
+        .await
+        .unwrap()
+        .unwrap()
+        .logs
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(got, ["line 19", "line 18", "line 14", "line 13"]);
+
+    assert!(store.job("no-such-job", &all_logs()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn job_lists_filter_by_window_completion_and_order() {
+    let (_dir, store) = store();
+    let a = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
+    let b = store.enqueue(matrix("b"), ts(1)).await.unwrap();
+    let c = store.enqueue(transfer("c"), ts(2)).await.unwrap();
+    store.finish(&b.job_id, true, ts(3)).await.unwrap();
+
+    let ids =
+        |jobs: Vec<registry_core::job::Job>| jobs.into_iter().map(|j| j.info.job_id).collect::<Vec<_>>();
+    let (open, skipped) = store.jobs(&all_jobs(false)).await.unwrap();
+    assert!(skipped.is_empty());
+    assert_eq!(ids(open), [a.job_id.clone(), c.job_id.clone()]);
+    let (all, _) = store.jobs(&JobsQuery { order: Order::Desc, ..all_jobs(true) }).await.unwrap();
+    assert_eq!(ids(all), [c.job_id.clone(), b.job_id.clone(), a.job_id.clone()]);
+    let (window, _) = store.jobs(&JobsQuery { since: ts(1), until: ts(2), ..all_jobs(true) }).await.unwrap();
+    assert_eq!(ids(window), [b.job_id]);
+    let counts = store.pending_counts().await.unwrap();
+    assert_eq!((counts[&JobType::Publish], counts[&JobType::Matrix]), (1, 0));
+}
+
+#[tokio::test]
+async fn stored_payloads_are_upstream_json_and_read_back() {
+    let (dir, store) = store();
+    let raw = r#"{ "name": "a", "newLocation": {"githubOwner":"o","githubRepo":"r"} }"#;
+    let job =
+        NewJob::Transfer(AuthenticatedData::decode(&json!({"payload": raw, "signature": "ab"})).unwrap());
+    let id = store.enqueue(job, ts(0)).await.unwrap().job_id;
+    let conn = rusqlite::Connection::open(dir.path().join("registry.sqlite3")).unwrap();
+    let stored: String =
+        conn.query_row("SELECT payload FROM transfer_jobs WHERE jobId = ?1", [&id], |r| r.get(0)).unwrap();
+    assert_eq!(stored, format!(r#"{{"payload":{},"signature":"ab"}}"#, serde_json::to_string(raw).unwrap()));
+    let read = store.job(&id, &all_logs()).await.unwrap().unwrap();
+    match read.details {
+        JobDetails::Transfer { payload, .. } => assert_eq!(payload.raw_payload, raw),
+        other => panic!("unexpected {other:?}"),
+    }
+}
