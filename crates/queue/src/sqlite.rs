@@ -578,7 +578,7 @@ impl JobStore for SqliteStore {
                     }
                 }
             }
-            jobs.sort_by(|a, b| a.info.created_at.cmp(&b.info.created_at));
+            jobs.sort_by_key(|job| job.info.created_at);
             if query.order == Order::Desc {
                 jobs.reverse();
             }
