@@ -1,0 +1,422 @@
+//! The registry's git repositories (`registry`: metadata and package sets;
+//! `registry-index`: manifests), each a local checkout of a configured remote.
+//!
+//! The remote is the source of truth. Every write starts from the remote's current
+//! state, applies whole-file changes, commits and pushes; if the push is rejected
+//! because someone else pushed first, the same changes are applied again on top of
+//! the new remote state. Writers within one process are serialized by a lock.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::process::Command;
+
+use crate::ActivityLog;
+use crate::process::{self, CommandError};
+
+/// Set (`Some`) or delete (`None`) one file, path relative to the repository root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    pub contents: Option<String>,
+}
+
+impl FileChange {
+    pub fn write(path: impl Into<String>, contents: impl Into<String>) -> Self {
+        FileChange { path: path.into(), contents: Some(contents.into()) }
+    }
+    pub fn delete(path: impl Into<String>) -> Self {
+        FileChange { path: path.into(), contents: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Pushed; `attempts` > 1 when the remote moved and the changes were re-applied.
+    Committed { commit: String, attempts: u32 },
+    /// The files already had this content.
+    NoChange,
+    /// Read-only mode: nothing was committed (a NOTICE says what would have been).
+    Skipped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{0}")]
+    Command(#[from] CommandError),
+    #[error("invalid path '{0}': paths must be relative and stay inside the repository")]
+    BadPath(String),
+    #[error("file system error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("pushing to {remote} was rejected {attempts} times because the remote kept moving; giving up")]
+    PushContention { remote: String, attempts: u32 },
+}
+
+/// A git repository the registry reads and writes.
+#[async_trait]
+pub trait GitRepo: Send + Sync {
+    /// `registry repository at <remote>` (credentials masked), for messages.
+    fn describe(&self) -> String;
+
+    /// A file's contents, or `None` if absent.
+    async fn read(&self, path: &str) -> Result<Option<String>, GitError>;
+
+    /// Names of the files directly in `dir` (empty if the directory is absent).
+    async fn list(&self, dir: &str) -> Result<Vec<String>, GitError>;
+
+    /// Applies `changes`, commits them with `message` and pushes.
+    async fn commit(
+        &self,
+        changes: &[FileChange],
+        message: &str,
+        log: &dyn ActivityLog,
+    ) -> Result<CommitOutcome, GitError>;
+}
+
+/// `https://user:secret@host/x` → `https://user:***@host/x`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { "***".to_owned() };
+            let sep = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{masked}@{host}{sep}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn check_path(path: &str) -> Result<(), GitError> {
+    let p = Path::new(path);
+    let ok = !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+    if ok { Ok(()) } else { Err(GitError::BadPath(path.to_owned())) }
+}
+
+/// Who commits.
+#[derive(Debug, Clone)]
+pub struct Committer {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for Committer {
+    fn default() -> Self {
+        Committer { name: "pacchettibotti".into(), email: "pacchettibotti@purescript.org".into() }
+    }
+}
+
+/// A checkout of `remote`'s `branch` in `dir`, cloned on first use.
+pub struct GitCheckout {
+    label: String,
+    dir: PathBuf,
+    remote: String,
+    branch: String,
+    committer: Committer,
+    /// Reads fetch from the remote at most this often (writes always fetch).
+    refresh_interval: Duration,
+    max_push_attempts: u32,
+    state: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl GitCheckout {
+    pub fn new(label: impl Into<String>, dir: impl Into<PathBuf>, remote: impl Into<String>) -> Self {
+        GitCheckout {
+            label: label.into(),
+            dir: dir.into(),
+            remote: remote.into(),
+            branch: "main".into(),
+            committer: Committer::default(),
+            refresh_interval: Duration::from_secs(60),
+            max_push_attempts: 5,
+            state: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn with_branch(mut self, branch: impl Into<String>) -> Self {
+        self.branch = branch.into();
+        self
+    }
+
+    pub fn with_committer(mut self, committer: Committer) -> Self {
+        self.committer = committer;
+        self
+    }
+
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn git(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.dir).env("GIT_TERMINAL_PROMPT", "0");
+        cmd
+    }
+
+    async fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        let mut cmd = self.git();
+        cmd.args(args);
+        let output = process::run(&mut cmd).await?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Clones if needed, then makes the checkout equal to the remote branch.
+    async fn sync(&self) -> Result<(), GitError> {
+        if !self.dir.join(".git").exists() {
+            if let Some(parent) = self.dir.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|source| GitError::Io { path: parent.display().to_string(), source })?;
+            }
+            let mut cmd = Command::new("git");
+            cmd.env("GIT_TERMINAL_PROMPT", "0")
+                .args(["clone", "--quiet", "--branch", &self.branch, &self.remote])
+                .arg(&self.dir);
+            process::run(&mut cmd).await?;
+            return Ok(());
+        }
+        self.run(&["fetch", "--quiet", "origin", &self.branch]).await?;
+        self.run(&["reset", "--quiet", "--hard", &format!("origin/{}", self.branch)]).await?;
+        self.run(&["clean", "--quiet", "-d", "-x", "--force"]).await?;
+        Ok(())
+    }
+
+    async fn fresh_for_reading(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Instant>>, GitError> {
+        let mut last = self.state.lock().await;
+        let stale = last.is_none_or(|at| at.elapsed() >= self.refresh_interval);
+        if stale {
+            self.sync().await?;
+            *last = Some(Instant::now());
+        }
+        Ok(last)
+    }
+
+    async fn apply(&self, changes: &[FileChange]) -> Result<(), GitError> {
+        for change in changes {
+            let path = self.dir.join(&change.path);
+            let io = |source| GitError::Io { path: change.path.clone(), source };
+            match &change.contents {
+                Some(text) => {
+                    if let Some(parent) = path.parent() {
+                        tokio::fs::create_dir_all(parent).await.map_err(io)?;
+                    }
+                    tokio::fs::write(&path, text).await.map_err(io)?;
+                }
+                None => match tokio::fs::remove_file(&path).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(e)),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// True when a push failed because the remote has commits we do not.
+    fn is_rejection(err: &GitError) -> bool {
+        match err {
+            GitError::Command(CommandError::Failed { stderr, .. }) => {
+                ["[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref"]
+                    .iter()
+                    .any(|s| stderr.contains(s))
+            }
+            _ => false,
+        }
+    }
+}
+
+#[async_trait]
+impl GitRepo for GitCheckout {
+    fn describe(&self) -> String {
+        format!("{} repository at {}", self.label, mask_url(&self.remote))
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<String>, GitError> {
+        check_path(path)?;
+        let _guard = self.fresh_for_reading().await?;
+        match tokio::fs::read_to_string(self.dir.join(path)).await {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(GitError::Io { path: path.to_owned(), source }),
+        }
+    }
+
+    async fn list(&self, dir: &str) -> Result<Vec<String>, GitError> {
+        check_path(dir)?;
+        let _guard = self.fresh_for_reading().await?;
+        let mut entries = match tokio::fs::read_dir(self.dir.join(dir)).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(GitError::Io { path: dir.to_owned(), source }),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) =
+            entries.next_entry().await.map_err(|source| GitError::Io { path: dir.to_owned(), source })?
+        {
+            if entry.file_type().await.is_ok_and(|t| t.is_file()) {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn commit(
+        &self,
+        changes: &[FileChange],
+        message: &str,
+        log: &dyn ActivityLog,
+    ) -> Result<CommitOutcome, GitError> {
+        for change in changes {
+            check_path(&change.path)?;
+        }
+        let mut last = self.state.lock().await;
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        for attempt in 1..=self.max_push_attempts {
+            self.sync().await?;
+            *last = Some(Instant::now());
+            self.apply(changes).await?;
+            let mut add = vec!["add", "--all", "--"];
+            add.extend(&paths);
+            self.run(&add).await?;
+            let staged = self.run(&["diff", "--cached", "--name-only"]).await?;
+            if staged.trim().is_empty() {
+                log.info(&format!("No change to commit in the {} (\"{message}\")", self.describe()));
+                return Ok(CommitOutcome::NoChange);
+            }
+            let name = format!("user.name={}", self.committer.name);
+            let email = format!("user.email={}", self.committer.email);
+            self.run(&["-c", &name, "-c", &email, "commit", "--quiet", "--no-verify", "-m", message]).await?;
+            match self.run(&["push", "--quiet", "origin", &format!("HEAD:refs/heads/{}", self.branch)]).await
+            {
+                Ok(_) => {
+                    let commit = self.run(&["rev-parse", "HEAD"]).await?.trim().to_owned();
+                    log.info(&format!(
+                        "Pushed commit {} to the {}: {}",
+                        &commit[..commit.len().min(12)],
+                        self.describe(),
+                        message.lines().next().unwrap_or("")
+                    ));
+                    return Ok(CommitOutcome::Committed { commit, attempts: attempt });
+                }
+                Err(err) if Self::is_rejection(&err) => {
+                    log.info(&format!(
+                        "The {} moved while committing (attempt {attempt}); re-applying the changes on top of it",
+                        self.describe()
+                    ));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(GitError::PushContention { remote: mask_url(&self.remote), attempts: self.max_push_attempts })
+    }
+}
+
+/// A repository in READONLY mode: reads go to the real checkout; commits are
+/// skipped with a NOTICE, and their changes are remembered in memory so later
+/// reads in this process see them (as upstream's read-only mode does with its cache).
+pub struct ReadOnlyGitRepo {
+    inner: Arc<dyn GitRepo>,
+    overlay: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl ReadOnlyGitRepo {
+    pub fn new(inner: Arc<dyn GitRepo>) -> Self {
+        ReadOnlyGitRepo { inner, overlay: Mutex::new(HashMap::new()) }
+    }
+
+    fn overlay(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
+        self.overlay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl GitRepo for ReadOnlyGitRepo {
+    fn describe(&self) -> String {
+        format!("{} (read-only)", self.inner.describe())
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<String>, GitError> {
+        let overlaid = self.overlay().get(path).cloned();
+        match overlaid {
+            Some(contents) => Ok(contents),
+            None => self.inner.read(path).await,
+        }
+    }
+
+    async fn list(&self, dir: &str) -> Result<Vec<String>, GitError> {
+        let mut names = self.inner.list(dir).await?;
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        for (path, contents) in self.overlay().iter() {
+            let Some(name) = path.strip_prefix(&prefix).filter(|n| !n.contains('/')) else { continue };
+            names.retain(|n| n != name);
+            if contents.is_some() {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn commit(
+        &self,
+        changes: &[FileChange],
+        message: &str,
+        log: &dyn ActivityLog,
+    ) -> Result<CommitOutcome, GitError> {
+        let mut described = Vec::new();
+        for change in changes {
+            check_path(&change.path)?;
+            if self.read(&change.path).await? == change.contents {
+                continue;
+            }
+            described.push(match &change.contents {
+                Some(text) => format!("write {} ({} bytes)", change.path, text.len()),
+                None => format!("delete {}", change.path),
+            });
+        }
+        if described.is_empty() {
+            return Ok(CommitOutcome::NoChange);
+        }
+        log.notice(&format!(
+            "READONLY: skipped committing and pushing to the {}: {}; commit message: \"{message}\"",
+            self.inner.describe(),
+            described.join(", ")
+        ));
+        let mut overlay = self.overlay();
+        for change in changes {
+            overlay.insert(change.path.clone(), change.contents.clone());
+        }
+        Ok(CommitOutcome::Skipped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_remote_urls_are_masked() {
+        assert_eq!(mask_url("https://bot:ghp_x@github.com/o/r.git"), "https://bot:***@github.com/o/r.git");
+        assert_eq!(mask_url("https://tok@github.com/o/r.git"), "https://***@github.com/o/r.git");
+        assert_eq!(mask_url("file:///srv/git/r.git"), "file:///srv/git/r.git");
+        assert_eq!(mask_url("/srv/git/r.git"), "/srv/git/r.git");
+    }
+
+    #[test]
+    fn paths_must_stay_inside() {
+        assert!(check_path("metadata/a.json").is_ok());
+        for bad in ["", "../x", "/etc/passwd", "a/../../b", "./a"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+}
