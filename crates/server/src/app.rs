@@ -1,0 +1,163 @@
+//! `registry serve`: one process running the HTTP API and the job executor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use registry_adapters::{
+    DocsSite, GitCheckout, GitRepo, GitSourceFetcher, HttpDocsSite, LocalStorage, ReadOnlyDocsSite,
+    ReadOnlyGitRepo, ReadOnlyStorage, S3Config, S3Storage, Storage,
+};
+use registry_core::job::JobType;
+use registry_queue::{JobStore, SqliteStore};
+
+use crate::api::{self, ApiState, NoTrustedKey};
+use crate::config::{Settings, StorageKind};
+use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
+use crate::handlers::CommandHandler;
+use crate::job_context::{Adapters, now};
+
+pub const READONLY_BANNER: &str = "\
+==============================================================================
+  READONLY MODE: jobs run, but nothing is pushed, uploaded, deleted or
+  published. Each skipped write is logged at NOTICE in the job's log.
+==============================================================================";
+
+/// The only place where READONLY is looked at: it picks the read-only adapters.
+pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
+    let layout = settings.layout();
+    let storage: Arc<dyn Storage> = match settings.storage {
+        StorageKind::Local => Arc::new(LocalStorage::new(layout.storage())),
+        StorageKind::S3 => {
+            let (Some(access_key), Some(secret_key)) = (&settings.s3_access_key, &settings.s3_secret_key)
+            else {
+                bail!(
+                    "S3 storage needs credentials: set SPACES_KEY and SPACES_SECRET (or --s3-access-key/--s3-secret-key)"
+                );
+            };
+            Arc::new(S3Storage::new(&S3Config {
+                endpoint: settings.s3_endpoint.clone(),
+                bucket: settings.s3_bucket.clone(),
+                region: settings.s3_region.clone(),
+                access_key: access_key.clone(),
+                secret_key: secret_key.clone(),
+                virtual_hosted: !settings.s3_path_style,
+            })?)
+        }
+    };
+    let repo = |label: &str, dir, remote: String| -> Arc<dyn GitRepo> {
+        Arc::new(GitCheckout::new(label, dir, remote).with_branch(settings.git_branch.clone()))
+    };
+    let registry = repo("registry", layout.registry_checkout(), settings.registry_remote());
+    let index = repo("registry-index", layout.index_checkout(), settings.index_remote());
+    let docs: Arc<dyn DocsSite> =
+        Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));
+    let sources = Arc::new(GitSourceFetcher::new(&settings.github_url));
+    Ok(if settings.readonly {
+        Adapters {
+            storage: Arc::new(ReadOnlyStorage::new(storage, layout.readonly_cache())),
+            registry: Arc::new(ReadOnlyGitRepo::new(registry)),
+            index: Arc::new(ReadOnlyGitRepo::new(index)),
+            docs: Arc::new(ReadOnlyDocsSite::new(docs)),
+            sources,
+            readonly: true,
+        }
+    } else {
+        Adapters { storage, registry, index, docs, sources, readonly: false }
+    })
+}
+
+pub fn build_handlers(settings: &Settings) -> Handlers {
+    let mut handlers: Handlers = HashMap::new();
+    for (kind, program) in &settings.job_commands {
+        handlers.insert(*kind, Arc::new(CommandHandler::new(program)));
+    }
+    handlers
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received: shutting down"),
+    }
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    if settings.readonly {
+        eprintln!("{READONLY_BANNER}");
+    }
+    let layout = settings.layout();
+    let db = layout.database();
+    if !db.exists() {
+        bail!(
+            "{} is not an initialized registry data directory (no {}): run `registry init --data-dir {}` first",
+            layout.root().display(),
+            db.display(),
+            layout.root().display()
+        );
+    }
+    let store: Arc<dyn JobStore> =
+        Arc::new(SqliteStore::open(&db).with_context(|| format!("opening the database {}", db.display()))?);
+    let report = store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?;
+    if !report.reset.is_empty() || !report.quarantined.is_empty() {
+        tracing::warn!(
+            "recovered from an unclean stop: {} interrupted job(s) queued again, {} failed after {MAX_INTERRUPTIONS} interruptions",
+            report.reset.len(),
+            report.quarantined.len()
+        );
+    }
+    for job_id in &report.quarantined {
+        tracing::error!(job = %job_id, "quarantined: interrupted {MAX_INTERRUPTIONS} times");
+    }
+    let pending: usize = store.pending_counts().await?.values().sum();
+    tracing::info!("{pending} job(s) pending or to resume");
+
+    let adapters = build_adapters(&settings)?;
+    let handlers = build_handlers(&settings);
+    let wakers = Wakers::new();
+    let (trigger, shutdown) = shutdown_pair();
+    let timeouts = JobType::ALL.into_iter().map(|k| (k, settings.timeout(k))).collect();
+    let executor = Arc::new(Executor {
+        store: store.clone(),
+        handlers,
+        adapters,
+        timeouts,
+        work_root: layout.jobs(),
+        poll_interval: Duration::from_secs(1),
+    });
+    let lanes = executor.start(&wakers, shutdown);
+
+    let state = ApiState {
+        store,
+        wakers,
+        storage_dir: (settings.storage == StorageKind::Local).then(|| layout.storage()),
+        signature_check: Arc::new(NoTrustedKey),
+    };
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", settings.host, settings.port))?;
+    let address = listener.local_addr()?;
+    // Tests and scripts wait for this exact line.
+    println!("Listening on http://{address}");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            trigger.trigger();
+        })
+        .await
+        .context("serving HTTP")?;
+    for lane in lanes {
+        let _ = lane.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `registry serve`: runs until SIGTERM or Ctrl-C.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    crate::init_logging();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
+}

@@ -1,0 +1,301 @@
+//! Settings of `registry serve` (and `config show`): each a flag and an environment
+//! variable; upstream's variable names where upstream has the setting.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use registry_adapters::git::mask_url;
+use registry_core::Version;
+use registry_core::job::JobType;
+
+use crate::layout::DataDir;
+
+/// Upstream's `READONLY` values.
+pub fn parse_bool(input: &str) -> Result<bool, String> {
+    match input {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("expected true, false, 1 or 0, got '{other}'")),
+    }
+}
+
+/// `KIND=DURATION`, e.g. `publish=10m`, `packageset=90m`, `matrix=30s`; a bare number is minutes.
+pub fn parse_job_timeout(input: &str) -> Result<(JobType, Duration), String> {
+    let (kind, duration) = input
+        .split_once('=')
+        .ok_or_else(|| format!("expected KIND=DURATION (e.g. publish=10m), got '{input}'"))?;
+    let kind = JobType::parse(kind.trim())?;
+    let duration = duration.trim();
+    let (number, unit) = match duration.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => duration.split_at(i),
+        None => (duration, "m"),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("'{duration}' is not a duration like 90s, 10m or 2h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("'{duration}' has an unknown unit: use s, m or h")),
+    };
+    if seconds == 0 {
+        return Err(format!("the timeout for {kind} jobs must be positive"));
+    }
+    Ok((kind, Duration::from_secs(seconds)))
+}
+
+/// `KIND=PROGRAM`: run PROGRAM for jobs of KIND (see `handlers::command`).
+pub fn parse_job_command(input: &str) -> Result<(JobType, PathBuf), String> {
+    let (kind, program) = input.split_once('=').ok_or_else(|| {
+        format!("expected KIND=PROGRAM (e.g. packageset=/usr/local/bin/build-set), got '{input}'")
+    })?;
+    if program.trim().is_empty() {
+        return Err(format!("no program given for {kind} jobs"));
+    }
+    Ok((JobType::parse(kind.trim())?, PathBuf::from(program.trim())))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// Tarballs in `<data-dir>/storage`, served by this server at `/<name>/<version>.tar.gz`.
+    Local,
+    /// An S3-compatible bucket (see the `--s3-*` settings).
+    S3,
+}
+
+/// Everything `registry serve` can be told.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// The registry's data directory (created by `registry init`).
+    #[arg(long, env = "REGISTRY_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "REGISTRY_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Run jobs without writing anywhere outside this server (no push, upload, delete or
+    /// docs publication); each skipped write is logged in the job's log.
+    #[arg(long, env = "READONLY", value_parser = parse_bool, default_value = "false",
+          num_args = 0..=1, default_missing_value = "true")]
+    pub readonly: bool,
+
+    /// Directory searched for `purs-X_Y_Z` compilers before PATH.
+    #[arg(long, env = "REGISTRY_COMPILERS")]
+    pub compilers: Option<PathBuf>,
+
+    /// Base URL of GitHub locations: `https://github.com`, or a `file://` directory of
+    /// bare repositories `OWNER/REPO.git` for local use.
+    #[arg(long, env = "GITHUB_URL", default_value = "https://github.com")]
+    pub github_url: String,
+
+    /// Remote of the registry repository (metadata, package sets); default: the data
+    /// directory's bare repository.
+    #[arg(long, env = "REGISTRY_REMOTE")]
+    pub registry_remote: Option<String>,
+
+    /// Remote of the registry-index repository; default: the data directory's bare repository.
+    #[arg(long, env = "REGISTRY_INDEX_REMOTE")]
+    pub index_remote: Option<String>,
+
+    /// Branch of both repositories.
+    #[arg(long, env = "REGISTRY_GIT_BRANCH", default_value = "main")]
+    pub git_branch: String,
+
+    #[arg(long, env = "REGISTRY_STORAGE", value_enum, default_value = "local")]
+    pub storage: StorageKind,
+
+    /// S3 endpoint (upstream: DigitalOcean Spaces).
+    #[arg(long, env = "S3_BUCKET_URL", default_value = "https://ams3.digitaloceanspaces.com")]
+    pub s3_endpoint: String,
+
+    #[arg(long, env = "S3_BUCKET", default_value = "purescript-registry")]
+    pub s3_bucket: String,
+
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// Address objects as `endpoint/bucket/key` instead of `bucket.endpoint/key`.
+    #[arg(long, env = "S3_PATH_STYLE", value_parser = parse_bool, default_value = "false",
+          num_args = 0..=1, default_missing_value = "true")]
+    pub s3_path_style: bool,
+
+    #[arg(long, env = "SPACES_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+
+    #[arg(long, env = "SPACES_SECRET", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+
+    /// The documentation site (Pursuit) API.
+    #[arg(long, env = "PURSUIT_API_URL", default_value = "https://pursuit.purescript.org")]
+    pub docs_url: String,
+
+    /// Token for pushes to GitHub remotes and the documentation site.
+    #[arg(long, env = "PACCHETTIBOTTI_TOKEN", hide_env_values = true)]
+    pub pacchettibotti_token: Option<String>,
+
+    /// pacchettibotti's public key (base64 of `ssh-ed25519 AAAA… pacchettibotti@purescript.org`).
+    #[arg(long, env = "PACCHETTIBOTTI_ED25519_PUB", hide_env_values = true)]
+    pub pacchettibotti_public_key: Option<String>,
+
+    /// Per-kind job time limit, `KIND=DURATION` (repeatable or comma-separated);
+    /// defaults: publish, unpublish, transfer 10m; matrix 60m; packageset 90m.
+    #[arg(long = "job-timeout", env = "REGISTRY_JOB_TIMEOUTS", value_delimiter = ',', value_parser = parse_job_timeout)]
+    pub job_timeouts: Vec<(JobType, Duration)>,
+
+    /// Run an external program for jobs of a kind, `KIND=PROGRAM` (repeatable or
+    /// comma-separated). Kinds without any handler stay queued.
+    #[arg(long = "job-command", env = "REGISTRY_JOB_COMMANDS", value_delimiter = ',', value_parser = parse_job_command)]
+    pub job_commands: Vec<(JobType, PathBuf)>,
+}
+
+impl Settings {
+    pub fn layout(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+
+    pub fn registry_remote(&self) -> String {
+        self.registry_remote.clone().unwrap_or_else(|| self.layout().registry_bare().display().to_string())
+    }
+
+    pub fn index_remote(&self) -> String {
+        self.index_remote.clone().unwrap_or_else(|| self.layout().index_bare().display().to_string())
+    }
+
+    pub fn timeout(&self, kind: JobType) -> Duration {
+        self.job_timeouts
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == kind)
+            .map_or(Duration::from_secs(kind.default_timeout_minutes() * 60), |(_, d)| *d)
+    }
+
+    /// `purs-X_Y_Z` in the compilers directory, else on PATH.
+    pub fn compiler(&self, version: &Version) -> Option<PathBuf> {
+        let file = format!("purs-{}_{}_{}", version.major, version.minor, version.patch);
+        let in_dir = self.compilers.as_ref().map(|dir| dir.join(&file)).filter(|p| p.is_file());
+        in_dir.or_else(|| {
+            std::env::var_os("PATH")
+                .and_then(|path| std::env::split_paths(&path).map(|d| d.join(&file)).find(|p| p.is_file()))
+        })
+    }
+
+    /// The effective configuration, secrets masked (`registry config show`).
+    pub fn show(&self) -> String {
+        let secret = |v: &Option<String>| {
+            if v.as_ref().is_some_and(|s| !s.is_empty()) { "****** (set)" } else { "(not set)" }
+        };
+        let opt_path = |p: &Option<PathBuf>| {
+            p.as_ref().map_or("(not set: PATH only)".to_owned(), |p| p.display().to_string())
+        };
+        let mut rows: Vec<(&str, &str, String)> = vec![
+            ("data-dir", "REGISTRY_DATA_DIR", self.data_dir.display().to_string()),
+            ("host", "REGISTRY_HOST", self.host.to_string()),
+            ("port", "SERVER_PORT", self.port.to_string()),
+            ("readonly", "READONLY", self.readonly.to_string()),
+            ("compilers", "REGISTRY_COMPILERS", opt_path(&self.compilers)),
+            ("github-url", "GITHUB_URL", mask_url(&self.github_url)),
+            ("registry-remote", "REGISTRY_REMOTE", mask_url(&self.registry_remote())),
+            ("index-remote", "REGISTRY_INDEX_REMOTE", mask_url(&self.index_remote())),
+            ("git-branch", "REGISTRY_GIT_BRANCH", self.git_branch.clone()),
+            ("storage", "REGISTRY_STORAGE", format!("{:?}", self.storage).to_lowercase()),
+        ];
+        if self.storage == StorageKind::S3 {
+            rows.extend([
+                ("s3-endpoint", "S3_BUCKET_URL", mask_url(&self.s3_endpoint)),
+                ("s3-bucket", "S3_BUCKET", self.s3_bucket.clone()),
+                ("s3-region", "S3_REGION", self.s3_region.clone()),
+                ("s3-path-style", "S3_PATH_STYLE", self.s3_path_style.to_string()),
+                (
+                    "s3-access-key",
+                    "SPACES_KEY",
+                    self.s3_access_key.clone().unwrap_or_else(|| "(not set)".into()),
+                ),
+                ("s3-secret-key", "SPACES_SECRET", secret(&self.s3_secret_key).into()),
+            ]);
+        } else {
+            rows.push(("storage-dir", "", self.layout().storage().display().to_string()));
+        }
+        rows.extend([
+            ("docs-url", "PURSUIT_API_URL", mask_url(&self.docs_url)),
+            ("pacchettibotti-token", "PACCHETTIBOTTI_TOKEN", secret(&self.pacchettibotti_token).into()),
+            (
+                "pacchettibotti-public-key",
+                "PACCHETTIBOTTI_ED25519_PUB",
+                secret(&self.pacchettibotti_public_key).into(),
+            ),
+        ]);
+        let mut out = String::new();
+        for (flag, env, value) in rows {
+            let source = if env.is_empty() { String::new() } else { format!("  [{env}]") };
+            let _ = writeln!(out, "{:<28}{value}{source}", format!("{flag}:"));
+        }
+        for kind in JobType::ALL {
+            let timeout = self.timeout(kind).as_secs();
+            let _ =
+                writeln!(out, "{:<28}{}s  [REGISTRY_JOB_TIMEOUTS]", format!("job-timeout.{kind}:"), timeout);
+        }
+        for (kind, program) in &self.job_commands {
+            let _ = writeln!(
+                out,
+                "{:<28}{}  [REGISTRY_JOB_COMMANDS]",
+                format!("job-command.{kind}:"),
+                program.display()
+            );
+        }
+        out
+    }
+}
+
+/// For tests and `bench`: settings for a data directory with every default.
+pub fn defaults_for(data_dir: &Path) -> Settings {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    Wrapper::parse_from(["registry", "--data-dir", &data_dir.display().to_string()]).settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_with_units_and_default_to_minutes() {
+        assert_eq!(parse_job_timeout("publish=10"), Ok((JobType::Publish, Duration::from_secs(600))));
+        assert_eq!(parse_job_timeout("packageset=2s"), Ok((JobType::PackageSet, Duration::from_secs(2))));
+        assert_eq!(parse_job_timeout("matrix=1h"), Ok((JobType::Matrix, Duration::from_secs(3600))));
+        assert!(parse_job_timeout("publish").unwrap_err().contains("KIND=DURATION"));
+        assert!(parse_job_timeout("build=1m").unwrap_err().contains("Unknown job type 'build'"));
+        assert!(parse_job_timeout("publish=3d").unwrap_err().contains("unknown unit"));
+        assert!(parse_job_timeout("publish=0").is_err());
+    }
+
+    #[test]
+    fn readonly_accepts_upstream_values_only() {
+        assert_eq!(parse_bool("1"), Ok(true));
+        assert_eq!(parse_bool("false"), Ok(false));
+        assert!(parse_bool("yes").is_err());
+    }
+
+    #[test]
+    fn show_masks_secrets_and_remote_credentials() {
+        let mut settings = defaults_for(Path::new("/data"));
+        settings.pacchettibotti_token = Some("ghp_secret".into());
+        settings.registry_remote =
+            Some("https://pacchettibotti:ghp_secret@github.com/purescript/registry.git".into());
+        settings.storage = StorageKind::S3;
+        settings.s3_secret_key = Some("s3cret".into());
+        let shown = settings.show();
+        assert!(!shown.contains("ghp_secret") && !shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("https://pacchettibotti:***@github.com/purescript/registry.git"), "{shown}");
+        assert!(shown.contains("index-remote:") && shown.contains("/data/git/registry-index.git"), "{shown}");
+        assert!(shown.contains("job-timeout.packageset:    5400s"), "{shown}");
+    }
+}

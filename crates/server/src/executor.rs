@@ -1,0 +1,276 @@
+//! The job executor: independent lanes, each running one job at a time.
+//!
+//! Package operations (publish, unpublish, transfer) and builds (matrix, package
+//! set) run in separate lanes, so a publish never waits behind a 90-minute package
+//! set build. Within a lane upstream's order holds: the highest-priority kind
+//! first, oldest first within a kind.
+//!
+//! A run ends in one of four ways: success, failure (the handler's message becomes
+//! the last ERROR line), timeout, or shutdown. On timeout and shutdown the handler's
+//! task is aborted, which drops its futures and so kills its child processes (see
+//! `registry_adapters::process`). A job stopped by a shutdown goes back to the
+//! queue; one found running after a crash is reset at start-up by the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use registry_adapters::ActivityLog;
+use registry_core::job::{Job, JobType};
+use registry_queue::JobStore;
+use tokio::sync::{Notify, watch};
+
+use crate::job_context::{Adapters, JobContext, JobHandler, JobLog, now};
+
+/// The lanes: kinds in priority order.
+pub const LANES: [(&str, &[JobType]); 2] = [
+    ("package operations", &[JobType::Publish, JobType::Unpublish, JobType::Transfer]),
+    ("builds", &[JobType::Matrix, JobType::PackageSet]),
+];
+
+/// Jobs found running this many times at start-up are failed, not run again.
+pub const MAX_INTERRUPTIONS: u32 = 3;
+
+pub type Handlers = HashMap<JobType, Arc<dyn JobHandler>>;
+
+/// Tells lanes to stop; cloneable.
+#[derive(Clone)]
+pub struct Shutdown {
+    receiver: watch::Receiver<bool>,
+}
+
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl ShutdownTrigger {
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
+    let (sender, receiver) = watch::channel(false);
+    (ShutdownTrigger(sender), Shutdown { receiver })
+}
+
+impl Shutdown {
+    pub fn is_triggered(&self) -> bool {
+        *self.receiver.borrow()
+    }
+
+    pub async fn wait(&mut self) {
+        let _ = self.receiver.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Wakes the lane that runs a kind (after an enqueue), so new jobs start at once
+/// instead of at the next poll.
+#[derive(Clone, Default)]
+pub struct Wakers {
+    lanes: Arc<HashMap<JobType, Arc<Notify>>>,
+}
+
+impl Wakers {
+    pub fn new() -> Self {
+        let mut lanes = HashMap::new();
+        for (_, kinds) in LANES {
+            let notify = Arc::new(Notify::new());
+            for kind in kinds {
+                lanes.insert(*kind, notify.clone());
+            }
+        }
+        Wakers { lanes: Arc::new(lanes) }
+    }
+
+    pub fn wake(&self, kind: JobType) {
+        if let Some(notify) = self.lanes.get(&kind) {
+            notify.notify_one();
+        }
+    }
+
+    fn notify(&self, kind: JobType) -> Arc<Notify> {
+        self.lanes[&kind].clone()
+    }
+}
+
+pub struct Executor {
+    pub store: Arc<dyn JobStore>,
+    pub handlers: Handlers,
+    pub adapters: Adapters,
+    pub timeouts: HashMap<JobType, Duration>,
+    pub work_root: std::path::PathBuf,
+    /// How often an idle lane looks for work without being woken.
+    pub poll_interval: Duration,
+}
+
+enum Outcome {
+    Success,
+    Failed(String),
+    TimedOut(Duration),
+    Panicked(String),
+    Interrupted,
+}
+
+fn describe_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs.is_multiple_of(60) && secs > 0 {
+        let m = secs / 60;
+        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+    } else {
+        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
+    }
+}
+
+impl Executor {
+    /// Starts one task per lane that has at least one handled kind.
+    pub fn start(self: Arc<Self>, wakers: &Wakers, shutdown: Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (lane, kinds) in LANES {
+            let handled: Vec<JobType> =
+                kinds.iter().copied().filter(|k| self.handlers.contains_key(k)).collect();
+            for kind in kinds.iter().filter(|k| !self.handlers.contains_key(k)) {
+                tracing::warn!("no handler for {kind} jobs in this server: they stay queued");
+            }
+            if handled.is_empty() {
+                continue;
+            }
+            let notify = wakers.notify(kinds[0]);
+            let executor = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move { executor.lane(lane, handled, notify, shutdown).await }));
+        }
+        tasks
+    }
+
+    async fn lane(
+        &self,
+        lane: &'static str,
+        kinds: Vec<JobType>,
+        notify: Arc<Notify>,
+        mut shutdown: Shutdown,
+    ) {
+        tracing::info!(
+            "lane '{lane}' runs {}",
+            kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_triggered() {
+            match self.store.claim_next(&kinds, now()).await {
+                Ok(Some(job)) => {
+                    backoff = Duration::from_millis(200);
+                    self.run(job, shutdown.clone()).await;
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = notify.notified() => {}
+                        _ = tokio::time::sleep(self.poll_interval) => {}
+                        _ = shutdown.wait() => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::error!("lane '{lane}' could not pick a job: {err}; retrying in {backoff:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        tracing::info!("lane '{lane}' stopped");
+    }
+
+    /// Runs one claimed job to its end and records the outcome.
+    pub async fn run(&self, job: Job, mut shutdown: Shutdown) {
+        let kind = job.details.job_type();
+        let job_id = job.info.job_id.clone();
+        let limit = self
+            .timeouts
+            .get(&kind)
+            .copied()
+            .unwrap_or(Duration::from_secs(kind.default_timeout_minutes() * 60));
+        let (log, writer) = JobLog::start(&job_id, self.store.clone());
+        log.info(&format!("Started {}", job.details.describe()));
+        let work_dir = self.work_root.join(&job_id);
+        let _ = tokio::fs::remove_dir_all(&work_dir).await;
+        let started = Instant::now();
+        let outcome = match (tokio::fs::create_dir_all(&work_dir).await, self.handlers.get(&kind)) {
+            (Err(err), _) => {
+                Outcome::Failed(format!("Could not create the work directory {}: {err}", work_dir.display()))
+            }
+            (_, None) => Outcome::Failed(format!("This server has no handler for {kind} jobs.")),
+            (Ok(()), Some(handler)) => {
+                let ctx = JobContext {
+                    job,
+                    log: log.clone(),
+                    adapters: self.adapters.clone(),
+                    store: self.store.clone(),
+                    work_dir: work_dir.clone(),
+                };
+                let handler = handler.clone();
+                let mut task = tokio::spawn(async move { handler.run(&ctx).await });
+                let outcome = tokio::select! {
+                    result = tokio::time::timeout(limit, &mut task) => match result {
+                        Err(_) => Outcome::TimedOut(limit),
+                        Ok(Ok(Ok(()))) => Outcome::Success,
+                        Ok(Ok(Err(failure))) => Outcome::Failed(failure.0),
+                        Ok(Err(join)) => Outcome::Panicked(join.to_string()),
+                    },
+                    _ = shutdown.wait() => Outcome::Interrupted,
+                };
+                // Dropping the handler's future kills its child processes; wait until
+                // that has happened before recording the outcome.
+                task.abort();
+                let _ = task.await;
+                outcome
+            }
+        };
+        let elapsed = started.elapsed();
+        let success = match &outcome {
+            Outcome::Success => {
+                log.info(&format!("Finished successfully in {:.1} s", elapsed.as_secs_f64()));
+                true
+            }
+            Outcome::Failed(message) => {
+                log.error(message);
+                false
+            }
+            Outcome::TimedOut(limit) => {
+                log.error(&format!("Job timed out after {}.", describe_duration(*limit)));
+                false
+            }
+            Outcome::Panicked(reason) => {
+                log.error(&format!("Internal error: the {kind} job handler crashed ({reason}). This is a bug in the registry."));
+                false
+            }
+            Outcome::Interrupted => {
+                log.warn("The server is shutting down: this job was stopped and will run again when the server restarts.");
+                false
+            }
+        };
+        log.close();
+        if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
+            tracing::error!(job = %job_id, "log lines were still being written after 10 s");
+        }
+        let _ = tokio::fs::remove_dir_all(&work_dir).await;
+        let recorded = if matches!(outcome, Outcome::Interrupted) {
+            self.store.requeue(&job_id).await
+        } else {
+            self.store.finish(&job_id, success, now()).await
+        };
+        if let Err(err) = recorded {
+            tracing::error!(job = %job_id, "recording the end of the job failed: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(describe_duration(Duration::from_secs(60)), "1 minute");
+        assert_eq!(describe_duration(Duration::from_secs(2)), "2 seconds");
+    }
+}

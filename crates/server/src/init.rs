@@ -1,0 +1,184 @@
+//! `registry init`: an empty registry in a data directory, idempotently.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use registry_queue::SqliteStore;
+
+use crate::layout::DataDir;
+
+/// What a repository starts with: files copied from these seed subdirectories.
+struct RepoPlan {
+    bare: PathBuf,
+    label: &'static str,
+    /// (seed subdirectory, destination inside the repository)
+    seed_dirs: &'static [(&'static str, &'static str)],
+}
+
+/// Creates whatever is missing; never changes what exists. Returns one line per item.
+pub fn init(data_dir: &Path, seed: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    if let Some(seed) = seed {
+        let known = ["index", "metadata", "package-sets"];
+        if !known.iter().any(|d| seed.join(d).is_dir()) {
+            bail!(
+                "{} is not laid out like a registry snapshot: expected at least one of index/, metadata/, package-sets/",
+                seed.display()
+            );
+        }
+    }
+    let layout = DataDir::new(data_dir);
+    let mut report = Vec::new();
+    for (dir, what) in [
+        (layout.root().to_owned(), "data directory"),
+        (layout.storage(), "local storage"),
+        (layout.scratch(), "scratch directory"),
+        (layout.root().join("db"), "database directory"),
+        (layout.root().join("git"), "git directory"),
+    ] {
+        if dir.is_dir() {
+            report.push(format!("exists   {what} {}", dir.display()));
+        } else {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            report.push(format!("created  {what} {}", dir.display()));
+        }
+    }
+
+    let db = layout.database();
+    let existed = db.exists();
+    let store = SqliteStore::open(&db).with_context(|| format!("opening the database {}", db.display()))?;
+    let migrations = store.applied_migrations()?.join(", ");
+    let verb = if existed { "exists  " } else { "created " };
+    report.push(format!("{verb} database {} (migrations: {migrations})", db.display()));
+
+    let plans = [
+        RepoPlan {
+            bare: layout.registry_bare(),
+            label: "registry repository",
+            seed_dirs: &[("metadata", "metadata"), ("package-sets", "package-sets")],
+        },
+        RepoPlan {
+            bare: layout.index_bare(),
+            label: "registry-index repository",
+            seed_dirs: &[("index", "")],
+        },
+    ];
+    for plan in plans {
+        report.push(init_repo(&plan, seed, &layout.scratch())?);
+    }
+    Ok(report)
+}
+
+fn git(args: &[&str], cwd: &Path) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .context("running git (is it installed?)")?;
+    if !output.status.success() {
+        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn has_main(bare: &Path) -> bool {
+    Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "refs/heads/main"])
+        .current_dir(bare)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn init_repo(plan: &RepoPlan, seed: Option<&Path>, scratch: &Path) -> anyhow::Result<String> {
+    let bare = &plan.bare;
+    if bare.is_dir() && has_main(bare) {
+        let note = if seed.is_some() { " (not re-seeded: it already has history)" } else { "" };
+        return Ok(format!("exists   {} {}{note}", plan.label, bare.display()));
+    }
+    if !bare.is_dir() {
+        std::fs::create_dir_all(bare)?;
+        git(&["init", "--quiet", "--bare", "--initial-branch=main"], bare)?;
+    }
+    let work = scratch.join(format!("init-{}-{}", std::process::id(), plan.label.replace(' ', "-")));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    git(&["init", "--quiet", "--initial-branch=main"], &work)?;
+    let mut copied = 0usize;
+    if let Some(seed) = seed {
+        for (from, to) in plan.seed_dirs {
+            let source = seed.join(from);
+            if source.is_dir() {
+                copied += copy_tree(&source, &work.join(to))?;
+            }
+        }
+    }
+    git(&["add", "--all"], &work)?;
+    let message = match seed {
+        Some(seed) => format!("Seed from {}", seed.display()),
+        None => "Initial registry state".to_owned(),
+    };
+    git(
+        &[
+            "-c",
+            "user.name=pacchettibotti",
+            "-c",
+            "user.email=pacchettibotti@purescript.org",
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            &message,
+        ],
+        &work,
+    )?;
+    let bare_text = bare.display().to_string();
+    git(&["push", "--quiet", &bare_text, "HEAD:refs/heads/main"], &work)?;
+    std::fs::remove_dir_all(&work)?;
+    let seeded = if seed.is_some() { format!(" seeded with {copied} files") } else { String::new() };
+    Ok(format!("created  {} {}{seeded}", plan.label, bare.display()))
+}
+
+/// Copies regular files recursively, skipping dot-files (a snapshot's README stays out).
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(to)?;
+    let mut count = 0;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            count += copy_tree(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// `registry init` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// The data directory to create or complete.
+    #[arg(long, env = "REGISTRY_DATA_DIR")]
+    pub data_dir: std::path::PathBuf,
+
+    /// Seed new repositories from a directory laid out like a registry snapshot
+    /// (index/, metadata/, package-sets/). Ignored for repositories that already exist.
+    #[arg(long)]
+    pub seed: Option<std::path::PathBuf>,
+}
+
+/// Runs `registry init` and prints what it did.
+pub fn run(args: &InitArgs) -> anyhow::Result<()> {
+    for line in init(&args.data_dir, args.seed.as_deref())? {
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Where things live in a registry data directory.
+//!
+//! ```text
+//! <data-dir>/
+//!   db/registry.sqlite3        job queue (upstream's schema)
+//!   storage/<name>/<v>.tar.gz  local tarball storage
+//!   git/registry.git           bare repo: metadata/, package-sets/
+//!   git/registry-index.git     bare repo: the manifest index
+//!   scratch/                   checkouts, per-job work directories, caches
+//! ```
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn database(&self) -> PathBuf {
+        self.root.join("db/registry.sqlite3")
+    }
+    pub fn storage(&self) -> PathBuf {
+        self.root.join("storage")
+    }
+    pub fn registry_bare(&self) -> PathBuf {
+        self.root.join("git/registry.git")
+    }
+    pub fn index_bare(&self) -> PathBuf {
+        self.root.join("git/registry-index.git")
+    }
+    pub fn scratch(&self) -> PathBuf {
+        self.root.join("scratch")
+    }
+    pub fn registry_checkout(&self) -> PathBuf {
+        self.scratch().join("registry")
+    }
+    pub fn index_checkout(&self) -> PathBuf {
+        self.scratch().join("registry-index")
+    }
+    /// Per-job work directories, removed when the job ends.
+    pub fn jobs(&self) -> PathBuf {
+        self.scratch().join("jobs")
+    }
+    /// Tarballs "uploaded" in READONLY mode.
+    pub fn readonly_cache(&self) -> PathBuf {
+        self.scratch().join("readonly-storage")
+    }
+}

@@ -1,0 +1,29 @@
+//! The registry server: HTTP API v1, the job executor, and the `init`, `serve` and
+//! `config show` commands the `registry` binary dispatches to.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod executor;
+pub mod handlers;
+pub mod init;
+pub mod job_context;
+pub mod layout;
+
+pub use config::Settings;
+pub use job_context::{Adapters, JobContext, JobFailure, JobHandler};
+
+/// Server log lines go to standard error; `RUST_LOG`-style filtering is not wired,
+/// `REGISTRY_LOG=debug` shows debug lines.
+pub fn init_logging() {
+    let level = match std::env::var("REGISTRY_LOG").as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("warn") => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(false)
+        .try_init();
+}
