@@ -296,6 +296,9 @@ mod tests {
         assert!(!shown.contains("ghp_secret") && !shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("https://pacchettibotti:***@github.com/purescript/registry.git"), "{shown}");
         assert!(shown.contains("index-remote:") && shown.contains("/data/git/registry-index.git"), "{shown}");
-        assert!(shown.lines().any(|l| l.starts_with("job-timeout.packageset:") && l.contains(" 5400s")), "{shown}");
+        assert!(
+            shown.lines().any(|l| l.starts_with("job-timeout.packageset:") && l.contains(" 5400s")),
+            "{shown}"
+        );
     }
 }

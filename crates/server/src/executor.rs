@@ -136,9 +136,37 @@ impl Executor {
             let notify = wakers.notify(kinds[0]);
             let executor = self.clone();
             let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move { executor.lane(lane, handled, notify, shutdown).await }));
+            tasks
+                .push(tokio::spawn(async move { executor.supervise(lane, handled, notify, shutdown).await }));
         }
         tasks
+    }
+
+    /// Restarts a lane whose loop panicked (a bug), with a growing delay.
+    async fn supervise(
+        self: Arc<Self>,
+        lane: &'static str,
+        kinds: Vec<JobType>,
+        notify: Arc<Notify>,
+        shutdown: Shutdown,
+    ) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let executor = self.clone();
+            let (kinds, notify, stop) = (kinds.clone(), notify.clone(), shutdown.clone());
+            let run = tokio::spawn(async move { executor.lane(lane, kinds, notify, stop).await });
+            match run.await {
+                Ok(()) => return,
+                Err(err) if shutdown.is_triggered() => {
+                    return tracing::error!("lane '{lane}' failed while stopping: {err}");
+                }
+                Err(err) => {
+                    tracing::error!("lane '{lane}' crashed ({err}); restarting in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
     }
 
     async fn lane(
@@ -217,10 +245,12 @@ impl Executor {
                     },
                     _ = shutdown.wait() => Outcome::Interrupted,
                 };
-                // Dropping the handler's future kills its child processes; wait until
-                // that has happened before recording the outcome.
-                task.abort();
-                let _ = task.await;
+                if matches!(outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
+                    // Dropping the handler's future kills its child processes; wait
+                    // until that has happened before recording the outcome.
+                    task.abort();
+                    let _ = task.await;
+                }
                 outcome
             }
         };
