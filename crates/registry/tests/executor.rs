@@ -108,9 +108,18 @@ async fn a_crash_resets_the_job_which_then_finishes_with_every_log_line() {
     let args = [format!("--job-command=packageset={}", hold.display())];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let id = crash_during_job(&registry, &args, None).await;
+    let orphan = read_pid(&registry.marker("packageset.child.pid"));
+    assert!(!process_gone(orphan), "SIGKILL does not reach the job's processes");
 
-    std::fs::write(registry.marker("release"), "").unwrap();
     let server = registry.serve(&args).await;
+    wait_until(Duration::from_secs(5), "the crashed run's processes to be killed", || process_gone(orphan))
+        .await;
+    server
+        .wait_job(&id, Duration::from_secs(10), |j| {
+            messages(j).iter().filter(|m| m.starts_with("started ")).count() == 2
+        })
+        .await;
+    std::fs::write(registry.marker("release"), "").unwrap();
     let job = server.wait_finished(&id, Duration::from_secs(10)).await;
     assert_eq!(job["success"], true, "{job}");
     let lines = messages(&job);
@@ -121,6 +130,7 @@ async fn a_crash_resets_the_job_which_then_finishes_with_every_log_line() {
     );
     assert!(lines.contains(&"released".to_owned()));
     assert!(server.log().contains("1 interrupted job(s) queued again"), "{}", server.log());
+    assert!(server.log().contains("killed 1 process group(s) left running"), "{}", server.log());
 }
 
 #[tokio::test(flavor = "multi_thread")]

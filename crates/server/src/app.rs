@@ -115,6 +115,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let pending: usize = store.pending_counts().await?.values().sum();
     tracing::info!("{pending} job(s) pending or to resume");
 
+    // Child processes of jobs that a crash left running must not linger or compete.
+    let groups = layout.scratch().join("process-groups");
+    let orphans = registry_adapters::process::kill_orphans(&groups);
+    if orphans > 0 {
+        tracing::warn!("killed {orphans} process group(s) left running by jobs of a previous run");
+    }
+    registry_adapters::process::record_groups_in(&groups).context("recording job process groups")?;
+
     let adapters = build_adapters(&settings)?;
     let handlers = build_handlers(&settings);
     let wakers = Wakers::new();
