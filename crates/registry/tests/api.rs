@@ -311,8 +311,14 @@ async fn job_lists_filter_by_time_completion_and_order() {
         "lists carry no logs"
     );
     let set_created = listed[2]["createdAt"].as_str().unwrap().to_owned();
-    assert_eq!(ids(server.get(&format!("/api/v1/jobs?since={set_created}")).await), [set.clone()]);
-    assert_eq!(ids(server.get(&format!("/api/v1/jobs?until={set_created}")).await), [transfer.clone()]);
+    assert_eq!(
+        ids(server.get(&format!("/api/v1/jobs?since={set_created}")).await),
+        std::slice::from_ref(&set)
+    );
+    assert_eq!(
+        ids(server.get(&format!("/api/v1/jobs?until={set_created}")).await),
+        std::slice::from_ref(&transfer)
+    );
     assert!(
         ids(server.get("/api/v1/jobs?until=2026-01-31T00:00:00.000Z").await).is_empty(),
         "default since is the launch"

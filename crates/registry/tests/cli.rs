@@ -1,0 +1,159 @@
+//! `registry init`, `config show` and start-up behaviour of `serve`.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("READONLY").env_remove("PACCHETTIBOTTI_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn git_files(bare: &std::path::Path) -> Vec<String> {
+    let out = Command::new("git")
+        .args(["ls-tree", "-r", "--name-only", "main"])
+        .current_dir(bare)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn init_is_idempotent_and_can_seed_from_a_snapshot_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    for (path, text) in [
+        ("index/1/a", "{}\n"),
+        ("index/pr/el/prelude", "{}\n"),
+        ("metadata/prelude.json", "{}\n"),
+        ("package-sets/1.0.0.json", "{}\n"),
+        ("README.md", "x"),
+    ] {
+        std::fs::create_dir_all(seed.join(path).parent().unwrap()).unwrap();
+        std::fs::write(seed.join(path), text).unwrap();
+    }
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    let seed_arg = seed.display().to_string();
+    let (ok, out, err) = run(&["init", "--data-dir", &data_arg, "--seed", &seed_arg], &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("created  registry repository") && out.contains("seeded with 2 files"), "{out}");
+    assert_eq!(
+        git_files(&data.join("git/registry.git")),
+        ["metadata/prelude.json", "package-sets/1.0.0.json"]
+    );
+    assert_eq!(git_files(&data.join("git/registry-index.git")), ["1/a", "pr/el/prelude"]);
+    for dir in ["storage", "scratch", "db/registry.sqlite3"] {
+        assert!(data.join(dir).exists(), "{dir}");
+    }
+    let refs =
+        |repo: &str| std::fs::read_to_string(data.join("git").join(repo).join("refs/heads/main")).unwrap();
+    let before = (refs("registry.git"), refs("registry-index.git"));
+
+    let (ok, out, err) = run(&["init", "--data-dir", &data_arg, "--seed", &seed_arg], &[]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("created"), "second run creates nothing: {out}");
+    assert!(out.contains("not re-seeded"), "{out}");
+    assert_eq!((refs("registry.git"), refs("registry-index.git")), before);
+
+    let (ok, _, err) = run(
+        &["init", "--data-dir", &data_arg, "--seed", &dir.path().join("nothing").display().to_string()],
+        &[],
+    );
+    assert!(!ok && err.contains("is not laid out like a registry snapshot"), "{err}");
+}
+
+#[test]
+fn init_seeds_from_the_real_snapshot_when_present() {
+    let Some(snapshot) = ["../../../shared/data/registry-snapshot"]
+        .iter()
+        .map(|p| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p))
+        .find(|p| p.is_dir())
+    else {
+        eprintln!("SKIPPED: ../shared/data/registry-snapshot is absent");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let (ok, out, err) = run(&["init", "--data-dir", &data, "--seed", &snapshot.display().to_string()], &[]);
+    assert!(ok, "{err}");
+    let count = |repo: &str| git_files(&dir.path().join("data/git").join(repo)).len();
+    let on_disk = |sub: &str| walk(&snapshot.join(sub));
+    assert_eq!(count("registry.git"), on_disk("metadata") + on_disk("package-sets"), "{out}");
+    assert_eq!(count("registry-index.git"), on_disk("index"));
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                usize::from(!e.file_name().to_string_lossy().starts_with('.'))
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn config_show_prints_effective_settings_with_secrets_masked() {
+    let env = [
+        ("REGISTRY_DATA_DIR", "/srv/registry"),
+        ("SERVER_PORT", "9000"),
+        ("READONLY", "1"),
+        ("PACCHETTIBOTTI_TOKEN", "ghp_topsecret"),
+        ("REGISTRY_REMOTE", "https://pacchettibotti:ghp_topsecret@github.com/purescript/registry.git"),
+        ("REGISTRY_JOB_TIMEOUTS", "publish=5m,packageset=2h"),
+    ];
+    let (ok, out, err) = run(&["config", "show", "--compilers", "/opt/purs"], &env);
+    assert!(ok, "{err}");
+    assert!(!out.contains("ghp_topsecret"), "{out}");
+    for needle in [
+        "data-dir:                   /srv/registry",
+        "port:                       9000",
+        "readonly:                   true",
+        "compilers:                  /opt/purs",
+        "https://pacchettibotti:***@github.com/purescript/registry.git",
+        "/srv/registry/git/registry-index.git",
+        "pacchettibotti-token:       ****** (set)",
+        "job-timeout.publish:        300s",
+        "job-timeout.packageset:     7200s",
+        "job-timeout.matrix:         3600s",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    let (ok, _, err) = run(&["config", "show", "--data-dir", "/x"], &[("READONLY", "yes")]);
+    assert!(!ok && err.contains("expected true, false, 1 or 0"), "{err}");
+}
+
+#[test]
+fn serve_refuses_an_uninitialized_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(&["serve", "--data-dir", &dir.path().display().to_string(), "--port", "0"], &[]);
+    assert!(!ok);
+    assert!(err.contains("run `registry init --data-dir"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readonly_prints_a_banner_at_start_up() {
+    let registry = Registry::init();
+    let server = registry.serve_env(&[], &[("READONLY", "true")]).await;
+    assert!(server.log().contains("READONLY MODE"), "{}", server.log());
+    let plain = registry.serve(&[]).await;
+    assert!(!plain.log().contains("READONLY MODE"));
+    drop(server);
+}
