@@ -23,6 +23,17 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Benchmarks (print figures; not tests).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
+    Api(registry_server::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -39,5 +50,6 @@ fn main() -> anyhow::Result<()> {
             print!("{}", settings.show());
             Ok(())
         }
+        Command::Bench { command: BenchCommand::Api(args) } => registry_server::bench::run(&args),
     }
 }
