@@ -1,0 +1,83 @@
+//! The API in-process, over a store that fails: internal failures are 500s with a
+//! message, never an empty body or a 400.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use registry_core::Timestamp;
+use registry_core::job::{Job, JobType, LogLine};
+use registry_queue::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, ResetReport, StoreError};
+use registry_server::api::{ApiState, NoTrustedKey, router};
+use registry_server::executor::Wakers;
+use tower::ServiceExt;
+
+struct BrokenStore;
+
+fn broken() -> StoreError {
+    StoreError::Task("the disk is on fire".into())
+}
+
+#[async_trait]
+impl JobStore for BrokenStore {
+    async fn enqueue(&self, _: NewJob, _: Timestamp) -> Result<Enqueued, StoreError> {
+        Err(broken())
+    }
+    async fn claim_next(&self, _: &[JobType], _: Timestamp) -> Result<Option<Job>, StoreError> {
+        Err(broken())
+    }
+    async fn append_logs(&self, _: &[LogLine]) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    async fn finish(&self, _: &str, _: bool, _: Timestamp) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    async fn requeue(&self, _: &str) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    async fn reset_interrupted(&self, _: u32, _: Timestamp) -> Result<ResetReport, StoreError> {
+        Err(broken())
+    }
+    async fn job(&self, _: &str, _: &LogsQuery) -> Result<Option<Job>, StoreError> {
+        Err(broken())
+    }
+    async fn jobs(&self, _: &JobsQuery) -> Result<(Vec<Job>, Vec<StoreError>), StoreError> {
+        Err(broken())
+    }
+    async fn pending_counts(&self) -> Result<BTreeMap<JobType, usize>, StoreError> {
+        Err(broken())
+    }
+}
+
+#[tokio::test]
+async fn store_failures_are_500_with_a_message() {
+    let app = router(ApiState {
+        store: Arc::new(BrokenStore),
+        wakers: Wakers::new(),
+        storage_dir: None,
+        signature_check: Arc::new(NoTrustedKey),
+    });
+    let requests = [
+        ("POST", "/api/v1/publish", r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#),
+        ("GET", "/api/v1/jobs", ""),
+        ("GET", "/api/v1/jobs/some-id", ""),
+    ];
+    for (method, uri, body) in requests {
+        let request = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{method} {uri}");
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let message = body["error"].as_str().unwrap();
+        assert!(
+            message.starts_with("Internal error:") && message.contains("the disk is on fire"),
+            "{message}"
+        );
+    }
+    // Without local storage the tarball host is not routed.
+    let request = Request::builder().uri("/prelude/1.0.0.tar.gz").body(Body::empty()).unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::NOT_FOUND);
+}
