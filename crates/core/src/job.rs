@@ -124,6 +124,27 @@ pub struct LogLine {
     pub timestamp: Timestamp,
 }
 
+impl LogLine {
+    /// Appends `print_compact(&self.encode())` to `out` without building a value:
+    /// job responses carry up to 100 lines, and this is the API's hot path.
+    pub fn write_compact(&self, out: &mut String) {
+        out.push_str("{\"jobId\":");
+        push_json_string(out, &self.job_id);
+        out.push_str(",\"level\":\"");
+        out.push_str(self.level.as_str());
+        out.push_str("\",\"message\":");
+        push_json_string(out, &self.message);
+        out.push_str(",\"timestamp\":\"");
+        out.push_str(&self.timestamp.to_string());
+        out.push_str("\"}");
+    }
+}
+
+/// A JSON string literal, escaped exactly as `print_compact` escapes it.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).expect("a string always serializes"));
+}
+
 impl Codec for LogLine {
     fn encode(&self) -> Value {
         sorted_object(vec![
@@ -277,6 +298,28 @@ impl Codec for Job {
         sorted_object(fields)
     }
 
+    /// Same bytes as `print_compact(&self.encode())`, with the log lines written
+    /// directly (see [`LogLine::write_compact`]).
+    fn to_compact(&self) -> String {
+        let without_logs = Job { logs: Vec::new(), info: self.info.clone(), details: self.details.clone() };
+        let printed = json::print_compact(&without_logs.encode());
+        if self.logs.is_empty() {
+            return printed;
+        }
+        let mut logs = String::with_capacity(self.logs.len() * 160);
+        logs.push('[');
+        for (i, line) in self.logs.iter().enumerate() {
+            if i > 0 {
+                logs.push(',');
+            }
+            line.write_compact(&mut logs);
+        }
+        logs.push(']');
+        // Keys are sorted, so the first `"logs":[]` is the job's own field: every key
+        // before it is fixed, and an empty array cannot occur inside a string.
+        printed.replacen("\"logs\":[]", &format!("\"logs\":{logs}"), 1)
+    }
+
     fn decode(value: &Value) -> Result<Self, DecodeError> {
         let obj = Obj::new(value)?;
         let job_type = obj.req("jobType", |v| json::parsed(v, JobType::parse))?;
@@ -368,6 +411,42 @@ mod tests {
             r#"{"compilerVersion":"0.15.15","createdAt":"1970-01-01T00:00:00.000Z","jobId":"j","jobType":"matrix","logs":[{"jobId":"j","level":"NOTICE","message":"m","timestamp":"1970-01-01T00:00:00.001Z"}],"packageName":"prelude","packageVersion":"6.0.1","payload":{},"success":false}"#
         );
         assert_eq!(Job::from_json_str(&printed).unwrap(), job);
+    }
+
+    #[test]
+    fn fast_printing_equals_printing_the_encoded_value() {
+        let publish = PublishData::from_json_str(
+            r#"{"name":"logs","ref":"v1","version":"1.0.0","resolutions":{"logs":"1.0.0"}}"#,
+        )
+        .unwrap();
+        let line = |i: i64, message: &str| LogLine {
+            job_id: "id \"quoted\"".into(),
+            level: LogLevel::ALL[i as usize % 5],
+            message: message.into(),
+            timestamp: ts(i),
+        };
+        let job = Job {
+            info: JobInfo {
+                job_id: "j".into(),
+                created_at: ts(0),
+                started_at: Some(ts(1)),
+                finished_at: None,
+                success: false,
+            },
+            details: JobDetails::Publish {
+                package_name: PackageName::parse("logs").unwrap(),
+                package_version: Version::new(1, 0, 0),
+                payload: publish,
+            },
+            logs: vec![
+                line(1, "plain"),
+                line(2, "quote \" backslash \\ newline \n tab \t ctrl \u{1} é \u{2028}"),
+                line(3, "\"logs\":[]"),
+            ],
+        };
+        assert_eq!(job.to_compact(), json::print_compact(&job.encode()));
+        let empty = Job { logs: Vec::new(), ..job };
+        assert_eq!(empty.to_compact(), json::print_compact(&empty.encode()));
     }
 
     #[test]

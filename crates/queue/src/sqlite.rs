@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use crate::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, ResetReport, StoreError};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const IDLE_READERS: usize = 8;
+/// Reader connections; reads beyond this many wait for a free one instead of
+/// opening (and parsing the schema for) a new connection each time.
+const READERS: usize = 4;
 
 /// The SQLite job store. Cheap to clone (shared connections).
 #[derive(Clone)]
@@ -34,6 +36,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    reader_permits: tokio::sync::Semaphore,
 }
 
 fn table(kind: JobType) -> &'static str {
@@ -48,6 +51,10 @@ fn table(kind: JobType) -> &'static str {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Without the query planner stability guarantee, SQLite (built with STAT4)
+    // re-prepares a cached statement whenever a bound parameter might change the use
+    // of the partial pending-jobs index: a full parse on every API read.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
@@ -77,6 +84,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                reader_permits: tokio::sync::Semaphore::new(READERS),
             }),
         })
     }
@@ -108,6 +116,8 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
+        let _permit =
+            self.inner.reader_permits.acquire().await.map_err(|e| StoreError::Task(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let conn = match lock(&inner.readers).pop() {
                 Some(conn) => conn,
@@ -121,10 +131,7 @@ impl SqliteStore {
                 }
             };
             let result = f(&conn);
-            let mut idle = lock(&inner.readers);
-            if idle.len() < IDLE_READERS {
-                idle.push(conn);
-            }
+            lock(&inner.readers).push(conn);
             result
         })
         .await

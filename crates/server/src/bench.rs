@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Client worker threads (the server runs with its default, one per core).
     #[arg(long, default_value_t = 1)]
     pub client_threads: usize,
+    /// Request `GET /api/v1/status` instead, to see the HTTP floor without the database.
+    #[arg(long)]
+    pub status_only: bool,
 }
 
 const RUNNING_JOB: &str = r#"i=0
@@ -98,6 +101,16 @@ async fn get_json(address: &str, path: &str) -> anyhow::Result<serde_json::Value
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// CPU seconds (user + system) a process has used so far; Linux reports clock
+/// ticks of 1/100 s in `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command name: state is field 0, utime field 11, stime field 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads.max(1))
@@ -161,11 +174,21 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let sample = get_json(&address, &format!("/api/v1/jobs/{job}")).await?;
     let body_bytes = serde_json::to_string(&sample)?.len();
 
-    let path = format!("/api/v1/jobs/{job}");
+    let path = if args.status_only { "/api/v1/status".to_owned() } else { format!("/api/v1/jobs/{job}") };
     let request = format!("GET {path} HTTP/1.1\r\nhost: {address}\r\n\r\n").into_bytes();
     let warmup = Duration::from_secs(1);
     let measure = Duration::from_secs(args.seconds);
+    let server_pid = server.id().context("server pid")?.to_string();
     let start = Instant::now();
+    let cpu = tokio::spawn({
+        let server_pid = server_pid.clone();
+        async move {
+            tokio::time::sleep_until((start + warmup).into()).await;
+            let before = (cpu_seconds(&server_pid), cpu_seconds("self"));
+            tokio::time::sleep(measure).await;
+            (cpu_seconds(&server_pid) - before.0, cpu_seconds("self") - before.1)
+        }
+    });
     let mut workers = Vec::new();
     for _ in 0..args.connections {
         let (address, request) = (address.clone(), request.clone());
@@ -195,6 +218,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         latencies.extend(l);
         errors += e;
     }
+    let (server_cpu, client_cpu) = cpu.await?;
     let running_after = get_json(&address, &format!("/api/v1/jobs/{set}?level=DEBUG&order=DESC")).await?;
     server.kill().await.ok();
     let _ = std::fs::remove_dir_all(&dir);
@@ -203,7 +227,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let pct =
         |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("GET /api/v1/jobs/{{id}} on loopback, {} s after 1 s warm-up", args.seconds);
+    println!("GET {} on loopback, {} s after 1 s warm-up", path.replace(&job, "{id}"), args.seconds);
     println!("  machine: {cores} cores shared by server and client; {} connections", args.connections);
     println!("  response: {body_bytes} bytes ({} log lines)", sample["logs"].as_array().map_or(0, Vec::len));
     println!(
@@ -213,6 +237,18 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         running_after["logs"][0]["message"].as_str().unwrap_or("?")
     );
     println!("  requests: {} ok, {errors} errors", latencies.len());
+    let per_request = |cpu: f64| cpu * 1e6 / latencies.len().max(1) as f64;
+    println!(
+        "  CPU per request: server {:.0} µs, client {:.0} µs (server used {:.2} of {} cores)",
+        per_request(server_cpu),
+        per_request(client_cpu),
+        server_cpu / measure.as_secs_f64(),
+        cores
+    );
+    println!(
+        "  projected server capacity with {cores} cores to itself: {:.0} requests/s",
+        cores as f64 * 1e6 / per_request(server_cpu).max(1.0)
+    );
     println!("  throughput: {:.0} requests/s", latencies.len() as f64 / measure.as_secs_f64());
     println!(
         "  latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
