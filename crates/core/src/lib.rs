@@ -13,6 +13,7 @@ pub mod location;
 pub mod name;
 pub mod range;
 pub mod sha256;
+pub mod solver;
 pub mod time;
 pub mod version;
 

@@ -1,0 +1,127 @@
+//! Solving with compiler compatibility: a pseudo-package `purs` whose versions are
+//! the supported compilers, and which every published package version depends on
+//! with the range of compilers it is known to work with (upstream's `CompilerIndex`).
+
+use std::collections::BTreeMap;
+
+use super::{DependencyIndex, Resolutions, Solver, SolverError};
+use crate::name::PackageName;
+use crate::range::Range;
+use crate::version::Version;
+
+/// The dependencies of one manifest: all the solver needs from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestDeps {
+    pub name: PackageName,
+    pub version: Version,
+    pub dependencies: BTreeMap<PackageName, Range>,
+}
+
+/// A dependency index in which every published version also depends on `purs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompilerIndex(DependencyIndex);
+
+impl CompilerIndex {
+    pub fn as_dependency_index(&self) -> &DependencyIndex {
+        &self.0
+    }
+
+    pub fn into_dependency_index(self) -> DependencyIndex {
+        self.0
+    }
+
+    /// Prepares this index for solving many times (see [`Solver`]).
+    pub fn solver(&self) -> Solver {
+        Solver::new(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompilerIndexError {
+    #[error("Cannot build a compiler index without any supported compiler: pass at least one compiler version")]
+    NoCompilers,
+    #[error(
+        "buildCompilerIndex: no metadata for {0} (present in ManifestIndex). Every indexed package needs \
+         metadata: restore metadata/{0}.json or remove {0} from the manifest index"
+    )]
+    MissingMetadata(PackageName),
+}
+
+/// The pseudo-package standing for the compiler.
+pub fn purs_package_name() -> PackageName {
+    PackageName::parse("purs").expect("'purs' is a valid package name")
+}
+
+/// Builds the index from every manifest and, per package, the compilers each
+/// published version is known to work with (`metadata.published[v].compilers`).
+///
+/// A version depends on `purs >=min <bumpPatch(max)` of its compilers, so
+/// compilers between the two that were never tried count as compatible. A version
+/// missing from its package's published map keeps its plain dependencies and so
+/// works with every compiler. Every manifest's package must have an entry in
+/// `published_compilers`, as every indexed package has metadata.
+pub fn build_compiler_index<'a>(
+    compilers: &[Version],
+    manifests: impl IntoIterator<Item = &'a ManifestDeps>,
+    published_compilers: &BTreeMap<PackageName, BTreeMap<Version, Vec<Version>>>,
+) -> Result<CompilerIndex, CompilerIndexError> {
+    if compilers.is_empty() {
+        return Err(CompilerIndexError::NoCompilers);
+    }
+    let purs = compilers.iter().map(|compiler| (*compiler, BTreeMap::new())).collect();
+    let mut index = CompilerIndex(BTreeMap::from([(purs_package_name(), purs)]));
+    for manifest in manifests {
+        let published = published_compilers
+            .get(&manifest.name)
+            .ok_or_else(|| CompilerIndexError::MissingMetadata(manifest.name.clone()))?;
+        update_compiler_index(&mut index, manifest, published);
+    }
+    Ok(index)
+}
+
+/// Recomputes the entry of one manifest from its package's published compilers,
+/// leaving every other entry alone; the result equals a full rebuild.
+pub fn update_compiler_index(
+    index: &mut CompilerIndex,
+    manifest: &ManifestDeps,
+    published_compilers: &BTreeMap<Version, Vec<Version>>,
+) {
+    let mut dependencies = manifest.dependencies.clone();
+    if let Some(range) = published_compilers.get(&manifest.version).and_then(|list| compiler_range(list)) {
+        dependencies.insert(purs_package_name(), range);
+    }
+    index.0.entry(manifest.name.clone()).or_default().insert(manifest.version, dependencies);
+}
+
+/// `>=min <bumpPatch(max)`, or `None` for an empty list.
+fn compiler_range(compilers: &[Version]) -> Option<Range> {
+    let min = compilers.iter().min()?;
+    let max = compilers.iter().max()?;
+    Range::new(*min, max.bump_patch())
+}
+
+/// Solves `required` plus `purs` in `purs_range`; returns the chosen compiler and
+/// the resolutions without `purs`.
+pub fn solve_with_compiler(
+    purs_range: Range,
+    index: &CompilerIndex,
+    required: &BTreeMap<PackageName, Range>,
+) -> Result<(Version, Resolutions), SolverError> {
+    index.solver().solve_with_compiler(purs_range, required)
+}
+
+impl Solver {
+    /// [`solve_with_compiler`] on a prepared compiler index.
+    pub fn solve_with_compiler(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError> {
+        let purs = purs_package_name();
+        let mut required = required.clone();
+        required.insert(purs.clone(), purs_range);
+        let mut resolutions = self.solve(&required)?;
+        let compiler = resolutions.remove(&purs).expect("a solution resolves every required package");
+        Ok((compiler, resolutions))
+    }
+}
