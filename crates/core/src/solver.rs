@@ -23,10 +23,10 @@ pub use compiler::{
     CompilerIndex, CompilerIndexError, ManifestDeps, build_compiler_index, purs_package_name,
     solve_with_compiler, update_compiler_index,
 };
-pub use error::{Intersection, LocalPosition, PackageVersion, SolverError, Sourced, SolverPosition};
+pub use error::{Intersection, LocalPosition, PackageVersion, SolverError, SolverPosition, Sourced};
 pub use matrix::{
-    CascadeOutcome, DependantStatus, MatrixNote, MatrixSolverResult, dependants_in, solve_dependants_for_compiler,
-    solve_for_all_compilers,
+    CascadeOutcome, DependantStatus, MatrixNote, MatrixSolverResult, dependants_in,
+    solve_dependants_for_compiler, solve_for_all_compilers,
 };
 
 use crate::name::PackageName;
@@ -68,13 +68,39 @@ impl Solver {
     }
 }
 
-/// Solves `required` against `index` (prepares the index each call: use [`Solver`]
-/// to solve repeatedly).
-pub fn solve(index: &DependencyIndex, required: &BTreeMap<PackageName, Range>) -> Result<Resolutions, SolverError> {
-    Solver { index: InternedIndex::build(index, required.keys()) }.solve(required)
+/// Solves `required` against `index`. Prepares only the part of the index that
+/// `required` can reach; use [`Solver`] to solve repeatedly against one index.
+pub fn solve(
+    index: &DependencyIndex,
+    required: &BTreeMap<PackageName, Range>,
+) -> Result<Resolutions, SolverError> {
+    let reachable = reachable_part(index, required);
+    Solver { index: InternedIndex::build(&reachable, required.keys()) }.solve(required)
 }
 
-fn solve_interned(index: &InternedIndex, required: &[(bounds::Id, Range)]) -> Result<Resolutions, SolverError> {
+/// The versions of `index` reachable from `required` through in-range
+/// dependencies: solving against it gives the same answer as against `index`.
+fn reachable_part(index: &DependencyIndex, required: &BTreeMap<PackageName, Range>) -> DependencyIndex {
+    let mut part = DependencyIndex::new();
+    let mut pending: Vec<(&PackageName, Range)> =
+        required.iter().map(|(name, range)| (name, *range)).collect();
+    while let Some((name, range)) = pending.pop() {
+        let Some(versions) = index.get(name) else { continue };
+        for (version, deps) in versions.range(range.lower()..range.upper()) {
+            let kept = part.entry(name.clone()).or_default();
+            if !kept.contains_key(version) {
+                kept.insert(*version, deps.clone());
+                pending.extend(deps.iter().map(|(dep, range)| (dep, *range)));
+            }
+        }
+    }
+    part
+}
+
+fn solve_interned(
+    index: &InternedIndex,
+    required: &[(bounds::Id, Range)],
+) -> Result<Resolutions, SolverError> {
     let named = |solution: BTreeMap<bounds::Id, Version>| {
         solution.into_iter().map(|(id, version)| (index.name(id).clone(), version)).collect()
     };

@@ -209,7 +209,10 @@ pub(crate) type Required<P> = BTreeMap<Id, Bounds<P>>;
 
 /// Union of two dependency maps, intersecting the bounds of shared packages
 /// (upstream's `SemigroupMap` append).
-pub(crate) fn union_tightened<P: Provenance>(a: &[(Id, Bounds<P>)], b: &[(Id, Bounds<P>)]) -> Vec<(Id, Bounds<P>)> {
+pub(crate) fn union_tightened<P: Provenance>(
+    a: &[(Id, Bounds<P>)],
+    b: &[(Id, Bounds<P>)],
+) -> Vec<(Id, Bounds<P>)> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {

@@ -38,7 +38,9 @@ impl CompilerIndex {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompilerIndexError {
-    #[error("Cannot build a compiler index without any supported compiler: pass at least one compiler version")]
+    #[error(
+        "Cannot build a compiler index without any supported compiler: pass at least one compiler version"
+    )]
     NoCompilers,
     #[error(
         "buildCompilerIndex: no metadata for {0} (present in ManifestIndex). Every indexed package needs \
@@ -107,7 +109,20 @@ pub fn solve_with_compiler(
     index: &CompilerIndex,
     required: &BTreeMap<PackageName, Range>,
 ) -> Result<(Version, Resolutions), SolverError> {
-    index.solver().solve_with_compiler(purs_range, required)
+    let with_purs = with_compiler(purs_range, required);
+    split_compiler(super::solve(&index.0, &with_purs)?)
+}
+
+fn with_compiler(purs_range: Range, required: &BTreeMap<PackageName, Range>) -> BTreeMap<PackageName, Range> {
+    let mut required = required.clone();
+    required.insert(purs_package_name(), purs_range);
+    required
+}
+
+fn split_compiler(mut resolutions: Resolutions) -> Result<(Version, Resolutions), SolverError> {
+    let compiler =
+        resolutions.remove(&purs_package_name()).expect("a solution resolves every required package");
+    Ok((compiler, resolutions))
 }
 
 impl Solver {
@@ -117,11 +132,6 @@ impl Solver {
         purs_range: Range,
         required: &BTreeMap<PackageName, Range>,
     ) -> Result<(Version, Resolutions), SolverError> {
-        let purs = purs_package_name();
-        let mut required = required.clone();
-        required.insert(purs.clone(), purs_range);
-        let mut resolutions = self.solve(&required)?;
-        let compiler = resolutions.remove(&purs).expect("a solution resolves every required package");
-        Ok((compiler, resolutions))
+        split_compiler(self.solve(&with_compiler(purs_range, required))?)
     }
 }

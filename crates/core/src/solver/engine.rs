@@ -13,7 +13,7 @@
 //! is updated from the same snapshot); so does this code, since the provenance
 //! recorded in errors depends on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use super::bounds::{
@@ -30,6 +30,9 @@ pub(crate) type Registry<P> = BTreeMap<Id, Vec<(Version, Deps<P>)>>;
 /// The package versions touched in the last step: only dependencies on these
 /// need to be looked at again.
 pub(crate) type Updated = BTreeMap<Id, Vec<Version>>;
+
+/// Dependencies being assembled (sorted by id, like [`Deps`]).
+type DepList<P> = Vec<(Id, Bounds<P>)>;
 
 /// Why solving failed, with ids for names (see `error.rs` for the public form).
 #[derive(Debug, Clone)]
@@ -60,7 +63,8 @@ pub(crate) fn whole_registry<P: Provenance>(index: &InternedIndex) -> Registry<P
     index
         .listed_ids()
         .map(|id| {
-            let versions = index.versions(id).iter().map(|entry| (entry.version, initial_deps(id, entry))).collect();
+            let versions =
+                index.versions(id).iter().map(|entry| (entry.version, initial_deps(id, entry))).collect();
             (id, versions)
         })
         .collect()
@@ -118,7 +122,10 @@ fn reachable_registry<P: Provenance>(index: &InternedIndex, required: &Required<
         .collect()
 }
 
-fn in_range<'a, P: Provenance>(versions: &'a [(Version, Deps<P>)], bounds: &Bounds<P>) -> &'a [(Version, Deps<P>)] {
+fn in_range<'a, P: Provenance>(
+    versions: &'a [(Version, Deps<P>)],
+    bounds: &Bounds<P>,
+) -> &'a [(Version, Deps<P>)] {
     let start = versions.partition_point(|(v, _)| *v < bounds.lower());
     let end = versions.partition_point(|(v, _)| *v < bounds.upper());
     if start < end { &versions[start..end] } else { &[] }
@@ -139,7 +146,10 @@ fn was_updated_in<P: Provenance>(updated: &Updated, id: Id, bounds: &Bounds<P>) 
     })
 }
 
-fn solve_aux<P: Provenance>(mut state: State<P>, updated: Updated) -> Result<BTreeMap<Id, Version>, Failure<P>> {
+fn solve_aux<P: Provenance>(
+    mut state: State<P>,
+    updated: Updated,
+) -> Result<BTreeMap<Id, Version>, Failure<P>> {
     solve_steps(&mut state, updated);
     check_required(&state)?;
     let package = match check_solved(&state) {
@@ -218,7 +228,9 @@ fn solve_step<P: Provenance>(state: &mut State<P>, updated: &Updated) -> Updated
         .map(|(id, versions)| {
             let versions = versions
                 .iter()
-                .map(|(v, deps)| (*v, without_implied(&more_required, deps).map_or_else(|| deps.clone(), Rc::new)))
+                .map(|(v, deps)| {
+                    (*v, without_implied(&more_required, deps).map_or_else(|| deps.clone(), Rc::new))
+                })
                 .collect();
             (*id, versions)
         })
@@ -244,21 +256,36 @@ fn common_dependencies<P: Provenance>(
     package: Id,
     bounds: &Bounds<P>,
 ) -> Vec<(Id, Bounds<P>)> {
+    let mut common = shared_dependencies(registry, package, bounds);
+    for (_, dep_bounds) in &mut common {
+        dep_bounds.as_dependency_of(bounds);
+    }
+    common
+}
+
+/// [`common_dependencies`] before recording why they are needed: it depends only
+/// on the bound versions, so one step can reuse it for every dependant.
+fn shared_dependencies<P: Provenance>(
+    registry: &Registry<P>,
+    package: Id,
+    bounds: &Bounds<P>,
+) -> Vec<(Id, Bounds<P>)> {
     let mut common: Option<Vec<(Id, Bounds<P>)>> = None;
     for (_, deps) in package_range(registry, package, bounds) {
         if !deps.iter().all(|(_, b)| b.is_good()) {
             continue;
         }
-        common = Some(match common {
+        let so_far = match common {
             None => deps.to_vec(),
             Some(so_far) => intersection_loosened(so_far, deps),
-        });
+        };
+        if so_far.is_empty() {
+            // Intersections only shrink.
+            return so_far;
+        }
+        common = Some(so_far);
     }
-    let mut common = common.unwrap_or_default();
-    for (_, dep_bounds) in &mut common {
-        dep_bounds.as_dependency_of(bounds);
-    }
-    common
+    common.unwrap_or_default()
 }
 
 /// Refreshes the dependencies of every version that depends on something updated
@@ -270,6 +297,7 @@ fn explore<P: Provenance>(
     required: &Required<P>,
 ) -> (Registry<P>, Updated) {
     let mut marked = Updated::new();
+    let mut shared: HashMap<(Id, Version, Version), DepList<P>> = HashMap::new();
     let next = registry
         .iter()
         .map(|(id, versions)| {
@@ -281,7 +309,15 @@ fn explore<P: Provenance>(
                     for (dep, dep_bounds) in deps.iter() {
                         if was_updated_in(updated, *dep, dep_bounds) {
                             peeked = true;
-                            extra = union_tightened(&extra, &common_dependencies(registry, *dep, dep_bounds));
+                            let key = (*dep, dep_bounds.lower(), dep_bounds.upper());
+                            let mut common = shared
+                                .entry(key)
+                                .or_insert_with(|| shared_dependencies(registry, *dep, dep_bounds))
+                                .clone();
+                            for (_, common_bounds) in &mut common {
+                                common_bounds.as_dependency_of(dep_bounds);
+                            }
+                            extra = union_tightened(&extra, &common);
                         }
                     }
                     if !peeked {

@@ -75,11 +75,16 @@ impl fmt::Display for SolverPosition {
             LocalPosition::Root => f.write_str(" (declared dependency)"),
             LocalPosition::Trial => f.write_str(" (attempted version)"),
             LocalPosition::Solving(seen) => {
-                let seen_list: Vec<String> = seen.iter().map(|pv| format!("{}@{}", pv.package, pv.version)).collect();
+                let seen_list: Vec<String> =
+                    seen.iter().map(|pv| format!("{}@{}", pv.package, pv.version)).collect();
                 write!(f, " seen in {}", seen_list.join(", "))?;
                 let seen_names: BTreeSet<&PackageName> = seen.iter().map(|pv| &pv.package).collect();
-                let roots: Vec<&str> =
-                    self.global.iter().filter(|name| !seen_names.contains(name)).map(|n| n.as_str()).collect();
+                let roots: Vec<&str> = self
+                    .global
+                    .iter()
+                    .filter(|name| !seen_names.contains(name))
+                    .map(|n| n.as_str())
+                    .collect();
                 if !roots.is_empty() {
                     write!(f, " from declared dependencies {}", roots.join(", "))?;
                 }
@@ -126,7 +131,10 @@ fn print_at(out: &mut String, indent: &str, error: &SolverError) {
 pub(crate) fn from_failure(index: &InternedIndex, failure: &Failure<Pos>) -> SolverError {
     match failure {
         Failure::Conflicts(conflicts) => SolverError::Conflicts(
-            conflicts.iter().map(|(id, bounds)| (index.name(*id).clone(), intersection(index, bounds))).collect(),
+            conflicts
+                .iter()
+                .map(|(id, bounds)| (index.name(*id).clone(), intersection(index, bounds)))
+                .collect(),
         ),
         Failure::WhileSolving(id, versions) => SolverError::WhileSolving {
             package: index.name(*id).clone(),
@@ -136,7 +144,8 @@ pub(crate) fn from_failure(index: &InternedIndex, failure: &Failure<Pos>) -> Sol
 }
 
 pub(crate) fn intersection(index: &InternedIndex, bounds: &bounds::Bounds<Pos>) -> Intersection {
-    let sourced = |s: &bounds::Sourced<Pos>| Sourced { version: s.version, position: position(index, &s.pos) };
+    let sourced =
+        |s: &bounds::Sourced<Pos>| Sourced { version: s.version, position: position(index, &s.pos) };
     Intersection { lower: sourced(&bounds.lower), upper: sourced(&bounds.upper) }
 }
 
@@ -145,7 +154,9 @@ fn position(index: &InternedIndex, pos: &Pos) -> SolverPosition {
         Local::Root => LocalPosition::Root,
         Local::Trial => LocalPosition::Trial,
         Local::Solving(seen) => LocalPosition::Solving(
-            seen.iter().map(|(id, version)| PackageVersion { package: index.name(*id).clone(), version: *version }).collect(),
+            seen.iter()
+                .map(|(id, version)| PackageVersion { package: index.name(*id).clone(), version: *version })
+                .collect(),
         ),
     };
     SolverPosition { local, global: pos.global.iter().map(|id| index.name(*id).clone()).collect() }

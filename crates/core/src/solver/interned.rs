@@ -101,7 +101,10 @@ impl InternedIndex {
     }
 
     /// Ids for the names of `required`, or the names the index does not know.
-    pub fn ids_of<T: Copy>(&self, required: &BTreeMap<PackageName, T>) -> Result<Vec<(Id, T)>, Vec<PackageName>> {
+    pub fn ids_of<T: Copy>(
+        &self,
+        required: &BTreeMap<PackageName, T>,
+    ) -> Result<Vec<(Id, T)>, Vec<PackageName>> {
         let mut unknown = Vec::new();
         let mut found = Vec::with_capacity(required.len());
         for (name, value) in required {

@@ -116,14 +116,18 @@ pub fn solve_dependants_for_compiler(
             continue;
         }
         match status_of(&dependant.name, dependant.version) {
-            DependantStatus::NoMetadata => outcome.notes.push(MatrixNote::NoMetadata { name: dependant.name }),
+            DependantStatus::NoMetadata => {
+                outcome.notes.push(MatrixNote::NoMetadata { name: dependant.name })
+            }
             DependantStatus::NotPublished => outcome
                 .notes
                 .push(MatrixNote::NotPublished { name: dependant.name, version: dependant.version }),
             DependantStatus::Published(compilers) if compilers.contains(&compiler) => {
                 stack.push(dependants_of(&dependant.name, dependant.version).into_iter());
             }
-            DependantStatus::Published(_) => try_solve_for_compiler(solver, compiler, &dependant, &mut outcome),
+            DependantStatus::Published(_) => {
+                try_solve_for_compiler(solver, compiler, &dependant, &mut outcome)
+            }
         }
     }
     seen.remove(&seed);
@@ -131,13 +135,20 @@ pub fn solve_dependants_for_compiler(
     outcome
 }
 
-fn try_solve_for_compiler(solver: &Solver, compiler: Version, manifest: &ManifestDeps, outcome: &mut CascadeOutcome) {
+fn try_solve_for_compiler(
+    solver: &Solver,
+    compiler: Version,
+    manifest: &ManifestDeps,
+    outcome: &mut CascadeOutcome,
+) {
     let (name, version) = (manifest.name.clone(), manifest.version);
     match solver.solve_with_compiler(Range::exact(compiler), &manifest.dependencies) {
         Err(error) => outcome.notes.push(MatrixNote::Unsolvable { name, version, compiler, error }),
         Ok((solved, resolutions)) if solved == compiler => {
             outcome.results.insert(MatrixSolverResult { compiler, name, resolutions, version });
         }
-        Ok((solved, _)) => outcome.notes.push(MatrixNote::CompilerMismatch { name, version, compiler, solved }),
+        Ok((solved, _)) => {
+            outcome.notes.push(MatrixNote::CompilerMismatch { name, version, compiler, solved })
+        }
     }
 }

@@ -30,16 +30,21 @@ fn solver() {
                 let expanded = solver::expanded_requirements(&index()?, &parse_ranges(&input["goals"])?);
                 let as_ranges: BTreeMap<String, String> = expanded
                     .iter()
-                    .map(|(name, i)| (name.to_string(), format!(">={} <{}", i.lower.version, i.upper.version)))
+                    .map(|(name, i)| {
+                        (name.to_string(), format!(">={} <{}", i.lower.version, i.upper.version))
+                    })
                     .collect();
                 let want: BTreeMap<String, String> =
-                    serde_json::from_value(expect["required_as_ranges"].clone()).map_err(|e| e.to_string())?;
+                    serde_json::from_value(expect["required_as_ranges"].clone())
+                        .map_err(|e| e.to_string())?;
                 same(as_ranges, want)
             }
             "Solver.buildCompilerIndex + solveWithCompiler" => check_solve_with_compiler(input, expect),
             "Solver.updateCompilerIndex" => check_update_compiler_index(input),
             "MatrixBuilder.solveDependantsForCompiler" => check_cascade(input, expect),
-            "MatrixBuilder.solveDependantsForCompiler (cascade sequence)" => check_cascade_sequence(input, expect),
+            "MatrixBuilder.solveDependantsForCompiler (cascade sequence)" => {
+                check_cascade_sequence(input, expect)
+            }
             _ => Ok(false),
         }
     });
@@ -102,18 +107,22 @@ fn check_update_compiler_index(input: &Value) -> Result<bool, String> {
     let compilers = parse_versions(&input["compilers"])?;
     let manifests = parse_manifests(&input["manifests"])?;
     let old = parse_published(&input["old_metadata_compilers"])?;
-    let (name, version) = input["update"]["manifest"].as_str().and_then(|s| s.split_once('@')).ok_or("bad update")?;
+    let (name, version) =
+        input["update"]["manifest"].as_str().and_then(|s| s.split_once('@')).ok_or("bad update")?;
     let (name, version) = (PackageName::parse(name)?, Version::parse(version)?);
     let updated_entry = parse_published_versions(&input["update"]["metadata_compilers"])?;
-    let manifest = manifests.iter().find(|m| m.name == name && m.version == version).ok_or("no such manifest")?;
+    let manifest =
+        manifests.iter().find(|m| m.name == name && m.version == version).ok_or("no such manifest")?;
 
-    let mut incremental = solver::build_compiler_index(&compilers, &manifests, &old).map_err(|e| e.to_string())?;
+    let mut incremental =
+        solver::build_compiler_index(&compilers, &manifests, &old).map_err(|e| e.to_string())?;
     let before = incremental.clone();
     solver::update_compiler_index(&mut incremental, manifest, &updated_entry);
 
     let mut new_metadata = old.clone();
     new_metadata.insert(name.clone(), updated_entry);
-    let rebuilt = solver::build_compiler_index(&compilers, &manifests, &new_metadata).map_err(|e| e.to_string())?;
+    let rebuilt =
+        solver::build_compiler_index(&compilers, &manifests, &new_metadata).map_err(|e| e.to_string())?;
     if incremental == before {
         return Err("the update changed nothing, so the comparison proves nothing".into());
     }
@@ -146,7 +155,8 @@ fn check_cascade_sequence(input: &Value, expect: &Value) -> Result<bool, String>
             .and_then(|versions| versions.get_mut(&version))
             .ok_or_else(|| format!("{label} has no metadata"))?
             .push(new_compiler);
-        let index = solver::build_compiler_index(&compilers, &manifests, &published).map_err(|e| e.to_string())?;
+        let index =
+            solver::build_compiler_index(&compilers, &manifests, &published).map_err(|e| e.to_string())?;
         let names = cascade_names(&index, &manifests, &published, new_compiler, &name, version);
         if step["result"].as_str() == Some("not asserted") {
             eprintln!("solver.json cascade step {label}: result not asserted upstream (got {names:?})");
@@ -172,7 +182,9 @@ fn cascade_names(
         version,
         |n, v| match published.get(n) {
             None => DependantStatus::NoMetadata,
-            Some(versions) => versions.get(&v).cloned().map_or(DependantStatus::NotPublished, DependantStatus::Published),
+            Some(versions) => {
+                versions.get(&v).cloned().map_or(DependantStatus::NotPublished, DependantStatus::Published)
+            }
         },
         |n, v| solver::dependants_in(manifests, n, v),
     );
@@ -181,7 +193,10 @@ fn cascade_names(
 
 fn check_names(names: &[String], expect: &Value) -> Result<bool, String> {
     let listed = |key: &str| -> Vec<String> {
-        expect[key].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        expect[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default()
     };
     let mut checked = false;
     if expect["result_empty"].as_bool() == Some(true) {
@@ -217,9 +232,11 @@ fn build_index(input: &Value, published: &Value) -> Result<CompilerIndex, String
 /// `"Range.exact 0.15.16 (>=0.15.16 <0.15.17)"`: the range in parentheses.
 fn compiler_range(value: &Value) -> Result<Range, String> {
     let text = value.as_str().ok_or("compiler_range is not a string")?;
-    let inner = text.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).ok_or("no range in parentheses")?;
+    let inner =
+        text.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')).ok_or("no range in parentheses")?;
     let range = Range::parse(inner)?;
-    let exact_of = text.strip_prefix("Range.exact ").and_then(|rest| rest.split(' ').next()).ok_or("not Range.exact")?;
+    let exact_of =
+        text.strip_prefix("Range.exact ").and_then(|rest| rest.split(' ').next()).ok_or("not Range.exact")?;
     same(Range::exact(Version::parse(exact_of)?), range)?;
     Ok(range)
 }
@@ -242,12 +259,19 @@ fn parse_index(value: &Value) -> Result<DependencyIndex, String> {
 fn parse_ranges(value: &Value) -> Result<BTreeMap<PackageName, Range>, String> {
     let deps = value.as_object().ok_or("ranges are not an object")?;
     deps.iter()
-        .map(|(name, range)| Ok((PackageName::parse(name)?, Range::parse(range.as_str().ok_or("range not a string")?)?)))
+        .map(|(name, range)| {
+            Ok((PackageName::parse(name)?, Range::parse(range.as_str().ok_or("range not a string")?)?))
+        })
         .collect()
 }
 
 fn parse_versions(value: &Value) -> Result<Vec<Version>, String> {
-    value.as_array().ok_or("versions are not a list")?.iter().map(|v| Version::parse(v.as_str().unwrap_or(""))).collect()
+    value
+        .as_array()
+        .ok_or("versions are not a list")?
+        .iter()
+        .map(|v| Version::parse(v.as_str().unwrap_or("")))
+        .collect()
 }
 
 fn parse_manifests(value: &Value) -> Result<Vec<ManifestDeps>, String> {
@@ -300,7 +324,8 @@ fn error_json(error: &SolverError) -> Value {
 }
 
 fn intersection_json(i: &Intersection) -> Value {
-    let sourced = |s: &Sourced| json!({ "version": s.version.to_string(), "position": position_json(&s.position) });
+    let sourced =
+        |s: &Sourced| json!({ "version": s.version.to_string(), "position": position_json(&s.position) });
     json!({ "lower": sourced(&i.lower), "upper": sourced(&i.upper) })
 }
 
