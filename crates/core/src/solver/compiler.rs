@@ -135,3 +135,67 @@ impl Solver {
         split_compiler(self.solve(&with_compiler(purs_range, required))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn n(s: &str) -> PackageName {
+        PackageName::parse(s).unwrap()
+    }
+
+    fn manifest(name: &str, version: &str, deps: &[(&str, &str)]) -> ManifestDeps {
+        ManifestDeps {
+            name: n(name),
+            version: v(version),
+            dependencies: deps.iter().map(|(d, r)| (n(d), Range::parse(r).unwrap())).collect(),
+        }
+    }
+
+    #[test]
+    fn published_versions_depend_on_their_compiler_span() {
+        let manifests = [manifest("prelude", "6.0.0", &[]), manifest("prelude", "7.0.0", &[])];
+        let published = BTreeMap::from([(
+            n("prelude"),
+            BTreeMap::from([(v("6.0.0"), vec![v("0.15.2"), v("0.15.0"), v("0.15.9")])]),
+        )]);
+        let compilers = [v("0.15.0"), v("0.15.2"), v("0.15.9")];
+        let index = build_compiler_index(&compilers, &manifests, &published).unwrap();
+        let prelude = &index.as_dependency_index()[&n("prelude")];
+        // Untested compilers between the extremes count as compatible.
+        assert_eq!(prelude[&v("6.0.0")][&n("purs")].to_string(), ">=0.15.0 <0.15.10");
+        // Not published: no compiler constraint at all.
+        assert!(prelude[&v("7.0.0")].is_empty());
+        let purs: Vec<Version> = index.as_dependency_index()[&n("purs")].keys().copied().collect();
+        assert_eq!(purs, compilers);
+    }
+
+    #[test]
+    fn the_solution_names_the_compiler_separately() {
+        let manifests = [manifest("prelude", "6.0.0", &[])];
+        let published = BTreeMap::from([(n("prelude"), BTreeMap::from([(v("6.0.0"), vec![v("0.15.0")])]))]);
+        let index = build_compiler_index(&[v("0.15.0"), v("0.15.1")], &manifests, &published).unwrap();
+        let required = BTreeMap::from([(n("prelude"), Range::parse(">=6.0.0 <7.0.0").unwrap())]);
+        let any = Range::parse(">=0.0.0 <1.0.0").unwrap();
+        let (compiler, resolutions) = solve_with_compiler(any, &index, &required).unwrap();
+        assert_eq!(compiler, v("0.15.0"));
+        assert_eq!(resolutions, BTreeMap::from([(n("prelude"), v("6.0.0"))]));
+        assert_eq!(index.solver().solve_with_compiler(any, &required), Ok((compiler, resolutions)));
+        let error = solve_with_compiler(Range::exact(v("0.15.1")), &index, &required).unwrap_err();
+        assert!(error.to_string().contains("purs"), "{error}");
+    }
+
+    #[test]
+    fn missing_metadata_and_missing_compilers_are_reported() {
+        let manifests = [manifest("prelude", "6.0.0", &[])];
+        let error = build_compiler_index(&[v("0.15.0")], &manifests, &BTreeMap::new()).unwrap_err();
+        assert_eq!(error, CompilerIndexError::MissingMetadata(n("prelude")));
+        assert!(error.to_string().contains("metadata/prelude.json"));
+        let published = BTreeMap::from([(n("prelude"), BTreeMap::new())]);
+        assert_eq!(build_compiler_index(&[], &manifests, &published), Err(CompilerIndexError::NoCompilers));
+    }
+}

@@ -152,3 +152,115 @@ fn try_solve_for_compiler(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::solver::build_compiler_index;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn n(s: &str) -> PackageName {
+        PackageName::parse(s).unwrap()
+    }
+
+    fn manifest(name: &str, deps: &[&str]) -> ManifestDeps {
+        let range = Range::parse(">=1.0.0 <2.0.0").unwrap();
+        ManifestDeps {
+            name: n(name),
+            version: v("1.0.0"),
+            dependencies: deps.iter().map(|d| (n(d), range)).collect(),
+        }
+    }
+
+    /// `base` ← `mid` ← `top`, plus `ghost` (no metadata) and `draft` (unpublished)
+    /// depending on `base`; `mid` already works with the new compiler.
+    fn cascade(mid_compilers: Vec<Version>) -> CascadeOutcome {
+        let manifests = vec![
+            manifest("base", &[]),
+            manifest("mid", &["base"]),
+            manifest("top", &["mid", "base"]),
+            manifest("ghost", &["base"]),
+            manifest("draft", &["base"]),
+        ];
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let mut published: BTreeMap<PackageName, BTreeMap<Version, Vec<Version>>> = BTreeMap::from([
+            (n("base"), BTreeMap::from([(v("1.0.0"), vec![old, new])])),
+            (n("mid"), BTreeMap::from([(v("1.0.0"), mid_compilers)])),
+            (n("top"), BTreeMap::from([(v("1.0.0"), vec![old])])),
+            (n("draft"), BTreeMap::new()),
+        ]);
+        let for_index = {
+            let mut all = published.clone();
+            all.insert(n("ghost"), BTreeMap::new());
+            all
+        };
+        let index = build_compiler_index(&[old, new], &manifests, &for_index).unwrap();
+        published.remove(&n("ghost"));
+        solve_dependants_for_compiler(
+            &index.solver(),
+            new,
+            &n("base"),
+            v("1.0.0"),
+            |name, version| match published.get(name) {
+                None => DependantStatus::NoMetadata,
+                Some(versions) => versions
+                    .get(&version)
+                    .cloned()
+                    .map_or(DependantStatus::NotPublished, DependantStatus::Published),
+            },
+            |name, version| dependants_in(&manifests, name, version),
+        )
+    }
+
+    fn names(outcome: &CascadeOutcome) -> Vec<&str> {
+        outcome.results.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn stops_at_dependants_that_still_need_the_compiler() {
+        let outcome = cascade(vec![v("0.15.0")]);
+        // `top` needs `mid` built with the new compiler first: unsolvable for now.
+        assert_eq!(names(&outcome), ["mid"]);
+        let job = outcome.results.first().unwrap();
+        assert_eq!(job.resolutions, BTreeMap::from([(n("base"), v("1.0.0"))]));
+        assert_eq!(outcome.visited.len(), 4);
+        assert!(
+            outcome
+                .notes
+                .iter()
+                .any(|note| matches!(note, MatrixNote::Unsolvable { name, .. } if name.as_str() == "top"))
+        );
+        assert!(outcome.notes.contains(&MatrixNote::NoMetadata { name: n("ghost") }));
+        assert!(outcome.notes.contains(&MatrixNote::NotPublished { name: n("draft"), version: v("1.0.0") }));
+    }
+
+    #[test]
+    fn goes_through_dependants_that_already_work_with_the_compiler() {
+        let outcome = cascade(vec![v("0.15.0"), v("0.15.1")]);
+        assert_eq!(names(&outcome), ["top"]);
+        let job = outcome.results.first().unwrap();
+        assert_eq!(job.compiler, v("0.15.1"));
+        assert_eq!(job.resolutions.keys().map(PackageName::as_str).collect::<Vec<_>>(), ["base", "mid"]);
+    }
+
+    #[test]
+    fn other_compilers_are_tried_for_the_package_itself() {
+        let manifests = vec![manifest("base", &[]), manifest("mid", &["base"])];
+        let compilers = [v("0.15.0"), v("0.15.1"), v("0.15.2")];
+        let published = BTreeMap::from([
+            (n("base"), BTreeMap::from([(v("1.0.0"), vec![v("0.15.0"), v("0.15.1")])])),
+            (n("mid"), BTreeMap::from([(v("1.0.0"), vec![v("0.15.0")])])),
+        ]);
+        let index = build_compiler_index(&compilers, &manifests, &published).unwrap();
+        let outcome = solve_for_all_compilers(&index.solver(), &compilers, v("0.15.0"), &manifests[1]);
+        let planned: Vec<String> = outcome.results.iter().map(|r| r.compiler.to_string()).collect();
+        // 0.15.2 is past every compiler `base` is known to work with.
+        assert_eq!(planned, ["0.15.1"]);
+        assert_eq!(outcome.notes.len(), 1);
+    }
+}
