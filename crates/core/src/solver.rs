@@ -48,6 +48,12 @@ pub struct Solver {
     index: InternedIndex,
 }
 
+// A prepared index is meant to be shared, e.g. between server threads.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Solver>();
+};
+
 impl Solver {
     pub fn new(index: &DependencyIndex) -> Self {
         Solver { index: InternedIndex::build(index, []) }
