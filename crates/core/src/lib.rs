@@ -8,6 +8,7 @@
 pub mod commit;
 pub mod json;
 pub mod license;
+pub mod license_detect;
 pub mod limited;
 pub mod location;
 pub mod manifest;
@@ -22,7 +23,7 @@ pub mod time;
 pub mod version;
 
 pub use json::{Codec, DecodeError};
-pub use license::License;
+pub use license::{Conjunction, License};
 pub use location::{Location, Owner};
 pub use manifest::Manifest;
 pub use manifest_index::{IncludeRanges, ManifestIndex};
