@@ -65,11 +65,6 @@ fn every_package_of_the_newest_set_imports_each_declared_dependency() {
                 "{name} misses {dep}"
             );
         }
-        assert_eq!(
-            sources.matches("\nimport ").count() + sources.matches("^import ").count()
-                >= manifest.dependencies.len(),
-            true
-        );
     }
     let out = tempfile::tempdir().unwrap();
     let written = write_set_sources(&set, &index, out.path(), &BTreeMap::new()).unwrap();
