@@ -60,7 +60,14 @@ fn globs() -> impl Strategy<Value = Option<Vec<String>>> {
 
 fn manifest() -> impl Strategy<Value = Manifest> {
     (
-        (name(), version(), "MIT|BSD-3-Clause|Apache-2.0", proptest::option::of(text()), location(), text()),
+        (
+            name(),
+            version(),
+            r"MIT|BSD-3-Clause|Apache-2\.0",
+            proptest::option::of(text()),
+            location(),
+            text(),
+        ),
         (
             proptest::option::of(proptest::collection::vec(owner(), 1..3)),
             globs(),
