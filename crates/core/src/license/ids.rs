@@ -2,11 +2,14 @@
 //! replacements for deprecated ones.
 //!
 //! Upstream reads the npm lists `spdx-license-ids` (current and deprecated) and
-//! `spdx-exceptions`. The `spdx` crate carries the same SPDX list (a slightly newer
-//! release: a superset of upstream's ids, with identical deprecated entries), so it
-//! is used here with two adjustments that keep the sets equal to the npm ones:
-//! `NOASSERTION` is an SPDX document keyword, not a licence, and the list's `X+`
-//! entries can never be scanned as one identifier (the `+` is an operator).
+//! `spdx-exceptions` (locked at 3.0.23 and 2.5.0). The `spdx` crate carries the SPDX
+//! list too (0.13.6: list 3.29.0), with two adjustments here: `NOASSERTION` is an
+//! SPDX document keyword, not a licence, and the list's `X+` entries can never be
+//! scanned as one identifier (the `+` is an operator). After them the deprecated
+//! set equals upstream's exactly; the current licences and the exceptions are a
+//! superset (20 newer licence ids, 20 newer exceptions, e.g. `Bugroff`), which only
+//! matters for expressions naming those newer ids: upstream, until it updates its
+//! lock file, rejects them.
 
 use spdx::flags::IS_DEPRECATED;
 use spdx::identifiers::{EXCEPTIONS, LICENSES};
