@@ -3,4 +3,6 @@
 mod support;
 
 mod basic;
+mod formats;
+mod licenses;
 mod solver;
