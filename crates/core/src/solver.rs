@@ -5,6 +5,7 @@
 //! is deterministic, and explains failures with the same structured errors and
 //! printed messages. See `engine.rs` for how it works.
 
+mod adapters;
 mod bounds;
 mod compiler;
 mod engine;
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 use bounds::{Bounds, Pos, Provenance, Required};
 use interned::InternedIndex;
 
+pub use adapters::{compiler_index_from_registry, dependency_index, published_compilers};
 pub use compiler::{
     CompilerIndex, CompilerIndexError, ManifestDeps, build_compiler_index, purs_package_name,
     solve_with_compiler, update_compiler_index,
