@@ -17,6 +17,7 @@ pub mod manifest_index;
 pub mod metadata;
 pub mod name;
 pub mod package_set;
+pub mod package_set_batch;
 pub mod package_set_rules;
 pub mod range;
 pub mod sha256;
