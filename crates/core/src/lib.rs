@@ -5,6 +5,7 @@
 //! wire format the registry stores or serves is encoded and decoded here, byte for
 //! byte as the upstream registry writes it.
 
+pub mod auth;
 pub mod commit;
 pub mod json;
 pub mod license;
