@@ -6,21 +6,33 @@
 //! byte as the upstream registry writes it.
 
 pub mod auth;
+pub mod build_plan;
 pub mod commit;
 pub mod json;
 pub mod license;
+pub mod license_detect;
 pub mod limited;
 pub mod location;
+pub mod manifest;
+pub mod manifest_index;
+pub mod metadata;
 pub mod name;
+pub mod package_set;
+pub mod package_set_rules;
 pub mod range;
 pub mod sha256;
+pub mod solver;
 pub mod time;
 pub mod version;
 
 pub use json::{Codec, DecodeError};
-pub use license::License;
+pub use license::{Conjunction, License};
 pub use location::{Location, Owner};
+pub use manifest::Manifest;
+pub use manifest_index::{IncludeRanges, ManifestIndex};
+pub use metadata::Metadata;
 pub use name::PackageName;
+pub use package_set::PackageSet;
 pub use range::Range;
 pub use sha256::Sha256;
 pub use time::{Date, Timestamp};

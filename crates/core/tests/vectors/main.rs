@@ -3,4 +3,7 @@
 mod support;
 
 mod basic;
+mod formats;
+mod licenses;
+mod solver;
 mod ssh;
