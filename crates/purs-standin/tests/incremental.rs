@@ -296,3 +296,17 @@ fn header_parse_errors_are_reported_without_a_module() {
     assert_eq!(error["moduleName"], serde_json::Value::Null);
     assert_eq!(error["message"], "  Unable to parse module:\n  Unexpected token '<'\n");
 }
+
+#[test]
+fn a_module_at_a_new_path_is_rebuilt_even_with_the_same_bytes() {
+    let p = project("moved");
+    assert_eq!(p.run("0.15.15", &["compile", "src/**/*.purs", "lib/**/*.purs"]).code, 0);
+    let mtime = p.mtime("src/A.purs");
+    std::fs::create_dir_all(p.path("lib")).unwrap();
+    std::fs::rename(p.path("src/A.purs"), p.path("lib/A.purs")).unwrap();
+    p.set_mtime("lib/A.purs", mtime);
+    let run = p.run("0.15.15", &["compile", "src/**/*.purs", "lib/**/*.purs"]);
+    assert_eq!(run.compiled(), ["A", "B", "C", "D"], "{run:?}");
+    let db = p.cache_db();
+    assert_eq!(db["A"].as_object().unwrap().keys().collect::<Vec<_>>(), ["lib/A.purs"]);
+}
