@@ -5,9 +5,11 @@
 //! wire format the registry stores or serves is encoded and decoded here, byte for
 //! byte as the upstream registry writes it.
 
+pub mod build_plan;
 pub mod commit;
 pub mod json;
 pub mod license;
+pub mod license_detect;
 pub mod limited;
 pub mod location;
 pub mod manifest;
@@ -18,11 +20,12 @@ pub mod package_set;
 pub mod package_set_rules;
 pub mod range;
 pub mod sha256;
+pub mod solver;
 pub mod time;
 pub mod version;
 
 pub use json::{Codec, DecodeError};
-pub use license::License;
+pub use license::{Conjunction, License};
 pub use location::{Location, Owner};
 pub use manifest::Manifest;
 pub use manifest_index::{IncludeRanges, ManifestIndex};

@@ -123,13 +123,10 @@ impl ManifestIndex {
         mode: IncludeRanges,
         manifests: impl IntoIterator<Item = &'a Manifest>,
     ) -> (Unsatisfied, Self) {
-        let manifests: Vec<&Manifest> = manifests.into_iter().collect();
+        let (failed, accepted) = maximal_subset(mode, manifests);
         let mut index = ManifestIndex::new();
-        let mut failed = Unsatisfied::new();
-        for manifest in topological_sort(mode, manifests) {
-            if let Err(unsatisfied) = index.insert(mode, manifest.clone()) {
-                failed.entry(manifest.name.clone()).or_default().insert(manifest.version, unsatisfied);
-            }
+        for m in accepted {
+            index.packages.entry(m.name.clone()).or_default().insert(m.version, m.clone());
         }
         (failed, index)
     }
@@ -157,6 +154,38 @@ impl ManifestIndex {
     }
 }
 
+/// Inserts `manifests` one by one in topological order, as upstream builds an
+/// index, returning what failed and what was accepted (without copying manifests).
+pub fn maximal_subset<'a>(
+    mode: IncludeRanges,
+    manifests: impl IntoIterator<Item = &'a Manifest>,
+) -> (Unsatisfied, Vec<&'a Manifest>) {
+    let mut inserted: HashMap<&PackageName, Vec<Version>> = HashMap::new();
+    let mut accepted = Vec::new();
+    let mut failed = Unsatisfied::new();
+    for manifest in topological_sort(mode, manifests) {
+        let unsatisfied: BTreeMap<PackageName, Range> = manifest
+            .dependencies
+            .iter()
+            .filter(|(dep, range)| match (inserted.get(*dep), mode) {
+                (None, _) => true,
+                (Some(_), IncludeRanges::IgnoreRanges) => false,
+                (Some(versions), IncludeRanges::ConsiderRanges) => {
+                    !versions.iter().any(|v| range.includes(*v))
+                }
+            })
+            .map(|(dep, range)| (dep.clone(), *range))
+            .collect();
+        if unsatisfied.is_empty() {
+            inserted.entry(&manifest.name).or_default().push(manifest.version);
+            accepted.push(manifest);
+        } else {
+            failed.entry(manifest.name.clone()).or_default().insert(manifest.version, unsatisfied);
+        }
+    }
+    (failed, accepted)
+}
+
 /// Orders manifests so each comes after every package version it may depend on.
 ///
 /// Reproduces upstream's order exactly (it decides which of several candidate
@@ -168,47 +197,41 @@ pub fn topological_sort<'a>(
     mode: IncludeRanges,
     manifests: impl IntoIterator<Item = &'a Manifest>,
 ) -> Vec<&'a Manifest> {
-    let mut by_key: BTreeMap<(&PackageName, Version), &Manifest> = BTreeMap::new();
-    for m in manifests {
-        by_key.entry((&m.name, m.version)).or_insert(m);
+    let mut sorted: Vec<&Manifest> = manifests.into_iter().collect();
+    sorted.sort_by(|a, b| (&a.name, a.version).cmp(&(&b.name, b.version)));
+    sorted.dedup_by(|a, b| a.name == b.name && a.version == b.version);
+    // The versions of one package are contiguous in `sorted`.
+    let mut spans: HashMap<&PackageName, (usize, usize)> = HashMap::new();
+    for (i, m) in sorted.iter().enumerate() {
+        spans.entry(&m.name).and_modify(|span| span.1 = i + 1).or_insert((i, i + 1));
     }
-    let mut versions: HashMap<&PackageName, Vec<Version>> = HashMap::new();
-    for (name, version) in by_key.keys() {
-        versions.entry(*name).or_default().push(*version);
-    }
-    for list in versions.values_mut() {
-        list.reverse();
-    }
-    let keys: Vec<(&PackageName, Version)> = by_key.keys().copied().collect();
-    let position: HashMap<(&PackageName, Version), usize> =
-        keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-    let edges = |i: usize| -> Vec<usize> {
-        let manifest = by_key[&keys[i]];
-        let mut out = Vec::new();
-        for (dep, range) in &manifest.dependencies {
-            for v in versions.get(dep).into_iter().flatten() {
-                if mode == IncludeRanges::IgnoreRanges || range.includes(*v) {
-                    out.push(position[&(dep, *v)]);
+    let edges =
+        |i: usize| -> Vec<usize> {
+            let mut out = Vec::new();
+            for (dep, range) in &sorted[i].dependencies {
+                if let Some(&(start, end)) = spans.get(dep) {
+                    out.extend((start..end).rev().filter(|&j| {
+                        mode == IncludeRanges::IgnoreRanges || range.includes(sorted[j].version)
+                    }));
                 }
             }
-        }
-        out
-    };
+            out
+        };
 
     enum Step {
         Visit(usize),
         Emit(usize),
     }
-    let mut visited = vec![false; keys.len()];
-    let mut order = Vec::with_capacity(keys.len());
-    for root in 0..keys.len() {
+    let mut visited = vec![false; sorted.len()];
+    let mut order = Vec::with_capacity(sorted.len());
+    for root in 0..sorted.len() {
         if visited[root] {
             continue;
         }
         let mut stack = vec![Step::Visit(root)];
         while let Some(step) = stack.pop() {
             match step {
-                Step::Emit(i) => order.push(by_key[&keys[i]]),
+                Step::Emit(i) => order.push(sorted[i]),
                 Step::Visit(i) if !visited[i] => {
                     visited[i] = true;
                     stack.push(Step::Emit(i));

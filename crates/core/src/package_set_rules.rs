@@ -155,7 +155,7 @@ pub fn validate_package_set(set: &PackageSet, index: &ManifestIndex) -> Result<(
     if !unregistered.is_empty() {
         return Err(InvalidPackageSet::Unregistered(unregistered));
     }
-    let (failed, _) = ManifestIndex::maximal(IncludeRanges::IgnoreRanges, manifests);
+    let (failed, _) = crate::manifest_index::maximal_subset(IncludeRanges::IgnoreRanges, manifests);
     if failed.is_empty() {
         return Ok(());
     }

@@ -4,3 +4,5 @@ mod support;
 
 mod basic;
 mod formats;
+mod licenses;
+mod solver;
