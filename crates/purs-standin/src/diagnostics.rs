@@ -118,10 +118,6 @@ impl Diagnostic {
         }
     }
 
-    pub fn body_parse_error(file: &str, module: &str, error: &ParseError) -> Self {
-        Diagnostic { module: Some(module.into()), ..Diagnostic::parse_error(file, error) }
-    }
-
     /// The message as purs renders it for JSON: indented, trimmed, newline-terminated.
     pub fn message(&self) -> String {
         render_lines(&self.lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>())

@@ -85,13 +85,24 @@ pub fn make(
     let mut failed: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
     let mut not_built: BTreeSet<usize> = BTreeSet::new();
     let mut rebuilt = Vec::new();
-    for (i, &m) in to_rebuild.iter().enumerate() {
+    let mut started = 0;
+    for &m in &to_rebuild {
         let file = &files[m];
+        // purs parses the body before waiting for dependencies: a syntax error fails the
+        // module even when a dependency failed, and before it counts as started.
+        if !file.module.body_errors.is_empty() {
+            let errors =
+                file.module.body_errors.iter().map(|e| Diagnostic::parse_error(&file.path, e)).collect();
+            failed.insert(file.module.name.clone(), errors);
+            not_built.insert(m);
+            continue;
+        }
         if analysis.transitive[m].iter().any(|d| not_built.contains(d)) {
             not_built.insert(m);
             continue;
         }
-        progress(i + 1, to_rebuild.len(), &file.module.name)?;
+        started += 1;
+        progress(started, to_rebuild.len(), &file.module.name)?;
         if !request.delay.is_zero() {
             std::thread::sleep(request.delay);
         }
@@ -245,12 +256,7 @@ fn build_one(
         .collect();
     let lookup = |name: &str| interfaces.get(name).or_else(|| prims.get(name));
 
-    let mut errors: Vec<Diagnostic> = module
-        .body_errors
-        .iter()
-        .map(|e| Diagnostic::body_parse_error(&file.path, &module.name, e))
-        .collect();
-    errors.extend(interface::check_imports(module, &file.path, lookup));
+    let mut errors = interface::check_imports(module, &file.path, lookup);
     let needs_ffi = module.has_foreign_values();
     if needs_ffi && status.foreign.is_none() {
         errors.push(Diagnostic {

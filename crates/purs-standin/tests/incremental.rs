@@ -310,3 +310,25 @@ fn a_module_at_a_new_path_is_rebuilt_even_with_the_same_bytes() {
     let db = p.cache_db();
     assert_eq!(db["A"].as_object().unwrap().keys().collect::<Vec<_>>(), ["lib/A.purs"]);
 }
+
+#[test]
+fn progress_numbers_count_started_modules_and_body_syntax_errors_fail_first() {
+    let p = project("numbering");
+    assert_eq!(p.compile(&[]).code, 0);
+    // A fails on its imports; B, C, D are skipped; E fails on its body; F is rebuilt.
+    p.write("src/A.purs", "module A where\n\nimport Prim.Row (class Nope)\n");
+    p.write("src/E.purs", "module E where\n\nx = 1\nimport A\n");
+    p.shift_mtime("src/A.purs", 10);
+    p.shift_mtime("src/E.purs", 10);
+    p.shift_mtime("src/F.purs", 10);
+    p.write("src/F.purs", "module F (ffi) where\n\nforeign import ffi :: Int\nother = 1\n");
+    p.shift_mtime("src/F.purs", 20);
+    let run = p.compile(&["--json-errors"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.compiled(), ["A", "F"]);
+    assert!(run.stderr.contains("[1 of 6] Compiling A\n[2 of 6] Compiling F\n"), "{}", run.stderr);
+    // Errors come in module-name order; the body syntax error has no module context.
+    assert_eq!(run.error_codes(), ["UnknownImport", "ErrorParsingModule"]);
+    assert_eq!(run.errors_json()["errors"][1]["moduleName"], serde_json::Value::Null);
+    assert_eq!(p.cache_db().as_object().unwrap().keys().collect::<Vec<_>>(), ["F"]);
+}
