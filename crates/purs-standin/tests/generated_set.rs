@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use registry_core::{ManifestIndex, PackageName, PackageSet, Version};
+use registry_core::{ManifestIndex, PackageName, Version};
 use registry_workload::{Variant, module_prefix, package_files, pick_update, write_files, write_set_sources};
 
 fn snapshot() -> Option<PathBuf> {
