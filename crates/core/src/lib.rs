@@ -7,6 +7,7 @@
 
 pub mod commit;
 pub mod json;
+pub mod legacy;
 pub mod license;
 pub mod limited;
 pub mod location;

@@ -4,3 +4,4 @@ mod support;
 
 mod basic;
 mod formats;
+mod lenient;

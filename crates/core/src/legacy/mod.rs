@@ -1,0 +1,5 @@
+//! Legacy formats: Bower-era versions and ranges, `bower.json`, `spago.dhall`, and
+//! the psc-era package sets the registry still publishes for old tools.
+
+pub mod lenient;
+pub mod npm_semver;
