@@ -2,4 +2,5 @@
 //! the psc-era package sets the registry still publishes for old tools.
 
 pub mod lenient;
+pub mod manifest;
 pub mod npm_semver;

@@ -4,4 +4,5 @@ mod support;
 
 mod basic;
 mod formats;
+mod legacy_manifest;
 mod lenient;
