@@ -23,8 +23,10 @@ fn check_conversion(
     decoded: Result<Result<LegacyFields, String>, String>,
     want_dependencies: impl FnOnce() -> Result<BTreeMap<PackageName, Range>, String>,
 ) -> Result<bool, String> {
-    if expect.get("decode_ok").and_then(Value::as_bool) == Some(true) && decoded.is_err() {
-        return Err(format!("decoding failed ({:?}) but the vector says it succeeds", decoded.unwrap_err()));
+    if expect.get("decode_ok").and_then(Value::as_bool) == Some(true)
+        && let Err(e) = &decoded
+    {
+        return Err(format!("decoding failed ({e:?}) but the vector says it succeeds"));
     }
     let converted = decoded.and_then(|r| r);
     let printed = converted.as_ref().map(|f| f.license.to_string()).map_err(Clone::clone);

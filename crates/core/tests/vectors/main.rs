@@ -5,4 +5,5 @@ mod support;
 mod basic;
 mod formats;
 mod legacy_manifest;
+mod legacy_package_sets;
 mod lenient;
