@@ -19,8 +19,10 @@ pub mod package_set;
 pub mod package_set_rules;
 pub mod range;
 pub mod sha256;
+pub mod spago_yaml;
 pub mod time;
 pub mod version;
+pub mod yaml;
 
 pub use json::{Codec, DecodeError};
 pub use license::License;

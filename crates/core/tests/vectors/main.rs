@@ -7,3 +7,4 @@ mod formats;
 mod legacy_manifest;
 mod legacy_package_sets;
 mod lenient;
+mod spago_yaml;
