@@ -21,6 +21,7 @@ pub mod range;
 pub mod sha256;
 pub mod spago_yaml;
 pub mod time;
+pub mod validation;
 pub mod version;
 pub mod yaml;
 

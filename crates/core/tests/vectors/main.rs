@@ -8,3 +8,4 @@ mod legacy_manifest;
 mod legacy_package_sets;
 mod lenient;
 mod spago_yaml;
+mod validation;
