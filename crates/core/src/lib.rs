@@ -6,6 +6,7 @@
 //! byte as the upstream registry writes it.
 
 pub mod commit;
+pub mod glob;
 pub mod json;
 pub mod legacy;
 pub mod license;
@@ -15,6 +16,7 @@ pub mod manifest;
 pub mod manifest_index;
 pub mod metadata;
 pub mod name;
+pub mod package_files;
 pub mod package_set;
 pub mod package_set_rules;
 pub mod range;

@@ -7,5 +7,6 @@ mod formats;
 mod legacy_manifest;
 mod legacy_package_sets;
 mod lenient;
+mod package_files;
 mod spago_yaml;
 mod validation;
