@@ -5,11 +5,13 @@
 //! wire format the registry stores or serves is encoded and decoded here, byte for
 //! byte as the upstream registry writes it.
 
+pub mod build_plan;
 pub mod commit;
 pub mod glob;
 pub mod json;
 pub mod legacy;
 pub mod license;
+pub mod license_detect;
 pub mod limited;
 pub mod location;
 pub mod manifest;
@@ -21,6 +23,7 @@ pub mod package_set;
 pub mod package_set_rules;
 pub mod range;
 pub mod sha256;
+pub mod solver;
 pub mod spago_yaml;
 pub mod time;
 pub mod validation;
@@ -28,7 +31,7 @@ pub mod version;
 pub mod yaml;
 
 pub use json::{Codec, DecodeError};
-pub use license::License;
+pub use license::{Conjunction, License};
 pub use location::{Location, Owner};
 pub use manifest::Manifest;
 pub use manifest_index::{IncludeRanges, ManifestIndex};

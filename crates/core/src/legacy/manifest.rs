@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::lenient::{LenientRange, LenientVersion};
 use crate::json::{self, Codec, DecodeError, Map, Obj, Value};
-use crate::license::License;
+use crate::license::{Conjunction, License};
 use crate::limited::Description;
 use crate::manifest::Manifest;
 use crate::name::PackageName;
@@ -95,12 +95,9 @@ impl Codec for Bowerfile {
 /// canonical SPDX are dropped and the rest joined with `AND`; dependency names lose
 /// their `purescript-` prefix and ranges are parsed leniently.
 pub fn bowerfile_to_purs_json(bowerfile: &Bowerfile) -> Result<LegacyFields, String> {
-    let valid: Vec<License> =
-        bowerfile.license.iter().filter_map(|l| License::parse_canonical(l).ok()).collect();
-    if valid.is_empty() {
-        return Err("No valid SPDX license found in bower.json".into());
-    }
-    let license = join_with_and(valid)?;
+    let valid = bowerfile.license.iter().filter_map(|l| License::parse_canonical(l).ok());
+    let license =
+        License::join_with(Conjunction::And, valid).ok_or("No valid SPDX license found in bower.json")?;
 
     let mut dependencies = BTreeMap::new();
     for (raw_name, raw_range) in &bowerfile.dependencies {
@@ -113,21 +110,6 @@ pub fn bowerfile_to_purs_json(bowerfile: &Bowerfile) -> Result<LegacyFields, Str
 
     let description = bowerfile.description.as_deref().map(Description::parse).transpose()?;
     Ok(LegacyFields { license, description, dependencies })
-}
-
-/// `A AND B AND …`, keeping `OR` expressions grouped.
-fn join_with_and(licenses: Vec<License>) -> Result<License, String> {
-    if licenses.len() == 1 {
-        return Ok(licenses.into_iter().next().expect("one licence"));
-    }
-    let parts: Vec<String> = licenses
-        .iter()
-        .map(|l| {
-            let text = l.to_string();
-            if text.contains(" OR ") { format!("({text})") } else { text }
-        })
-        .collect();
-    License::parse(&parts.join(" AND "))
 }
 
 /// The output of `dhall-to-json` on a package's `spago.dhall` (which imports its

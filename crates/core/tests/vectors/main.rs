@@ -7,6 +7,8 @@ mod formats;
 mod legacy_manifest;
 mod legacy_package_sets;
 mod lenient;
+mod licenses;
 mod package_files;
+mod solver;
 mod spago_yaml;
 mod validation;
