@@ -10,8 +10,10 @@
 
 mod names;
 mod repo;
+mod snapshot;
 mod sources;
 
 pub use names::{api_module, module_prefix};
 pub use repo::{GitIdentity, write_git_repo};
-pub use sources::{Variant, package_files, write_files, write_set_sources};
+pub use snapshot::load_snapshot;
+pub use sources::{Variant, package_files, pick_update, write_files, write_set_sources};

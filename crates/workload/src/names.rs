@@ -2,17 +2,24 @@
 
 use registry_core::PackageName;
 
-/// The module namespace of a package: `foo-bar` → `Foo_bar`, `2d` → `D__2d`.
+/// The module namespace of a package: `foo-bar` → `Foo.Bar`, `2d-x` → `ZZ2d.X`.
 ///
-/// Injective over package names (dashes become single underscores, and package
-/// names never hold two dashes in a row), so two packages never define the same module.
+/// Module names allow neither dashes nor underscores, so each dash-separated word
+/// becomes a capitalised segment. A word starting with a digit gets the prefix
+/// `ZZ`, which no lower-case word can produce (its second letter is upper case), so
+/// the mapping is injective: two packages never define the same module.
 pub fn module_prefix(name: &PackageName) -> String {
-    let raw = name.as_str().replace('-', "_");
-    let mut chars = raw.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_lowercase() => c.to_ascii_uppercase().to_string() + chars.as_str(),
-        _ => format!("D__{raw}"),
-    }
+    name.as_str()
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(c) if c.is_ascii_lowercase() => c.to_ascii_uppercase().to_string() + chars.as_str(),
+                _ => format!("ZZ{word}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The module every dependant imports from.
@@ -31,9 +38,9 @@ mod tests {
 
     #[test]
     fn prefixes_are_proper_names_and_distinct() {
-        let names = ["a-b", "ab", "a-bc", "ab-c", "2d", "p2d", "d-2d"];
+        let names = ["a-b", "ab", "a-bc", "ab-c", "2d", "zz2d", "d-2d"];
         let prefixes: Vec<String> =
             names.iter().map(|n| module_prefix(&PackageName::parse(n).unwrap())).collect();
-        assert_eq!(prefixes, ["A_b", "Ab", "A_bc", "Ab_c", "D__2d", "P2d", "D_2d"]);
+        assert_eq!(prefixes, ["A.B", "Ab", "A.Bc", "Ab.C", "ZZ2d", "Zz2d", "D.ZZ2d"]);
     }
 }

@@ -65,7 +65,7 @@ pub fn package_files(manifest: &Manifest, variant: Variant) -> BTreeMap<String, 
         api,
         "data Thing = Thing Int\n\nvalue :: Int\nvalue = item{last}\n\ndescribe :: String\ndescribe = \"{stamp}\"\n"
     );
-    files.insert(format!("src/{prefix}/Api.purs"), api.into_bytes());
+    files.insert(format!("src/{}/Api.purs", prefix.replace('.', "/")), api.into_bytes());
 
     files.insert("purs.json".into(), manifest.to_pretty().into_bytes());
     files.insert("LICENSE".into(), format!("{} licence text for {stamp}.\n", manifest.license).into_bytes());
@@ -107,4 +107,24 @@ pub fn write_set_sources(
         written += 1;
     }
     Ok(written)
+}
+
+/// A package of `set` with at least `min_dependants` dependants and another version
+/// in the index whose dependencies the set provides: a realistic one-package change.
+/// Returns (name, version in the set, other version).
+pub fn pick_update(
+    set: &PackageSet,
+    index: &ManifestIndex,
+    min_dependants: usize,
+) -> Option<(PackageName, registry_core::Version, registry_core::Version)> {
+    let dependants = registry_core::build_plan::dependants_in_set(&set.packages, index);
+    set.packages
+        .iter()
+        .filter(|(name, _)| dependants.get(*name).is_some_and(|d| d.len() >= min_dependants))
+        .find_map(|(name, current)| {
+            let other = index.versions(name)?.values().rev().find(|m| {
+                m.version != *current && m.dependencies.keys().all(|d| set.packages.contains_key(d))
+            })?;
+            Some((name.clone(), *current, other.version))
+        })
 }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use registry_core::json::Codec;
-use registry_core::manifest_index::{self, IncludeRanges};
 use registry_core::{Manifest, ManifestIndex, PackageSet};
 use registry_workload::{GitIdentity, Variant, api_module, package_files, write_git_repo, write_set_sources};
 
@@ -22,24 +21,7 @@ fn snapshot() -> Option<PathBuf> {
 }
 
 fn load(dir: &std::path::Path) -> (ManifestIndex, PackageSet) {
-    let mut manifests = Vec::new();
-    let mut stack = vec![dir.join("index")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                manifests.extend(manifest_index::parse_entry(&std::fs::read_to_string(p).unwrap()).unwrap());
-            }
-        }
-    }
-    let index = ManifestIndex::from_manifests(IncludeRanges::ConsiderRanges, &manifests).unwrap();
-    let mut sets: Vec<PackageSet> = std::fs::read_dir(dir.join("package-sets"))
-        .unwrap()
-        .map(|e| PackageSet::from_json_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap())
-        .collect();
-    sets.sort_by_key(|s| s.version);
+    let (index, mut sets) = registry_workload::load_snapshot(dir).unwrap();
     (index, sets.pop().unwrap())
 }
 
