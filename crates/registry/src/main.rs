@@ -1,12 +1,18 @@
-//! `registry`: the PureScript registry's command line. A thin dispatcher: each
-//! subcommand's work lives in a library crate.
+//! The `registry` command: one binary for the registry's server and tools. A thin
+//! dispatcher: each subcommand's work lives in a module or library crate.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use registry_server::Settings;
 use registry_server::init::InitArgs;
 
+mod verify_data;
+
 #[derive(Parser)]
-#[command(name = "registry", version, about = "The PureScript registry server and its command line.")]
+#[command(name = "registry", version, about = "The PureScript registry server and its tools")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,12 +34,14 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
-    Api(registry_server::bench::BenchArgs),
+    /// Decode, re-encode and cross-check a registry data folder (index/, metadata/, package-sets/).
+    VerifyData {
+        /// A folder laid out like the registry's repositories.
+        dir: PathBuf,
+        /// An allow-list of explained mismatches (default: the one built into the binary).
+        #[arg(long)]
+        allowlist: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -42,14 +50,44 @@ enum ConfigCommand {
     Show(Settings),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Init(args) => registry_server::init::run(&args),
-        Command::Serve(settings) => registry_server::app::run(settings),
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
+    Api(registry_server::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => registry_server::init::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(settings) => registry_server::app::run(settings).map(|()| ExitCode::SUCCESS),
         Command::Config { command: ConfigCommand::Show(settings) } => {
             print!("{}", settings.show());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::Api(args) } => registry_server::bench::run(&args),
+        Command::Bench { command: BenchCommand::Api(args) } => {
+            registry_server::bench::run(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::VerifyData { dir, allowlist } => {
+            let allowlist = match allowlist {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading allow-list {}", path.display()))?,
+                None => verify_data::DEFAULT_ALLOWLIST.to_owned(),
+            };
+            let started = std::time::Instant::now();
+            let outcome = verify_data::run(&dir, &allowlist)?;
+            print!("{}", outcome.text);
+            eprintln!("verify-data took {:.3} s", started.elapsed().as_secs_f64());
+            Ok(if outcome.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     }
 }

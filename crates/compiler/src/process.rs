@@ -1,0 +1,156 @@
+//! Running a child process in its own process group, with an optional time limit.
+//!
+//! The compiler is spawned as the leader of a new process group so that a timeout can kill
+//! everything it started (`kill(-pgid, SIGKILL)`), not just the direct child. A waiter
+//! thread reaps the child; two reader threads drain its pipes so it never blocks on a full
+//! pipe while we wait.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal, kill_process_group};
+
+/// How long to keep reading output after the child is gone, in case something it started
+/// escaped the process group and still holds the pipes open.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// A process that ran to completion (successfully or not).
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The process group the child led (its pid).
+    pub pgid: i32,
+}
+
+/// A process that could not be run to completion.
+#[derive(Debug)]
+pub enum RunError {
+    /// The executable could not be started.
+    Spawn(std::io::Error),
+    /// The time limit passed; the whole process group was killed.
+    TimedOut { stdout: String, stderr: String, pgid: i32 },
+}
+
+/// Runs `command` (stdin closed, stdout and stderr captured) in a new process group.
+///
+/// With a `timeout`, a run that lasts longer gets its whole process group killed. After the
+/// child exits, whatever is left in its group is killed too, so no stray helper outlives a
+/// compiler run.
+pub fn run(command: &mut Command, timeout: Option<Duration>) -> Result<Finished, RunError> {
+    command.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(RunError::Spawn)?;
+    let pgid = i32::try_from(child.id()).expect("process ids fit in i32");
+
+    let stdout = Capture::start(child.stdout.take());
+    let stderr = Capture::start(child.stderr.take());
+
+    let (status_tx, status_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = status_tx.send(child.wait());
+    });
+
+    let waited = match timeout {
+        Some(limit) => status_rx.recv_timeout(limit).ok(),
+        None => status_rx.recv().ok(),
+    };
+    let status = match waited {
+        Some(status) => status,
+        None => {
+            kill_group(pgid);
+            // The child is dead now; let the waiter reap it before reporting.
+            let _ = status_rx.recv();
+            return Err(RunError::TimedOut { stdout: stdout.finish(), stderr: stderr.finish(), pgid });
+        }
+    };
+    kill_group(pgid);
+    match status {
+        Ok(status) => Ok(Finished { status, stdout: stdout.finish(), stderr: stderr.finish(), pgid }),
+        Err(e) => Err(RunError::Spawn(e)),
+    }
+}
+
+/// Sends SIGKILL to every process of the group; a group that is already gone is fine.
+pub fn kill_group(pgid: i32) {
+    if let Some(pid) = Pid::from_raw(pgid) {
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// Output of one pipe, collected by a reader thread as it arrives.
+struct Capture {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Capture {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done) = mpsc::channel();
+        let sink = Arc::clone(&bytes);
+        thread::spawn(move || {
+            if let Some(mut pipe) = pipe {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+                }
+            }
+            let _ = done_tx.send(());
+        });
+        Capture { bytes, done }
+    }
+
+    /// Waits for the pipe to close (at most [`DRAIN_GRACE`]) and returns what was read.
+    fn finish(self) -> String {
+        let _ = self.done.recv_timeout(DRAIN_GRACE);
+        let bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn captures_both_streams_and_the_exit_code() {
+        let finished = run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]), None).unwrap();
+        assert_eq!(finished.status.code(), Some(3));
+        assert_eq!(finished.stdout, "out\n");
+        assert_eq!(finished.stderr, "err\n");
+    }
+
+    #[test]
+    fn a_missing_executable_is_a_spawn_error() {
+        match run(&mut Command::new("/nonexistent/purs-0_0_0"), None) {
+            Err(RunError::Spawn(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+            other => panic!("expected a spawn error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_timeout_returns_promptly_with_the_output_so_far() {
+        let started = Instant::now();
+        let result = run(
+            Command::new("sh").args(["-c", "echo started; sleep 30 & sleep 30"]),
+            Some(Duration::from_millis(300)),
+        );
+        let elapsed = started.elapsed();
+        match result {
+            Err(RunError::TimedOut { stdout, .. }) => assert_eq!(stdout, "started\n"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    }
+}

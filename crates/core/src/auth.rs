@@ -1,0 +1,124 @@
+//! Signature authentication for unpublish, transfer and restricted package-set
+//! operations (upstream `Auth.purs` and `Registry.SSH`).
+//!
+//! Upstream signs with npm `ssh2`: a **raw** signature over the exact UTF-8 bytes
+//! of the payload string, hex-encoded. It is not an `ssh-keygen -Y sign` (SSHSIG)
+//! signature. The `crypto` module lists the algorithm per key type.
+//!
+//! Behaviour kept from upstream:
+//! - owner keys are parsed all-or-nothing: one unparsable owner key fails the whole
+//!   check with ssh2's message (e.g. "Malformed OpenSSH public key");
+//! - pacchettibotti (the trustee) is tried first, then every owner; any key that
+//!   verifies is enough;
+//! - a signature no key accepts gives
+//!   "None of the owner keys are suitable to verify the payload.".
+//!
+//! Deliberate differences: a signature that is not hex (odd length, other
+//! characters) is refused with its own message, where Node would decode a prefix and
+//! fail (or, with one stray trailing digit, succeed); and a key whose material is
+//! unusable (an RSA modulus that is not one, a point off the curve) simply does not
+//! verify, where upstream's ssh2 returns an `Error` object that its glue code takes
+//! as success.
+
+mod crypto;
+mod private_key;
+mod public_key;
+mod wire;
+
+pub use private_key::PrivateKey;
+pub use public_key::{PublicKey, Rejection};
+
+use crate::location::Owner;
+
+/// Why a key could not be read. The texts are upstream's (ssh2's and `Registry.SSH`'s).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("Expected private key, but got public key of type {0}")]
+    GotPublicKeyInstead(String),
+    #[error("Expected public key, but this is a private key of type {0}")]
+    GotPrivateKeyInstead(String),
+    #[error("Encrypted private key requires a passphrase")]
+    RequiresPassphrase,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why an authenticated payload was refused, or could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// One of the keys to try (trustee or owner) could not be read.
+    #[error(transparent)]
+    InvalidKey(#[from] KeyError),
+    #[error(
+        "The signature is not valid hex: {0}. Send the raw signature bytes hex-encoded \
+         (an Ed25519 signature is 128 hex digits)."
+    )]
+    SignatureNotHex(String),
+    /// No key accepted the signature; `rejections` says why, key by key.
+    #[error("None of the owner keys are suitable to verify the payload.")]
+    NoKeyVerifies { rejections: Vec<Rejection> },
+    #[error("Package set update requires a signature for restricted operations.")]
+    MissingSignature,
+    #[error("The pacchettibotti signature is not valid for this payload.")]
+    TrusteeSignatureInvalid { rejection: Rejection },
+    #[error("Signing failed: {0}")]
+    SigningFailed(String),
+}
+
+/// Checks an authenticated payload (upstream `Auth.verifyPayload`): `hex_signature`
+/// must be a signature of `raw_payload` by the trustee's key or any owner's key.
+pub fn verify(
+    trustee: &Owner,
+    owners: &[Owner],
+    raw_payload: &str,
+    hex_signature: &str,
+) -> Result<(), AuthError> {
+    let keys =
+        std::iter::once(trustee).chain(owners).map(PublicKey::from_owner).collect::<Result<Vec<_>, _>>()?;
+    let signature = decode_hex(hex_signature)?;
+    let mut rejections = Vec::with_capacity(keys.len());
+    for key in &keys {
+        match key.verify(raw_payload.as_bytes(), &signature) {
+            Ok(()) => return Ok(()),
+            Err(rejection) => rejections.push(rejection),
+        }
+    }
+    Err(AuthError::NoKeyVerifies { rejections })
+}
+
+/// Checks a restricted package-set request, which only the trustee may sign
+/// (upstream `Auth.verifyPackageSetPayload`).
+pub fn verify_trustee(
+    trustee: &Owner,
+    raw_payload: &str,
+    hex_signature: Option<&str>,
+) -> Result<(), AuthError> {
+    let hex_signature = hex_signature.ok_or(AuthError::MissingSignature)?;
+    let key = PublicKey::from_owner(trustee)?;
+    let signature = decode_hex(hex_signature)?;
+    key.verify(raw_payload.as_bytes(), &signature)
+        .map_err(|rejection| AuthError::TrusteeSignatureInvalid { rejection })
+}
+
+/// Signs `raw_payload` with an unencrypted OpenSSH private key and returns the hex
+/// signature (upstream `Auth.signPayload`).
+pub fn sign(private_key: &str, raw_payload: &str) -> Result<String, AuthError> {
+    PrivateKey::parse(private_key, None)?.sign(raw_payload)
+}
+
+fn decode_hex(hex_signature: &str) -> Result<Vec<u8>, AuthError> {
+    hex::decode(hex_signature).map_err(|error| {
+        AuthError::SignatureNotHex(match error {
+            hex::FromHexError::OddLength => {
+                format!("it has an odd number of digits ({})", hex_signature.chars().count())
+            }
+            hex::FromHexError::InvalidHexCharacter { c, index } => {
+                format!("character {c:?} at position {index} is not a hex digit")
+            }
+            other => other.to_string(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;
