@@ -8,8 +8,10 @@ use std::time::Duration;
 use support::*;
 
 /// Publish jobs run a program logging at every level (failing for packages named
-/// `broken`); other kinds have no handler and stay queued.
+/// `broken`); transfer jobs run a program that takes 30 s (so they stay unfinished);
+/// other kinds have no handler and stay queued.
 async fn server(registry: &Registry) -> Server {
+    let slow = registry.script("slow.sh", "sleep 30");
     let publish = registry.script(
         "publish.sh",
         r#"input=$(cat)
@@ -21,7 +23,12 @@ echo "to stderr" >&2
 case "$input" in *'"name":"broken"'*) echo "ERROR: it broke"; exit 1;; esac
 echo "ERROR: error line""#,
     );
-    registry.serve(&[&format!("--job-command=publish={}", publish.display())]).await
+    registry
+        .serve(&[
+            &format!("--job-command=publish={}", publish.display()),
+            &format!("--job-command=transfer={}", slow.display()),
+        ])
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,7 +78,7 @@ async fn enqueue_answers_200_marks_duplicates_and_rejects_bad_bodies() {
     let registry = Registry::init();
     let server = server(&registry).await;
 
-    // Unpublish and transfer have no handler here, so they stay pending: duplicates.
+    // None of these jobs finishes during the test, so the second submission is a duplicate.
     for (path, body) in [
         ("/api/v1/unpublish", unpublish_body("aff", "1.0.0")),
         ("/api/v1/transfer", transfer_body("aff")),

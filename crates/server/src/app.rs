@@ -15,8 +15,10 @@ use registry_queue::{JobStore, SqliteStore};
 use crate::api::{self, ApiState, NoTrustedKey};
 use crate::config::{Settings, StorageKind};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
-use crate::handlers::CommandHandler;
+use crate::handlers::{CommandHandler, TransferHandler};
 use crate::job_context::{Adapters, now};
+use crate::trustee::{TrusteeKey, parse_trustee_key};
+use registry_core::location::Owner;
 
 pub const READONLY_BANNER: &str = "\
 ==============================================================================
@@ -68,8 +70,9 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
     })
 }
 
-pub fn build_handlers(settings: &Settings) -> Handlers {
+pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
+    handlers.insert(JobType::Transfer, Arc::new(TransferHandler::new(trustee)));
     for (kind, program) in &settings.job_commands {
         handlers.insert(*kind, Arc::new(CommandHandler::new(program)));
     }
@@ -123,8 +126,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     registry_adapters::process::record_groups_in(&groups).context("recording job process groups")?;
 
+    let trustee = match settings.pacchettibotti_public_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        Some(key) => Some(parse_trustee_key(key).map_err(anyhow::Error::msg)?),
+        None => {
+            tracing::warn!(
+                "PACCHETTIBOTTI_ED25519_PUB is not set: restricted package-set updates are refused and \
+                 only owners can sign unpublish and transfer requests"
+            );
+            None
+        }
+    };
     let adapters = build_adapters(&settings)?;
-    let handlers = build_handlers(&settings);
+    let handlers = build_handlers(&settings, trustee.clone());
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();
     let timeouts = JobType::ALL.into_iter().map(|k| (k, settings.timeout(k))).collect();
@@ -142,7 +155,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         store,
         wakers,
         storage_dir: (settings.storage == StorageKind::Local).then(|| layout.storage()),
-        signature_check: Arc::new(NoTrustedKey),
+        signature_check: match trustee {
+            Some(owner) => Arc::new(TrusteeKey(owner)),
+            None => Arc::new(NoTrustedKey),
+        },
     };
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await

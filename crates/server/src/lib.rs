@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod init;
 pub mod job_context;
 pub mod layout;
+pub mod trustee;
 
 pub use config::Settings;
 pub use job_context::{Adapters, JobContext, JobFailure, JobHandler};

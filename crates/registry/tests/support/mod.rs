@@ -122,6 +122,21 @@ impl Answer {
     }
 }
 
+/// Stops the server gracefully (its jobs' processes are killed with it); falls back
+/// to SIGKILL after a few seconds.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let Some(child) = self.child.as_mut() else { return };
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 impl Server {
     pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
