@@ -1,0 +1,188 @@
+//! The engine against clean builds, with the stand-in compiler.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use registry_build::{Engine, LocalCache};
+use registry_compiler::Purs;
+use registry_core::build_plan::affected_closure;
+use registry_core::package_set_batch::{CompileOutcome, PackageMap};
+use support::*;
+
+fn open(base: &std::path::Path, compiler: &str, cache: &Arc<LocalCache>) -> Engine {
+    let purs = Purs::new(compilers(&base.join("bin")));
+    Engine::open(&base.join("work"), v(compiler), purs, cache.clone()).unwrap()
+}
+
+fn full_set() -> PackageMap {
+    UNIVERSE.iter().map(|(n, _)| (name(n), v("1.0.0"))).collect()
+}
+
+/// One job of a random sequence.
+#[derive(Debug, Clone)]
+struct Step {
+    /// Version index per universe package (`None`: not in the set).
+    versions: Vec<Option<usize>>,
+    compiler: &'static str,
+    /// Kill the compile after this many milliseconds (a crash mid-build) first.
+    crash_after_ms: Option<u64>,
+    /// Delete the working directory first (a fresh machine; the cache stays).
+    wipe: bool,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let version = prop_oneof![
+        3 => Just(Some(0usize)),
+        3 => Just(Some(1usize)),
+        1 => Just(Some(2usize)),
+        1 => Just(Some(3usize)),
+        1 => Just(None),
+    ];
+    (
+        proptest::collection::vec(version, UNIVERSE.len()),
+        prop_oneof![4 => Just("0.15.15"), 1 => Just("0.15.14")],
+        prop_oneof![4 => Just(None), 1 => (5u64..60).prop_map(Some)],
+        prop_oneof![9 => Just(false), 1 => Just(true)],
+    )
+        .prop_map(|(versions, compiler, crash_after_ms, wipe)| Step {
+            versions,
+            compiler,
+            crash_after_ms,
+            wipe,
+        })
+}
+
+fn target_of(step: &Step) -> PackageMap {
+    UNIVERSE
+        .iter()
+        .zip(&step.versions)
+        .filter_map(|((n, _), i)| i.map(|i| (name(n), v(VERSIONS[i]))))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// After any sequence of jobs (adds, updates, removals, breaking and broken
+    /// versions, compiler switches, crashes mid-compile, lost working directories),
+    /// the engine reports what a clean build reports and, when it passes, leaves the
+    /// same output.
+    #[test]
+    fn every_build_equals_a_clean_build(steps in proptest::collection::vec(step(), 1..7)) {
+        let base = tempfile::tempdir().unwrap();
+        let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+        let source = GenSource { index: universe() };
+        let clean_purs = Purs::new(compilers(&base.path().join("bin")));
+        for (i, step) in steps.iter().enumerate() {
+            let target = target_of(step);
+            if step.wipe {
+                let _ = std::fs::remove_dir_all(base.path().join("work"));
+            }
+            if let Some(ms) = step.crash_after_ms {
+                let purs = Purs::new(compilers(&base.path().join("bin")))
+                    .with_timeout(Duration::from_millis(ms))
+                    .with_env("PURS_STANDIN_DELAY_MS", "5");
+                let mut engine = Engine::open(&base.path().join("work"), v(step.compiler), purs, cache.clone()).unwrap();
+                let _ = engine.build(&target, &source.index, &source); // may be killed mid-compile
+            }
+            let mut engine = open(base.path(), step.compiler, &cache);
+            let report = engine.build(&target, &source.index, &source).unwrap();
+            let clean_dir = base.path().join("clean");
+            let expected = clean_build(&clean_dir, &target, &source, &clean_purs, v(step.compiler));
+            prop_assert_eq!(&report.outcome, &expected, "step {}: {:?}", i, step);
+            if expected == CompileOutcome::Ok {
+                prop_assert_eq!(
+                    output_tree(&engine.output_dir()),
+                    output_tree(&clean_dir.join("output")),
+                    "step {}: output differs from a clean build", i
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_change_recompiles_exactly_the_affected_closure() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let source = GenSource { index: universe() };
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    let first = engine.build(&full_set(), &source.index, &source).unwrap();
+    let modules = engine.installed_modules();
+    let total: usize = modules.values().map(|m| m.len()).sum();
+    assert_eq!(first.modules_compiled, total);
+
+    let noop = engine.build(&full_set(), &source.index, &source).unwrap();
+    assert!(!noop.compiled, "nothing changed, so purs need not run");
+
+    let mut changed = full_set();
+    changed.insert(name("alpha"), v("1.1.0"));
+    let report = engine.build(&changed, &source.index, &source).unwrap();
+    let affected = affected_closure(&changed, &source.index, &[name("alpha")].into());
+    let modules = engine.installed_modules();
+    let expected: usize = affected.iter().map(|n| modules[n].len()).sum();
+    assert_eq!(report.outcome, CompileOutcome::Ok);
+    assert_eq!(report.modules_compiled, expected, "affected: {affected:?}");
+    assert!(expected < total);
+}
+
+#[test]
+fn a_reverted_change_and_a_fresh_directory_compile_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let source = GenSource { index: universe() };
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    engine.build(&full_set(), &source.index, &source).unwrap();
+    let mut changed = full_set();
+    changed.insert(name("beta"), v("1.1.0"));
+    assert!(engine.build(&changed, &source.index, &source).unwrap().compiled);
+    // Back to the old set: every key is cached, so only copies.
+    let back = engine.build(&full_set(), &source.index, &source).unwrap();
+    assert!(!back.compiled);
+    assert!(back.packages_restored > 0 && back.packages_restored < full_set().len());
+    drop(engine);
+
+    std::fs::remove_dir_all(base.path().join("work")).unwrap();
+    let mut fresh = open(base.path(), "0.15.15", &cache);
+    let report = fresh.build(&changed, &source.index, &source).unwrap();
+    assert!(!report.compiled, "a fresh directory is filled from the cache");
+    assert_eq!(report.packages_restored, full_set().len());
+    // And purs agrees that the restored output is up to date.
+    let purs = Purs::new(compilers(&base.path().join("bin")));
+    let out = purs
+        .call(&registry_compiler::CompilerArgs {
+            version: Some(v("0.15.15")),
+            cwd: Some(fresh.dir().to_path_buf()),
+            command: registry_compiler::PursCommand::Compile {
+                globs: vec![registry_build::engine::SOURCE_GLOB.into()],
+                output: None,
+            },
+        })
+        .unwrap();
+    let _ = out;
+    let again = fresh.build(&changed, &source.index, &source).unwrap();
+    assert!(!again.compiled);
+    let clean = base.path().join("clean");
+    assert_eq!(clean_build(&clean, &changed, &source, &purs, v("0.15.15")), CompileOutcome::Ok);
+    assert_eq!(output_tree(&fresh.output_dir()), output_tree(&clean.join("output")));
+}
+
+#[test]
+fn a_failing_change_rolls_back_only_what_it_touched() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let source = GenSource { index: universe() };
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    engine.build(&full_set(), &source.index, &source).unwrap();
+    let mut broken = full_set();
+    broken.insert(name("gamma"), v("3.0.0"));
+    let failed = engine.build(&broken, &source.index, &source).unwrap();
+    assert_eq!(failed.outcome, CompileOutcome::Aborted { failing: [name("gamma")].into() });
+    let back = engine.build(&full_set(), &source.index, &source).unwrap();
+    assert!(!back.compiled);
+    // gamma and its dependant delta come back from the cache; nothing else is copied.
+    assert_eq!(back.packages_restored, 2);
+}
