@@ -178,3 +178,16 @@ pub fn output_tree(output: &Path) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// Asserts two output trees are equal, naming only the files that differ.
+pub fn assert_same_output(engine: &Path, clean: &Path, context: &str) {
+    let (a, b) = (output_tree(engine), output_tree(clean));
+    let differing: Vec<&String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(differing.is_empty(), "{context}: output differs from a clean build in {differing:?}");
+}
