@@ -15,7 +15,7 @@ use registry_queue::{JobStore, SqliteStore};
 use crate::api::{self, ApiState, NoTrustedKey};
 use crate::config::{Settings, StorageKind};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
-use crate::handlers::{CommandHandler, TransferHandler};
+use crate::handlers::{CommandHandler, PackageSetHandler, TransferHandler};
 use crate::job_context::{Adapters, now};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
 use registry_core::location::Owner;
@@ -73,10 +73,23 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
     handlers.insert(JobType::Transfer, Arc::new(TransferHandler::new(trustee)));
+    handlers.insert(JobType::PackageSet, Arc::new(package_set_handler(settings)));
     for (kind, program) in &settings.job_commands {
         handlers.insert(*kind, Arc::new(CommandHandler::new(program)));
     }
     handlers
+}
+
+/// Package-set builds keep one working directory per compiler and a build cache in
+/// the scratch directory, both reused across jobs. A compile never outlives the job.
+pub fn package_set_handler(settings: &Settings) -> PackageSetHandler {
+    let layout = settings.layout();
+    let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
+    PackageSetHandler {
+        build_root: layout.scratch().join("package-set-builds"),
+        cache: Arc::new(registry_build::LocalCache::new(layout.scratch().join("build-cache"))),
+        purs: registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::PackageSet)),
+    }
 }
 
 async fn stop_signal() {

@@ -1,0 +1,258 @@
+//! Package-set update jobs (upstream `API.packageSetUpdate`, inventory §3.6 and §5).
+//!
+//! Validation as upstream (latest set, no compiler or package downgrades, the latest
+//! set valid, every candidate valid or the whole job fails). The batch is decided by
+//! `registry_build::run_batch`: the same accepted changes as upstream's atomic-then-
+//! one-at-a-time algorithm, with few compiles, in a working directory per compiler
+//! reused across jobs. The new set is committed as `package-sets/<version>.json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use registry_adapters::{ActivityLog, FileChange, Storage};
+use registry_build::{BuildCache, Engine, PackageSource, run_batch};
+use registry_compiler::Purs;
+use registry_core::job::JobDetails;
+use registry_core::json::Codec;
+use registry_core::manifest_index::{self, IncludeRanges};
+use registry_core::metadata::Metadata;
+use registry_core::package_set_rules::{
+    Change, ChangeSet, commit_message, compute_new_version, order_changes, print_rejections,
+    validate_candidates, validate_package_set,
+};
+use registry_core::{Manifest, ManifestIndex, PackageName, PackageSet, Sha256, Version, commit};
+
+use crate::job_context::{JobContext, JobFailure, JobHandler, now};
+
+pub struct PackageSetHandler {
+    /// Holds one working directory per compiler version, kept across jobs.
+    pub build_root: PathBuf,
+    pub cache: Arc<dyn BuildCache>,
+    pub purs: Purs,
+}
+
+fn fail(message: impl Into<String>) -> JobFailure {
+    JobFailure(message.into())
+}
+
+/// Tarballs from storage, extracted into `packages/<name>@<version>/`.
+struct StorageSource {
+    storage: Arc<dyn Storage>,
+    runtime: tokio::runtime::Handle,
+    hashes: BTreeMap<(PackageName, Version), Sha256>,
+}
+
+impl PackageSource for StorageSource {
+    fn install(&self, name: &PackageName, version: Version, dest: &Path) -> Result<(), String> {
+        let bytes = self
+            .runtime
+            .block_on(self.storage.download(name, &version))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{name}@{version} has no tarball in {}", self.storage.describe()))?;
+        if let Some(expected) = self.hashes.get(&(name.clone(), version))
+            && Sha256::of_bytes(&bytes) != *expected
+        {
+            return Err(format!("the stored tarball of {name}@{version} does not match its published hash"));
+        }
+        let top = format!("{name}-{version}");
+        let extracted = registry_tarball::extract_tarball(&bytes[..], dest, Some(&top), &Default::default())
+            .map_err(|e| e.to_string())?;
+        // The tarball's top directory becomes the package directory itself.
+        let top_dir = dest.join(&extracted.top_dir);
+        for entry in std::fs::read_dir(&top_dir).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            std::fs::rename(entry.path(), dest.join(entry.file_name())).map_err(|e| e.to_string())?;
+        }
+        std::fs::remove_dir(&top_dir).map_err(|e| e.to_string())
+    }
+
+    fn hash(&self, name: &PackageName, version: Version) -> Option<Sha256> {
+        self.hashes.get(&(name.clone(), version)).cloned()
+    }
+}
+
+impl PackageSetHandler {
+    async fn latest_set(&self, ctx: &JobContext) -> Result<PackageSet, JobFailure> {
+        let files = ctx.adapters.registry.list("package-sets").await?;
+        let latest = files
+            .iter()
+            .filter_map(|f| {
+                let file = f.rsplit('/').next()?;
+                Version::parse(file.strip_suffix(".json")?).ok()
+            })
+            .max()
+            .ok_or_else(|| fail("The registry has no package set yet, so there is nothing to update."))?;
+        let path = format!("package-sets/{latest}.json");
+        let text =
+            ctx.adapters.registry.read(&path).await?.ok_or_else(|| fail(format!("{path} vanished")))?;
+        PackageSet::from_json_str(&text).map_err(|e| fail(format!("{path} cannot be read: {e}")))
+    }
+
+    /// Manifests of `names` and everything they depend on, from the index repository.
+    async fn load_index(
+        &self,
+        ctx: &JobContext,
+        names: BTreeSet<PackageName>,
+    ) -> Result<ManifestIndex, JobFailure> {
+        let mut manifests: Vec<Manifest> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<PackageName> = names.into_iter().collect();
+        while let Some(name) = queue.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let path = manifest_index::entry_path(&name);
+            let Some(text) = ctx.adapters.index.read(&path).await? else { continue };
+            let entries =
+                manifest_index::parse_entry(&text).map_err(|e| fail(format!("index entry {path}: {e}")))?;
+            for m in entries {
+                queue.extend(m.dependencies.keys().filter(|d| !seen.contains(*d)).cloned());
+                manifests.push(m);
+            }
+        }
+        Ok(ManifestIndex::maximal(IncludeRanges::IgnoreRanges, &manifests).1)
+    }
+
+    async fn hashes(
+        &self,
+        ctx: &JobContext,
+        wanted: &BTreeSet<(PackageName, Version)>,
+    ) -> Result<BTreeMap<(PackageName, Version), Sha256>, JobFailure> {
+        let mut out = BTreeMap::new();
+        let mut metadata: BTreeMap<PackageName, Option<Metadata>> = BTreeMap::new();
+        for (name, version) in wanted {
+            if !metadata.contains_key(name) {
+                let text = ctx.adapters.registry.read(&format!("metadata/{name}.json")).await?;
+                let parsed = text
+                    .map(|t| Metadata::from_json_str(&t))
+                    .transpose()
+                    .map_err(|e| fail(format!("The registry's metadata for {name} cannot be read: {e}")))?;
+                metadata.insert(name.clone(), parsed);
+            }
+            let hash = metadata[name].as_ref().and_then(|m| m.published.get(version)).map(|p| p.hash.clone());
+            let hash = hash.ok_or_else(|| {
+                fail(format!("{name}@{version} is not published in the registry's metadata."))
+            })?;
+            out.insert((name.clone(), *version), hash);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for PackageSetHandler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let JobDetails::PackageSet { payload } = &ctx.job.details else {
+            return Err(fail("The package-set handler received a job of another kind."));
+        };
+        let log: Arc<dyn ActivityLog> = ctx.log.clone();
+        let latest = self.latest_set(ctx).await?;
+        log.info(&format!("Latest package set: {} (compiler {})", latest.version, latest.compiler));
+        let compiler = payload.compiler.unwrap_or(latest.compiler);
+        if compiler < latest.compiler {
+            return Err(fail(format!(
+                "Downgrading the compiler is not allowed: the latest set uses {}, the request asks for {compiler}.",
+                latest.compiler
+            )));
+        }
+        let downgrades: Vec<String> = payload
+            .packages
+            .iter()
+            .filter_map(|(n, v)| match (v, latest.packages.get(n)) {
+                (Some(v), Some(old)) if v < old => Some(format!("{n} ({old} -> {v})")),
+                _ => None,
+            })
+            .collect();
+        if !downgrades.is_empty() {
+            return Err(fail(format!("Package downgrades are not allowed: {}", downgrades.join(", "))));
+        }
+        let names: BTreeSet<PackageName> =
+            latest.packages.keys().chain(payload.packages.keys()).cloned().collect();
+        let index = self.load_index(ctx, names).await?;
+        validate_package_set(&latest, &index)
+            .map_err(|e| fail(format!("The latest package set {} is not valid: {e}", latest.version)))?;
+        let validated = validate_candidates(&index, &latest, &payload.packages);
+        if !validated.rejected.is_empty() {
+            return Err(fail(print_rejections(&validated.rejected)));
+        }
+        let changes: ChangeSet = validated
+            .accepted
+            .iter()
+            .map(|(n, v)| (n.clone(), v.map_or(Change::Remove, Change::Update)))
+            .collect();
+        if changes.is_empty() && compiler == latest.compiler {
+            return Err(fail(
+                "No packages in the suggested batch can be processed and the compiler is unchanged.",
+            ));
+        }
+        let ordered = order_changes(&index, &latest, &changes);
+        let mut wanted: BTreeSet<(PackageName, Version)> =
+            latest.packages.iter().map(|(n, v)| (n.clone(), *v)).collect();
+        wanted.extend(changes.iter().filter_map(|(n, c)| match c {
+            Change::Update(v) => Some((n.clone(), *v)),
+            Change::Remove => None,
+        }));
+        let hashes = self.hashes(ctx, &wanted).await?;
+        log.info(&format!(
+            "Building {} packages with {} changes using purs {compiler}",
+            latest.packages.len(),
+            ordered.len()
+        ));
+
+        let source = StorageSource {
+            storage: ctx.adapters.storage.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            hashes,
+        };
+        let (root, cache, purs) = (self.build_root.clone(), self.cache.clone(), self.purs.clone());
+        let old = latest.packages.clone();
+        let progress_log = log.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let progress: registry_build::engine::ProgressFn = Arc::new(move |m: &str| progress_log.info(m));
+            let mut engine = Engine::open(&root, compiler, purs, cache)
+                .map_err(|e| e.to_string())?
+                .with_progress(progress);
+            let run = run_batch(&mut engine, &old, &ordered, &index, &source).map_err(|e| e.to_string())?;
+            Ok::<_, String>((run, engine.stats.clone(), index))
+        })
+        .await
+        .map_err(|e| fail(format!("The build task stopped: {e}")))?
+        .map_err(fail)?;
+        let (run, stats, _index) = run;
+        for rejection in &run.result.rejected {
+            log.warn(&format!("{} was not added to the set: {}", rejection.name, rejection.reason));
+        }
+        log.info(&format!(
+            "Build finished: {} compiler invocations, {} modules compiled, {} packages installed, {} restored from the cache, {} culprits found",
+            stats.compiles,
+            stats.modules_compiled,
+            stats.packages_installed,
+            stats.packages_restored,
+            run.result.rejected.len()
+        ));
+        let accepted = run.result.accepted_changes();
+        if accepted.is_empty() && compiler == latest.compiler {
+            return Err(fail("No packages could be added to the set: every change failed to compile."));
+        }
+        let version = compute_new_version(compiler, &latest, &accepted);
+        let new_set = PackageSet {
+            version,
+            compiler,
+            published: now().date(),
+            packages: run.result.packages(&latest.packages),
+        };
+        let message =
+            commit::append_job_id(&commit_message(&latest, &accepted, version), Some(&ctx.job.info.job_id));
+        ctx.adapters
+            .registry
+            .commit(
+                &[FileChange::write(format!("package-sets/{version}.json"), new_set.to_pretty())],
+                &message,
+                log.as_ref(),
+            )
+            .await?;
+        log.notice(&format!("Released package set {version}."));
+        Ok(())
+    }
+}

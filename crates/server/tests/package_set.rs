@@ -1,0 +1,233 @@
+//! Package-set jobs end to end through the executor: a seeded registry (metadata,
+//! index, package sets, tarballs made with registry-tarball from generated sources),
+//! the stand-in compiler, a committed `package-sets/<version>.json`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use registry_core::job::{Job, JobType, LogLevel};
+use registry_core::json::Codec;
+use registry_core::manifest_index::entry_path;
+use registry_core::metadata::{Metadata, PublishedMetadata};
+use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest, PublishData};
+use registry_core::{Manifest, PackageName, PackageSet, Sha256, Timestamp, Version};
+use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
+use registry_server::app::build_adapters;
+use registry_server::config::defaults_for;
+use registry_server::executor::{Executor, Handlers, Wakers, shutdown_pair};
+use registry_server::handlers::PackageSetHandler;
+use registry_server::job_context::{JobContext, JobFailure, JobHandler};
+use registry_workload::{Variant, package_files, write_files};
+
+fn standin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("purs-standin");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status =
+        std::process::Command::new(cargo).args(["build", "-q", "-p", "purs-standin"]).status().unwrap();
+    assert!(status.success() && path.exists(), "building purs-standin failed");
+    path
+}
+
+const PACKAGES: [(&str, &[&str]); 4] =
+    [("prelude", &[]), ("alpha", &["prelude"]), ("beta", &["prelude"]), ("gamma", &["alpha", "beta"])];
+
+fn manifest(name: &str, version: &str, deps: &[&str]) -> Manifest {
+    let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\":\">=0.0.0 <100.0.0\"")).collect();
+    Manifest::from_json_str(&format!(
+        r#"{{"name":"{name}","version":"{version}","license":"MIT","location":{{"githubOwner":"o","githubRepo":"{name}"}},"ref":"v{version}","dependencies":{{{}}}}}"#,
+        deps.join(",")
+    ))
+    .unwrap()
+}
+
+/// Seeds index, metadata, package set 0.1.0 and tarballs: every package at 1.0.0
+/// and 1.1.0 (normal) and 2.0.0 (drops an export its dependants use).
+fn seed(dir: &Path, storage: &Path) {
+    let mut set_packages = Vec::new();
+    for (name, deps) in PACKAGES {
+        let mut entry = String::new();
+        let mut published = Vec::new();
+        for (version, variant) in
+            [("1.0.0", Variant::Normal), ("1.1.0", Variant::Normal), ("2.0.0", Variant::Breaking)]
+        {
+            let m = manifest(name, version, deps);
+            entry.push_str(&m.to_compact());
+            entry.push('\n');
+            let src = dir.join("src").join(format!("{name}-{version}"));
+            write_files(&src, &package_files(&m, variant)).unwrap();
+            let tarball = registry_tarball::create_tarball(&src, &format!("{name}-{version}")).unwrap();
+            std::fs::create_dir_all(storage.join(name)).unwrap();
+            std::fs::write(storage.join(name).join(format!("{version}.tar.gz")), &tarball).unwrap();
+            published.push(format!(
+                "\"{version}\":{}",
+                PublishedMetadata {
+                    bytes: tarball.len() as u64,
+                    compilers: vec![Version::new(0, 15, 15)],
+                    hash: Sha256::of_bytes(&tarball),
+                    published_time: Timestamp::from_unix_millis(1_700_000_000_000),
+                    git_ref: Some(String::new()),
+                }
+                .to_compact()
+            ));
+        }
+        let path = dir.join("seed/index").join(entry_path(&PackageName::parse(name).unwrap()));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, entry).unwrap();
+        let metadata = format!(
+            r#"{{"location":{{"githubOwner":"o","githubRepo":"{name}"}},"published":{{{}}},"unpublished":{{}}}}"#,
+            published.join(",")
+        );
+        let metadata = Metadata::from_json_str(&metadata).unwrap();
+        std::fs::create_dir_all(dir.join("seed/metadata")).unwrap();
+        std::fs::write(dir.join(format!("seed/metadata/{name}.json")), metadata.to_pretty()).unwrap();
+        set_packages.push(format!("\"{name}\":\"1.0.0\""));
+    }
+    std::fs::create_dir_all(dir.join("seed/package-sets")).unwrap();
+    let set = PackageSet::from_json_str(&format!(
+        r#"{{"version":"0.1.0","compiler":"0.15.15","published":"2024-01-01","packages":{{{}}}}}"#,
+        set_packages.join(",")
+    ))
+    .unwrap();
+    std::fs::write(dir.join("seed/package-sets/0.1.0.json"), set.to_pretty()).unwrap();
+}
+
+/// Records when a publish job starts (stands in for the publish handler, which
+/// lives on another branch).
+struct StartRecorder(Arc<Mutex<Option<Instant>>>);
+
+#[async_trait::async_trait]
+impl JobHandler for StartRecorder {
+    async fn run(&self, _ctx: &JobContext) -> Result<(), JobFailure> {
+        self.0.lock().unwrap().get_or_insert_with(Instant::now);
+        Ok(())
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn wait_finished(store: &Arc<dyn JobStore>, id: &str, limit: Duration) -> Job {
+    let query = LogsQuery {
+        level: LogLevel::Debug,
+        since: Timestamp::from_unix_millis(0),
+        until: Timestamp::parse_iso("9999-12-31T23:59:59.999Z").unwrap(),
+        order: Order::Asc,
+    };
+    let start = Instant::now();
+    loop {
+        let job = store.job(id, &query).await.unwrap().unwrap();
+        if job.info.finished_at.is_some() {
+            return job;
+        }
+        assert!(start.elapsed() < limit, "job {id} did not finish within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let settings = defaults_for(&data);
+    let layout = settings.layout();
+    seed(dir.path(), &layout.storage());
+    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
+
+    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
+    let publish_started = Arc::new(Mutex::new(None));
+    let mut handlers: Handlers = HashMap::new();
+    handlers.insert(
+        JobType::PackageSet,
+        Arc::new(PackageSetHandler {
+            build_root: layout.scratch().join("package-set-builds"),
+            cache: Arc::new(registry_build::LocalCache::new(layout.scratch().join("build-cache"))),
+            // Slow enough that the job is still compiling when the publish arrives.
+            purs: registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
+                .with_env("PURS_STANDIN_DELAY_MS", "100"),
+        }),
+    );
+    handlers.insert(JobType::Publish, Arc::new(StartRecorder(publish_started.clone())));
+    let executor = Arc::new(Executor {
+        store: store.clone(),
+        handlers,
+        adapters: build_adapters(&settings).unwrap(),
+        timeouts: HashMap::new(),
+        work_root: layout.jobs(),
+        poll_interval: Duration::from_millis(50),
+    });
+    let wakers = Wakers::new();
+    let (trigger, shutdown) = shutdown_pair();
+    let lanes = executor.start(&wakers, shutdown);
+
+    let raw = r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#;
+    let request = PackageSetUpdateRequest {
+        update: PackageSetUpdateData::from_json_str(raw).unwrap(),
+        raw_payload: raw.into(),
+        signature: None,
+    };
+    let now = Timestamp::from_unix_millis(1_800_000_000_000);
+    let id = store.enqueue(NewJob::PackageSet(request), now).await.unwrap().job_id;
+    wakers.wake(JobType::PackageSet);
+
+    // While the package-set job compiles, a publish must start within 1 s.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let publish = PublishData::from_json_str(r#"{"name":"aff","ref":"v2.0.0","version":"2.0.0"}"#).unwrap();
+    let submitted = Instant::now();
+    let publish_id = store.enqueue(NewJob::Publish(publish), now).await.unwrap().job_id;
+    wakers.wake(JobType::Publish);
+    wait_finished(&store, &publish_id, Duration::from_secs(5)).await;
+    let started = publish_started.lock().unwrap().expect("the publish ran");
+    let set_job_running = store
+        .job(
+            &id,
+            &LogsQuery {
+                level: LogLevel::Debug,
+                since: Timestamp::from_unix_millis(0),
+                until: Timestamp::parse_iso("9999-12-31T23:59:59.999Z").unwrap(),
+                order: Order::Asc,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .info
+        .finished_at
+        .is_none();
+    assert!(set_job_running, "the package-set job should still be compiling (raise the delay)");
+    assert!(
+        started.duration_since(submitted) < Duration::from_secs(1),
+        "publish waited {:?}",
+        started.duration_since(submitted)
+    );
+
+    let job = wait_finished(&store, &id, Duration::from_secs(60)).await;
+    trigger.trigger();
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+    let log: Vec<String> = job.logs.iter().map(|l| format!("{:?} {}", l.level, l.message)).collect();
+    assert!(job.info.success, "job failed: {log:#?}");
+    assert!(log.iter().any(|l| l.contains("alpha was not added")), "{log:#?}");
+    assert!(log.iter().any(|l| l.contains("modules compiled")), "{log:#?}");
+
+    let shown = git(&layout.registry_bare(), &["show", "main:package-sets/0.2.0.json"]);
+    let set = PackageSet::from_json_str(&shown).unwrap();
+    assert_eq!(set.packages[&PackageName::parse("beta").unwrap()], Version::new(1, 1, 0));
+    assert_eq!(set.packages[&PackageName::parse("alpha").unwrap()], Version::new(1, 0, 0));
+    assert_eq!(shown, set.to_pretty());
+    let message = git(&layout.registry_bare(), &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.starts_with("Release 0.2.0 package set.\n\nUpdated packages:\n  - beta@1.0.0 -> 1.1.0\n"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("Job ID: {id}")));
+}
