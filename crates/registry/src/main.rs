@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use registry_server::Settings;
 use registry_server::init::InitArgs;
 
+mod bench_package_sets;
 mod verify_data;
 
 #[derive(Parser)]
@@ -54,6 +55,8 @@ enum ConfigCommand {
 enum BenchCommand {
     /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
     Api(registry_server::bench::BenchArgs),
+    /// Package-set jobs: wipe vs keep-output vs the build engine, on real transitions.
+    PackageSets(bench_package_sets::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { command: ConfigCommand::Show(settings) } => {
             print!("{}", settings.show());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::PackageSets(args) } => {
+            bench_package_sets::run(&args).map(|()| ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Api(args) } => {
             registry_server::bench::run(&args).map(|()| ExitCode::SUCCESS)
