@@ -27,6 +27,7 @@ use registry_core::{PackageName, Timestamp, Version};
 use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order};
 
 use crate::executor::Wakers;
+use crate::finished_cache::{FinishedJobs, Key};
 use crate::job_context::now;
 
 /// Marks an enqueue answer that returned an existing job.
@@ -56,6 +57,7 @@ pub struct ApiState {
     /// Local storage directory to serve at `/<name>/<version>.tar.gz`, if any.
     pub storage_dir: Option<PathBuf>,
     pub signature_check: Arc<dyn SignatureCheck>,
+    pub finished_jobs: Arc<FinishedJobs>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -77,8 +79,8 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = Response::new(Body::from(body));
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -293,16 +295,27 @@ async fn one_job(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw);
+    let until = query.timestamp("until")?;
     let logs_query = LogsQuery {
         level: query
             .get("level", "DEBUG, INFO, WARN, NOTICE or ERROR", |v| LogLevel::parse(v).ok())?
             .unwrap_or(LogLevel::Info),
         since: query.timestamp("since")?.unwrap_or(Timestamp::from_unix_millis(0)),
-        until: query.timestamp("until")?.unwrap_or_else(now),
+        until: until.unwrap_or_else(now),
         order: query.order()?,
     };
+    let key = Key::new(&job_id, &logs_query, until.is_some());
+    if let Some(body) = state.finished_jobs.get(&key) {
+        return Ok(json_response(StatusCode::OK, body));
+    }
     match state.store.job(&job_id, &logs_query).await.map_err(internal)? {
-        Some(job) => Ok(json_response(StatusCode::OK, job.to_compact())),
+        Some(job) => {
+            let body = Bytes::from(job.to_compact());
+            if key.cacheable(job.info.finished_at, now()) {
+                state.finished_jobs.insert(key, body.clone());
+            }
+            Ok(json_response(StatusCode::OK, body))
+        }
         None => Err(error(StatusCode::NOT_FOUND, format!("No job with id '{job_id}'."))),
     }
 }
