@@ -238,7 +238,11 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let pct =
         |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let which = if args.running { "the running job" } else { "a finished job" };
+    let which = match (args.status_only, args.running) {
+        (true, _) => "no job: the HTTP floor",
+        (false, true) => "the running job",
+        (false, false) => "a finished job",
+    };
     println!(
         "GET {} ({which}) on loopback, {} s after 1 s warm-up",
         path.replace(&job, "{id}").replace(&set, "{id}"),

@@ -7,7 +7,8 @@
 //! ("now") is past every line of the log. Lines can carry a timestamp slightly ahead
 //! of the clock (timestamps are made strictly increasing per job), so a default
 //! `until` counts as past the log only once the job has been finished for
-//! [`SETTLED`].
+//! [`SETTLED`]. (Rows changed behind the server's back, e.g. deleted by hand, stay
+//! visible here until evicted or the server restarts.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
