@@ -6,7 +6,9 @@
 //! - malformed bodies get 400 with `{"error": "...", "path": "$.x"}` naming what is
 //!   wrong and where; internal failures get 500 with `{"error": "..."}`, never 400;
 //! - error responses of the routes that upstream answers with an empty 404 (unknown
-//!   routes, unsupported methods, bad query values) carry a JSON explanation.
+//!   routes, unsupported methods, bad query values) carry a JSON explanation;
+//! - the default `until` includes the current millisecond (upstream's exclusive
+//!   "now" hides a job created in the same millisecond as the request).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -226,6 +228,12 @@ async fn package_sets(State(state): State<ApiState>, body: Bytes) -> Result<Resp
     enqueue(&state, NewJob::PackageSet(request)).await
 }
 
+/// The default `until`: upstream uses "now", which (being exclusive) hides what was
+/// created in the current millisecond; the end of this millisecond shows it.
+fn end_of_now() -> Timestamp {
+    now().plus_millis(1)
+}
+
 /// A query string's parameters (last occurrence wins); a bad value is answered with
 /// 404 like upstream's router, with a message.
 struct Query(Vec<(String, String)>);
@@ -275,7 +283,7 @@ async fn list_jobs(State(state): State<ApiState>, RawQuery(raw): RawQuery) -> Re
     })?;
     let jobs_query = JobsQuery {
         since: query.timestamp("since")?.unwrap_or(REGISTRY_LAUNCH),
-        until: query.timestamp("until")?.unwrap_or_else(now),
+        until: query.timestamp("until")?.unwrap_or_else(end_of_now),
         order: query.order()?,
         include_completed: include_completed.unwrap_or(false),
     };
@@ -301,7 +309,7 @@ async fn one_job(
             .get("level", "DEBUG, INFO, WARN, NOTICE or ERROR", |v| LogLevel::parse(v).ok())?
             .unwrap_or(LogLevel::Info),
         since: query.timestamp("since")?.unwrap_or(Timestamp::from_unix_millis(0)),
-        until: until.unwrap_or_else(now),
+        until: until.unwrap_or_else(end_of_now),
         order: query.order()?,
     };
     let key = Key::new(&job_id, &logs_query, until.is_some());
