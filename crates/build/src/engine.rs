@@ -72,6 +72,9 @@ pub struct Engine {
     state: State,
     pub stats: Stats,
     progress: Option<ProgressFn>,
+    /// Held (an exclusive lock on `lock`) while the engine lives: a job whose task
+    /// outlived its timeout finishes before the next one touches the directory.
+    _lock: std::fs::File,
 }
 
 fn io_err(dir: &Path, e: impl std::fmt::Display) -> EngineError {
@@ -108,7 +111,15 @@ impl Engine {
         };
         std::fs::create_dir_all(dir.join("packages")).map_err(|e| io_err(&dir, e))?;
         std::fs::create_dir_all(dir.join("output")).map_err(|e| io_err(&dir, e))?;
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(|e| io_err(&dir, e))?;
+        lock.lock().map_err(|e| io_err(&dir, e))?;
         let mut engine = Engine {
+            _lock: lock,
             state: State::new(),
             dir,
             compiler,
