@@ -363,7 +363,9 @@ async fn job_lists_filter_by_time_completion_and_order() {
     let s = server.job(&set).await;
     assert_eq!(s["jobType"], "packageset");
     assert_eq!(s["payload"], serde_json::json!({"packages": {"aff": "8.0.0"}}));
-    assert!(s.get("startedAt").is_none() && s.get("finishedAt").is_none());
+    // Package-set jobs now have a handler, so this one may already have run (and
+    // failed: the test registry has no package set); timestamps appear in order.
+    assert!(s.get("finishedAt").is_none() || s.get("startedAt").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
