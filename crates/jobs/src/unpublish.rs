@@ -11,14 +11,15 @@
 
 use registry_adapters::{FileChange, StorageError};
 use registry_core::auth;
+use registry_core::json::Codec as _;
 use registry_core::location::Owner;
 use registry_core::manifest_index::{entry_path, print_entry};
 use registry_core::metadata::UnpublishedMetadata;
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
 use registry_core::validation::{UnpublishError, validate_unpublish};
-use registry_core::{IncludeRanges, ManifestIndex, commit};
+use registry_core::{IncludeRanges, ManifestIndex, PackageName, Version, commit};
 
-use crate::registry::{all_manifests, metadata_path, read_metadata};
+use crate::registry::{all_manifests, metadata_path, read_entry, read_metadata};
 use crate::{Context, Failure, JobEnv};
 
 pub struct Unpublisher {
@@ -94,33 +95,13 @@ impl Unpublisher {
             Err(err) => return Err(Failure(err.message(&id))),
         };
 
-        // 1. Index.
-        let manifests = all_manifests(env.index.as_ref()).await?;
-        let mut index = ManifestIndex::maximal(IncludeRanges::ConsiderRanges, manifests.iter()).1;
-        if let Err(broken) = index.delete(IncludeRanges::ConsiderRanges, name, version) {
-            let dependants: Vec<String> = broken
-                .iter()
-                .flat_map(|(n, versions)| versions.keys().map(move |v| format!("{n}@{v}")))
-                .collect();
-            return Err(Failure(format!(
-                "Cannot unpublish {id}: {} depend on it and no other version satisfies their ranges. Those \
-                 packages must be unpublished first (or publish a compatible version of {name}).",
-                dependants.join(", ")
-            )));
+        // 1. Index (a retry may find the entry already gone).
+        let in_index = read_entry(env.index.as_ref(), name).await?.iter().any(|m| m.version == version);
+        if in_index {
+            self.remove_from_index(env, name, version).await?;
+        } else {
+            log.info(&format!("{id} is not in the registry index (an earlier attempt removed it)"));
         }
-        let path = entry_path(name);
-        let change = match index.versions(name) {
-            Some(rest) if !rest.is_empty() => FileChange::write(&path, print_entry(rest.values())),
-            _ => FileChange::delete(&path),
-        };
-        let message = commit::append_job_id(
-            &commit::remove_manifest(name.as_str(), &version.to_string()),
-            Some(&env.job_id),
-        );
-        env.index
-            .commit(&[change], &message, log)
-            .await
-            .context(|| format!("Removing {id} from the {} failed", env.index.describe()))?;
 
         // 2. Storage.
         match env.storage.delete(name, &version, log).await {
@@ -153,6 +134,40 @@ impl Unpublisher {
         log.notice(&format!("Unpublished {id}."));
         Ok(())
     }
-}
 
-use registry_core::json::Codec as _;
+    async fn remove_from_index(
+        &self,
+        env: &JobEnv,
+        name: &PackageName,
+        version: Version,
+    ) -> Result<(), Failure> {
+        let id = format!("{name}@{version}");
+        let manifests = all_manifests(env.index.as_ref()).await?;
+        let mut index = ManifestIndex::maximal(IncludeRanges::ConsiderRanges, manifests.iter()).1;
+        if let Err(broken) = index.delete(IncludeRanges::ConsiderRanges, name, version) {
+            let dependants: Vec<String> = broken
+                .iter()
+                .flat_map(|(n, versions)| versions.keys().map(move |v| format!("{n}@{v}")))
+                .collect();
+            return Err(Failure(format!(
+                "Cannot unpublish {id}: {} depend on it and no other version satisfies their ranges. Those \
+                 packages must be unpublished first (or publish a compatible version of {name}).",
+                dependants.join(", ")
+            )));
+        }
+        let path = entry_path(name);
+        let change = match index.versions(name) {
+            Some(rest) if !rest.is_empty() => FileChange::write(&path, print_entry(rest.values())),
+            _ => FileChange::delete(&path),
+        };
+        let message = commit::append_job_id(
+            &commit::remove_manifest(name.as_str(), &version.to_string()),
+            Some(&env.job_id),
+        );
+        env.index
+            .commit(&[change], &message, env.log())
+            .await
+            .context(|| format!("Removing {id} from the {} failed", env.index.describe()))?;
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use registry_core::Version;
 use registry_core::json::Codec;
 use registry_workload::{GitIdentity, Variant, write_git_repo};
+use support::Key;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -300,4 +301,52 @@ fn tar_listing(tarball: &[u8]) -> Vec<String> {
         registry_tarball::extract_tarball(tarball, dir.path(), None, &registry_tarball::Limits::default())
             .unwrap();
     extracted.files.iter().map(|f| format!("{}/{f}", extracted.top_dir)).collect()
+}
+
+/// A manifest owned by `key`.
+fn owned(name: &str, version: &str, key: &Key) -> registry_core::Manifest {
+    let mut m = manifest(name, version, &[]);
+    m.owners = Some(vec![key.owner()]);
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unpublishing_is_signed_time_limited_and_completes_on_retry() {
+    let reg = TestRegistry::new();
+    let owner = keygen(reg.root(), "owner", "owner@example.org");
+    let trustee = keygen(reg.root(), "trustee", "pacchettibotti@purescript.org");
+    let unpublisher = registry_jobs::unpublish::Unpublisher::new(Some(trustee.owner()));
+    let v1 = owned("solo", "1.0.0", &owner);
+    let v2 = owned("solo", "2.0.0", &owner);
+    reg.commit_source("solo", &files(&v1, Variant::Normal), "v1.0.0");
+    reg.commit_source("solo", &files(&v2, Variant::Normal), "v2.0.0");
+    reg.publish(&request(&v1, true)).await.ok();
+
+    // Past 48 hours only the trustee may unpublish.
+    advance_clock(49);
+    let late = reg.unpublish(&unpublisher, &owner.unpublish("solo", "1.0.0")).await;
+    assert!(late.error().contains("published 49 hours ago"), "{}", late.error());
+    let by_trustee = reg.unpublish(&unpublisher, &trustee.unpublish("solo", "1.0.0")).await;
+    by_trustee.ok();
+    assert!(by_trustee.log.iter().any(|(_, m)| m.contains("because the registry's trustee signed")));
+    assert!(reg.stored("solo", "1.0.0").is_none());
+    assert!(!reg.index_has("solo", "1.0.0"));
+    let metadata: serde_json::Value =
+        serde_json::from_str(&reg.remote_file("registry.git", "metadata/solo.json").unwrap()).unwrap();
+    assert_eq!(metadata["unpublished"]["1.0.0"]["reason"], "Committed credentials.");
+    assert_eq!(metadata["unpublished"]["1.0.0"]["publishedTime"], "2026-01-01T00:00:00.000Z");
+    let again = reg.publish(&request(&v1, false)).await;
+    assert!(again.error().contains("was unpublished"), "{}", again.error());
+
+    // A failure after the index and storage changes: the retry completes the metadata.
+    reg.publish(&request(&v2, false)).await.ok();
+    *reg.registry.fail_next_commit.lock().unwrap() = Some(("Injected metadata write failure.", false));
+    let failed = reg.unpublish(&unpublisher, &owner.unpublish("solo", "2.0.0")).await;
+    assert!(failed.error().contains("Injected metadata write failure"), "{}", failed.error());
+    assert!(reg.stored("solo", "2.0.0").is_none() && !reg.index_has("solo", "2.0.0"));
+    assert!(reg.metadata_has("solo", "2.0.0"));
+    reg.unpublish(&unpublisher, &owner.unpublish("solo", "2.0.0")).await.ok();
+    assert!(!reg.metadata_has("solo", "2.0.0"));
+    let done = reg.unpublish(&unpublisher, &owner.unpublish("solo", "2.0.0")).await;
+    assert!(done.error().contains("has already been unpublished"), "{}", done.error());
 }

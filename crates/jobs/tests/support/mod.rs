@@ -22,9 +22,11 @@ use registry_adapters::{
 use registry_compiler::{CompilerLocator, Purs};
 use registry_core::job::LogLevel;
 use registry_core::json::Codec;
-use registry_core::operation::PublishData;
+use registry_core::limited::UnpublishReason;
+use registry_core::operation::{AuthenticatedData, AuthenticatedOperation, PublishData, UnpublishData};
 use registry_core::{Manifest, PackageName, Timestamp, Version};
 use registry_jobs::publish::Publisher;
+use registry_jobs::unpublish::Unpublisher;
 use registry_jobs::{Failure, JobEnv};
 use registry_workload::Variant;
 
@@ -191,8 +193,62 @@ impl Outcome {
     }
 }
 
+/// The jobs' clock: 2026-01-01 plus whatever a test adds with [`advance_clock`].
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 fn fixed_clock() -> Timestamp {
-    Timestamp::parse_iso("2026-01-01T00:00:00.000Z").unwrap()
+    Timestamp::parse_iso("2026-01-01T00:00:00.000Z")
+        .unwrap()
+        .plus_millis(CLOCK_OFFSET_MS.load(Ordering::SeqCst))
+}
+
+pub fn advance_clock(hours: i64) {
+    CLOCK_OFFSET_MS.fetch_add(hours * 3_600_000, Ordering::SeqCst);
+}
+
+pub struct Key {
+    pub private: String,
+    pub public_line: String,
+}
+
+impl Key {
+    pub fn owner(&self) -> registry_core::Owner {
+        let parts: Vec<&str> = self.public_line.split_whitespace().collect();
+        registry_core::Owner {
+            id: Some(parts[2].to_owned()),
+            keytype: parts[0].to_owned(),
+            public: parts[1].to_owned(),
+        }
+    }
+
+    /// A signed unpublish request for `name@version`.
+    pub fn unpublish(&self, name: &str, version: &str) -> AuthenticatedData {
+        let raw_payload =
+            format!(r#"{{"name":"{name}","version":"{version}","reason":"Committed credentials."}}"#);
+        AuthenticatedData {
+            operation: AuthenticatedOperation::Unpublish(UnpublishData {
+                name: PackageName::parse(name).unwrap(),
+                version: Version::parse(version).unwrap(),
+                reason: UnpublishReason::parse("Committed credentials.").unwrap(),
+            }),
+            signature: registry_core::auth::sign(&self.private, &raw_payload).unwrap(),
+            raw_payload,
+        }
+    }
+}
+
+pub fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
+    let path = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen is needed for this test");
+    assert!(status.success());
+    Key {
+        private: std::fs::read_to_string(&path).unwrap(),
+        public_line: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
+    }
 }
 
 impl TestRegistry {
@@ -249,6 +305,13 @@ impl TestRegistry {
             work_dir,
             clock: fixed_clock,
         }
+    }
+
+    pub async fn unpublish(&self, unpublisher: &Unpublisher, data: &AuthenticatedData) -> Outcome {
+        let log = Arc::new(MemoryLog::default());
+        let env = self.env(log.clone());
+        let result = unpublisher.run(&env, data).await;
+        Outcome { result, log: log.lines() }
     }
 
     pub async fn publish(&self, data: &PublishData) -> Outcome {
