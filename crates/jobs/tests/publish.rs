@@ -63,7 +63,7 @@ async fn a_chain_publishes_and_every_failure_says_what_to_fix() {
 
     // Each failure class, on a new version of beta (each from its own tag).
     let beta2 = manifest("beta", "2.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
-    let failures: Vec<(&str, Box<dyn Fn(&mut std::collections::BTreeMap<String, Vec<u8>>)>, &str)> = vec![
+    let failures: Vec<(&str, Box<SourceChange>, &str)> = vec![
         (
             "wrong-version",
             Box::new(|f| {
@@ -276,6 +276,9 @@ async fn retries_complete_every_partial_publication() {
     assert_eq!(std::fs::read(reg.root().join("storage/other/1.0.0.tar.gz")).unwrap(), b"conflicting tarball");
     assert!(!reg.metadata_has("other", "1.0.0"));
 }
+
+/// A change to a package's files before committing them.
+type SourceChange = dyn Fn(&mut std::collections::BTreeMap<String, Vec<u8>>);
 
 const MIT_TEXT: &str = "Permission is hereby granted, free of charge, to any person obtaining a copy of this \
     software and associated documentation files (the \"Software\"), to deal in the Software.\n\nThe above \
