@@ -21,7 +21,15 @@ async fn a_chain_publishes_and_every_failure_says_what_to_fix() {
     let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
     let gamma = manifest("gamma", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0"), ("beta", ">=1.0.0 <2.0.0")]);
     let delta = manifest("delta", "1.0.0", &[]);
-    for m in [&alpha, &beta, &gamma, &delta] {
+    // delta has a spago.yaml instead of a purs.json.
+    let mut delta_files = files(&delta, Variant::Normal);
+    delta_files.remove("purs.json");
+    delta_files.insert(
+        "spago.yaml".into(),
+        b"package:\n  name: delta\n  dependencies: []\n  publish:\n    version: 1.0.0\n    license: MIT\n    location:\n      githubOwner: test\n      githubRepo: purescript-delta\n".to_vec(),
+    );
+    reg.commit_source("delta", &delta_files, "v1.0.0");
+    for m in [&alpha, &beta, &gamma] {
         write_git_repo(&reg.source_repo(m.name.as_str()), &[(m, Variant::Normal)], &GitIdentity::default())
             .unwrap();
     }
@@ -55,6 +63,10 @@ async fn a_chain_publishes_and_every_failure_says_what_to_fix() {
     assert!(listing.contains(&"gamma-1.0.0/purs.json".to_owned()), "{listing:?}");
     assert!(listing.iter().all(|p| p.starts_with("gamma-1.0.0/")));
     assert!(!listing.iter().any(|p| p.contains("output") || p.contains(".git")), "{listing:?}");
+    // The registry writes the manifest it read from spago.yaml as purs.json.
+    let delta_listing = tar_listing(&reg.stored("delta", "1.0.0").unwrap());
+    assert!(delta_listing.contains(&"delta-1.0.0/purs.json".to_owned()), "{delta_listing:?}");
+    assert!(delta_listing.contains(&"delta-1.0.0/spago.yaml".to_owned()), "{delta_listing:?}");
 
     // Publishing the same version again fails, and nothing changes.
     let again = reg.publish(&request(&alpha, false)).await;
