@@ -287,6 +287,50 @@ async fn retries_complete_every_partial_publication() {
     );
     assert_eq!(std::fs::read(reg.root().join("storage/other/1.0.0.tar.gz")).unwrap(), b"conflicting tarball");
     assert!(!reg.metadata_has("other", "1.0.0"));
+
+    // Upstream's expectations for the same sequence (its attempt 6 is our step 7).
+    let other_state = (true, reg.metadata_has("other", "1.0.0"), reg.index_has("other", "1.0.0"));
+    let observed = [
+        (Some(first.error().to_owned()), (true, false, false)),
+        (Some(second.error().to_owned()), (true, true, false)),
+        (Some(third.error().to_owned()), (true, true, false)),
+        (Some(fourth.error().to_owned()), (true, true, false)),
+        (None, (true, true, true)),
+        (Some(conflict.error().to_owned()), other_state),
+    ];
+    check_against_upstream_sequence(&observed);
+}
+
+/// Compares the outcomes of the retry sequence with `publish-pipeline.json`
+/// (read from the shared vectors; skipped with a message when they are absent).
+fn check_against_upstream_sequence(observed: &[(Option<String>, (bool, bool, bool))]) {
+    let dir = std::env::var("REGISTRY_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let Ok(text) = std::fs::read_to_string(dir.join("data/vectors/publish-pipeline.json")) else {
+        eprintln!("SKIPPED the publish-pipeline.json comparison: the shared vectors are absent");
+        return;
+    };
+    let vector: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let case =
+        vector["cases"].as_array().unwrap().iter().find(|c| c["expect"]["sequence"].is_array()).unwrap();
+    let sequence = case["expect"]["sequence"].as_array().unwrap();
+    assert_eq!(sequence.len(), observed.len());
+    for (step, (error, state)) in sequence.iter().zip(observed) {
+        let attempt = &step["attempt"];
+        match (step["error_contains"].as_str(), error) {
+            (Some(expected), Some(error)) => assert!(error.contains(expected), "attempt {attempt}: {error}"),
+            (None, None) => assert_eq!(step["ok"], true, "attempt {attempt}"),
+            (expected, got) => panic!("attempt {attempt}: expected {expected:?}, got {got:?}"),
+        }
+        let expected = &step["state"];
+        let expected = (
+            expected["storage"].as_bool().unwrap(),
+            expected["metadata"].as_bool().unwrap(),
+            expected["manifest"].as_bool().unwrap(),
+        );
+        assert_eq!(*state, expected, "attempt {attempt}");
+    }
 }
 
 /// A change to a package's files before committing them.
@@ -364,4 +408,62 @@ async fn unpublishing_is_signed_time_limited_and_completes_on_retry() {
     assert!(!reg.metadata_has("solo", "2.0.0"));
     let done = reg.unpublish(&unpublisher, &owner.unpublish("solo", "2.0.0")).await;
     assert!(done.error().contains("has already been unpublished"), "{}", done.error());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_in_a_subdir_publishes_without_what_links_outside() {
+    let reg = TestRegistry::new();
+    let mut epsilon = manifest("epsilon", "1.0.0", &[]);
+    epsilon.location = registry_core::Location::GitHub {
+        owner: "test".into(),
+        repo: "purescript-mono".into(),
+        subdir: Some("packages/epsilon".into()),
+    };
+    let repo = reg.source_repo("mono");
+    write_git_repo(&repo, &[(&epsilon, Variant::Normal)], &GitIdentity::default()).unwrap();
+    // A link leading out of the package (and of the repository) must never be packaged.
+    std::os::unix::fs::symlink("/etc/hostname", repo.join("packages/epsilon/src/leak.txt")).unwrap();
+    std::fs::remove_file(repo.join("packages/epsilon/README.md")).unwrap();
+    std::os::unix::fs::symlink("../../README.md", repo.join("packages/epsilon/README.md")).unwrap();
+    std::fs::write(repo.join("README.md"), "the monorepo's readme\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "links"]);
+    git(&repo, &["tag", "-f", "v1.0.0"]);
+
+    let mut req = request(&epsilon, true);
+    req.location = Some(epsilon.location.clone());
+    let outcome = reg.publish(&req).await;
+    outcome.ok();
+    assert!(
+        outcome
+            .log
+            .iter()
+            .any(|(_, m)| m.contains("point outside the package directory") && m.contains("src/leak.txt")),
+        "{}",
+        outcome.printed()
+    );
+    let listing = tar_listing(&reg.stored("epsilon", "1.0.0").unwrap());
+    assert!(
+        listing.contains(&"epsilon-1.0.0/src".to_owned())
+            || listing.iter().any(|p| p.starts_with("epsilon-1.0.0/src/"))
+    );
+    assert!(!listing.iter().any(|p| p.contains("leak") || p.contains("README")), "{listing:?}");
+
+    // includeFiles reaching outside the package is refused.
+    let mut outside = epsilon.clone();
+    outside.version = Version::new(1, 1, 0);
+    outside.git_ref = "v1.1.0".into();
+    outside.include_files = Some(vec!["../../README.md".into()]);
+    let mut f = files(&outside, Variant::Normal);
+    f.insert("purs.json".into(), outside.to_pretty().into());
+    let dir = repo.join("packages/epsilon");
+    std::fs::remove_dir_all(dir.join("src")).unwrap();
+    registry_workload::write_files(&dir, &f).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "1.1.0"]);
+    git(&repo, &["tag", "-f", "v1.1.0"]);
+    let mut req = request(&outside, false);
+    req.location = None;
+    let refused = reg.publish(&req).await;
+    assert!(refused.error().contains("outside your package directory"), "{}", refused.error());
 }
