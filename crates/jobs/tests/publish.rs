@@ -303,7 +303,10 @@ async fn retries_complete_every_partial_publication() {
 
 /// Compares the outcomes of the retry sequence with `publish-pipeline.json`
 /// (read from the shared vectors; skipped with a message when they are absent).
-fn check_against_upstream_sequence(observed: &[(Option<String>, (bool, bool, bool))]) {
+/// Stored tarball, metadata entry, index entry.
+type Durable = (bool, bool, bool);
+
+fn check_against_upstream_sequence(observed: &[(Option<String>, Durable)]) {
     let dir = std::env::var("REGISTRY_SHARED_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
