@@ -71,6 +71,37 @@ fn unpublish_request(key: &Key, name: &str, version: &str) -> String {
     json!({"payload": payload, "signature": signature}).to_string()
 }
 
+/// Commits `files` to a package repository and tags the commit.
+fn commit_tag(repo: &Path, files: &std::collections::BTreeMap<String, Vec<u8>>, tag: &str) {
+    std::fs::remove_dir_all(repo.join("src")).unwrap();
+    registry_workload::write_files(repo, files).unwrap();
+    for args in [&["add", "-A"][..], &["commit", "-q", "-m", tag], &["tag", "-f", tag]] {
+        let out = Command::new("git")
+            .current_dir(repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@localhost")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@localhost")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Bytes gzip cannot shrink.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
 fn git_log(bare: &Path) -> Vec<String> {
     let out =
         Command::new("git").current_dir(bare).args(["log", "--format=%B%x00", "main"]).output().unwrap();
@@ -171,6 +202,50 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
     let retry = resubmitted.json()["jobId"].as_str().unwrap().to_owned();
     assert_ne!(retry, broken);
     assert_eq!(server.wait_finished(&retry, WITHIN).await["success"], true);
+
+    // Each failure class ends the job with one line saying what to fix.
+    let beta2 = manifest("beta", "2.0.0", json!({"alpha": ">=1.0.0 <2.0.0"}), &owner);
+    let base = registry_workload::package_files(&beta2, Variant::Normal);
+    let with_manifest = |value: Value| {
+        let mut files = base.clone();
+        files.insert("purs.json".into(), value.to_string().into_bytes());
+        files
+    };
+    let mut no_licence = beta2.encode();
+    no_licence.as_object_mut().unwrap().remove("license");
+    let mut wrong_version = beta2.encode();
+    wrong_version["version"] = "2.0.1".into();
+    let mut unused = beta2.encode();
+    unused["dependencies"]["gamma"] = ">=1.0.0 <2.0.0".into();
+    let mut large = base.clone();
+    large.insert("src/blob.bin".into(), noise(2_100_000));
+    let cases = [
+        ("no-licence", with_manifest(no_licence), "purs.json at ref 'no-licence' has no 'license' field"),
+        (
+            "wrong-version",
+            with_manifest(wrong_version),
+            "has version 2.0.1, but the request is for version 2.0.0",
+        ),
+        ("unused", with_manifest(unused), "Unused dependencies (gamma)"),
+        ("too-large", large, "more than the limit of 2000000 bytes"),
+    ];
+    let gamma = manifest("gamma", "1.0.0", json!({}), &owner);
+    write_git_repo(&repo("gamma"), &[(&gamma, Variant::Normal)], &who).unwrap();
+    let (_, job) = run(&server, "/api/v1/publish", &publish_request("gamma", "1.0.0", true)).await;
+    assert_eq!(job["success"], true, "{job}");
+    for (tag, files, expected) in cases {
+        commit_tag(&repo("beta"), &files, tag);
+        let body = json!({"name": "beta", "ref": tag, "version": "2.0.0", "compiler": "0.15.15"}).to_string();
+        let (id, job) = run(&server, "/api/v1/publish", &body).await;
+        assert_eq!(job["success"], false, "{tag}: {job}");
+        let (level, message) = verdict(&server, &id).await;
+        assert_eq!(level, "ERROR", "{tag}");
+        assert!(message.contains(expected), "{tag}: {message}");
+    }
+    let (id, job) = run(&server, "/api/v1/publish", &publish_request("newcomer", "1.0.0", false)).await;
+    assert_eq!(job["success"], false);
+    assert!(verdict(&server, &id).await.1.contains("did not include a 'location' field"));
+    assert!(!data.join("storage/beta/2.0.0.tar.gz").exists());
 
     // Asking again for a published version is answered with the job that published it.
     let twice = server.post("/api/v1/publish", &publish_request("alpha", "1.0.0", true)).await;
