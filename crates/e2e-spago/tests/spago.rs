@@ -35,7 +35,11 @@ fn seed_tarball(world: &World, manifest: &Manifest) -> (usize, String) {
     write_files(&source, &package_files(manifest, Variant::Normal)).unwrap();
     let tarball = registry_tarball::create_tarball(&source, &id).unwrap();
     let hash = Sha256::of_bytes(&tarball).as_str().to_owned();
-    let stored = world.data().join("storage").join(manifest.name.as_str()).join(format!("{}.tar.gz", manifest.version));
+    let stored = world
+        .data()
+        .join("storage")
+        .join(manifest.name.as_str())
+        .join(format!("{}.tar.gz", manifest.version));
     std::fs::create_dir_all(stored.parent().unwrap()).unwrap();
     std::fs::write(&stored, &tarball).unwrap();
 
@@ -119,7 +123,12 @@ fn inner_reads_and_installs() {
     let lock = std::fs::read_to_string(project.join("spago.lock")).unwrap();
     assert!(lock.contains(&hash), "spago.lock lacks our tarball's hash {hash}:\n{lock}");
     let cached = world.path().join(format!("cache/spago-nodejs/packages/prelude/{}.tar.gz", prelude.version));
-    assert_eq!(std::fs::metadata(&cached).map(|m| m.len() as usize).ok(), Some(bytes), "{}", cached.display());
+    assert_eq!(
+        std::fs::metadata(&cached).map(|m| m.len() as usize).ok(),
+        Some(bytes),
+        "{}",
+        cached.display()
+    );
 
     let build = spago_ok(&tools, &env, &project, &["build"]);
     for module in ["Main", prelude_api.as_str()] {
@@ -141,7 +150,16 @@ struct Author {
     env: Vec<(String, String)>,
 }
 
-fn author_package(world: &World, tools: &Tools, name: &str, version: &str, dependency: &str, source: &str) -> Author {
+/// `licence` goes into spago.yaml; the LICENSE file always holds the MIT text.
+fn author_package(
+    world: &World,
+    tools: &Tools,
+    name: &str,
+    version: &str,
+    licence: &str,
+    dependency: &str,
+    source: &str,
+) -> Author {
     let repo = format!("purescript-{name}");
     let remote = world.path().join("gh/example").join(format!("{repo}.git"));
     std::fs::create_dir_all(&remote).unwrap();
@@ -149,20 +167,23 @@ fn author_package(world: &World, tools: &Tools, name: &str, version: &str, depen
     let github = format!("https://github.com/example/{repo}.git");
     let push = (format!("url.file://{}.pushInsteadOf", remote.display()), github.clone());
     let env = world.spago_env(tools, &[push]);
+    let dependency = if dependency.is_empty() { " []".to_owned() } else { format!("\n    - {dependency}") };
 
     let dir = world.path().join(name);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
         dir.join("spago.yaml"),
         format!(
-            "package:\n  name: {name}\n  description: A package published by the spago end-to-end test\n  dependencies:\n    - {dependency}\n  publish:\n    version: {version}\n    license: MIT\n    location:\n      githubOwner: example\n      githubRepo: {repo}\nworkspace:\n  extraPackages: {{}}\n"
+            "package:\n  name: {name}\n  description: A package published by the spago end-to-end test\n  dependencies:{dependency}\n  publish:\n    version: {version}\n    license: {licence}\n    location:\n      githubOwner: example\n      githubRepo: {repo}\nworkspace:\n  extraPackages: {{}}\n"
         ),
     )
     .unwrap();
     std::fs::write(dir.join("src/Published.purs"), source).unwrap();
-    std::fs::write(dir.join("LICENSE"), "MIT License\n").unwrap();
+    std::fs::write(dir.join("LICENSE"), MIT_TEXT).unwrap();
     std::fs::write(dir.join(".gitignore"), ".spago\noutput\n").unwrap();
-    let git = |args: &[&str]| sh("git", &[&["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"], args].concat(), Some(&dir));
+    let git = |args: &[&str]| {
+        sh("git", &[&["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"], args].concat(), Some(&dir))
+    };
     git(&["init", "--quiet", "--initial-branch=main"]);
     git(&["remote", "add", "origin", &github]);
     spago_ok(tools, &env, &dir, &["build"]);
@@ -192,7 +213,15 @@ echo "NOTICE: scripted publish program accepted the package""#;
 /// `since`/`level`, logs, `finishedAt`/`success`), with a scripted job program instead of
 /// the real publish pipeline: proves the exchange, not publishing.
 fn publish_exchange_with_scripted_program(world: &World, tools: &Tools) {
-    let ok = author_package(world, tools, "e2e-scripted", "0.1.0", &prelude_range(tools), &consumer_module(tools));
+    let ok = author_package(
+        world,
+        tools,
+        "e2e-scripted",
+        "0.1.0",
+        "MIT",
+        &prelude_range(tools),
+        &consumer_module(tools),
+    );
     let run = spago(tools, &ok.env, &ok.dir, &["publish"], std::time::Duration::from_secs(90));
     let text = run.all();
     assert!(run.ok, "spago publish failed:\n{text}");
@@ -201,7 +230,15 @@ fn publish_exchange_with_scripted_program(world: &World, tools: &Tools) {
     assert!(text.contains("published successfully"), "{text}");
     assert_eq!(text.matches("scripted publish program running job").count(), 1, "log line repeated:\n{text}");
 
-    let refused = author_package(world, tools, "e2e-rejected", "0.1.0", &prelude_range(tools), &consumer_module(tools));
+    let refused = author_package(
+        world,
+        tools,
+        "e2e-rejected",
+        "0.1.0",
+        "MIT",
+        &prelude_range(tools),
+        &consumer_module(tools),
+    );
     let run = spago(tools, &refused.env, &refused.dir, &["publish"], std::time::Duration::from_secs(90));
     let text = run.all();
     assert!(!run.ok, "spago publish of a refused package succeeded:\n{text}");
@@ -223,4 +260,141 @@ fn consumer_module(tools: &Tools) -> String {
         "module Published where\n\nimport {} (value)\n\nanswer :: Int\nanswer = value\n",
         api_module(&prelude.name)
     )
+}
+
+const MIT_TEXT: &str = "MIT License
+
+Copyright (c) 2026 e2e
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the \"Software\"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+";
+
+#[test]
+fn spago_publishes_and_a_second_project_installs_it() {
+    run_in_namespace("inner_publish");
+}
+
+/// `git show main:PATH` in one of the server's bare repositories.
+fn show(world: &World, bare: &str, path: &str) -> String {
+    let git_dir = world.data().join("git").join(bare);
+    sh("git", &["--git-dir", git_dir.to_str().unwrap(), "show", &format!("main:{path}")], None)
+}
+
+#[test]
+#[ignore = "inner half of spago_publishes_and_a_second_project_installs_it"]
+fn inner_publish() {
+    if !inside_namespace("inner_publish") {
+        return;
+    }
+    let tools = find_tools().unwrap();
+    let snapshot = tools.snapshot();
+    let mut clock = Clock::start();
+    let world = World::new();
+    world.init_registry(&snapshot);
+    let prelude = newest_manifest(&snapshot, "prelude");
+    seed_tarball(&world, &prelude);
+    let compilers = world.path().join("compilers");
+    std::fs::create_dir_all(&compilers).unwrap();
+    std::os::unix::fs::symlink(PURS, compilers.join("purs-0_15_15")).unwrap();
+    let github = format!("--github-url=file://{}", world.path().join("gh").display());
+    let compilers_arg = format!("--compilers={}", compilers.display());
+    // No documentation site here: fail at once (connection refused), not by a timeout.
+    let _served = world.serve(&tools, &[&github, &compilers_arg, "--docs-url=http://127.0.0.1:9"], &[]);
+    clock.lap("registry with a seeded tarball, server and TLS front up");
+
+    // Publish a package with a registry dependency.
+    let author = author_package(
+        &world,
+        &tools,
+        "e2e-published",
+        "0.1.0",
+        "MIT",
+        &prelude_range(&tools),
+        &consumer_module(&tools),
+    );
+    let run = spago(&tools, &author.env, &author.dir, &["publish"], std::time::Duration::from_secs(120));
+    println!("{}", run.stdout);
+    assert!(run.ok && run.all().contains("published successfully"), "spago publish failed:\n{}", run.all());
+    clock.lap("spago publish");
+
+    // The version is in the index, the metadata and the storage, and they agree.
+    let entry = show(&world, "registry-index.git", "e2/e-/e2e-published");
+    assert!(entry.contains("\"version\":\"0.1.0\""), "index entry: {entry}");
+    let metadata = parse(&show(&world, "registry.git", "metadata/e2e-published.json")).unwrap();
+    let published = &metadata["published"]["0.1.0"];
+    let stored = std::fs::read(world.data().join("storage/e2e-published/0.1.0.tar.gz")).unwrap();
+    assert_eq!(published["bytes"].as_u64(), Some(stored.len() as u64), "metadata: {metadata}");
+    let hash = Sha256::of_bytes(&stored).as_str().to_owned();
+    assert_eq!(published["hash"].as_str(), Some(hash.as_str()), "metadata: {metadata}");
+
+    // A second project installs and builds it (--refresh: spago caches the repos 15 minutes).
+    let project = world.path().join("second");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(
+        project.join("spago.yaml"),
+        "package:\n  name: e2e-second\n  dependencies: []\nworkspace:\n  extraPackages: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/Second.purs"),
+        "module Second where\n\nimport Published (answer)\n\ntwice :: Int\ntwice = answer\n",
+    )
+    .unwrap();
+    let env = world.spago_env(&tools, &[]);
+    spago_ok(&tools, &env, &project, &["install", "--refresh", "e2e-published"]);
+    let lock = std::fs::read_to_string(project.join("spago.lock")).unwrap();
+    assert!(lock.contains(&hash), "spago.lock lacks the published tarball's hash {hash}:\n{lock}");
+    let build = spago_ok(&tools, &env, &project, &["build"]);
+    for module in ["Second", "Published"] {
+        let externs = project.join("output").join(module).join("externs.cbor");
+        assert!(externs.exists(), "{} was not compiled:\n{}", externs.display(), build.all());
+    }
+    clock.lap("second project: install and build");
+
+    // A package only the registry can refuse (spago checks locations, names and the
+    // build itself, not licence files): spago.yaml says Apache-2.0, LICENSE is MIT.
+    let mislicensed = author_package(
+        &world,
+        &tools,
+        "e2e-mislicensed",
+        "0.1.0",
+        "Apache-2.0",
+        &prelude_range(&tools),
+        &consumer_module(&tools),
+    );
+    let run =
+        spago(&tools, &mislicensed.env, &mislicensed.dir, &["publish"], std::time::Duration::from_secs(120));
+    let text = run.all();
+    println!("{}", run.stdout);
+    assert!(!run.ok, "publishing a mislicensed package succeeded:\n{text}");
+    assert!(
+        text.contains("License mismatch") && text.contains("'Apache-2.0'"),
+        "spago did not print the registry's reason:\n{text}"
+    );
+    assert!(text.contains("Registry finished processing the package, but it failed"), "{text}");
+    let registry_git = world.data().join("git/registry.git");
+    let listed = sh(
+        "git",
+        &["--git-dir", registry_git.to_str().unwrap(), "ls-tree", "--name-only", "main", "metadata/"],
+        None,
+    );
+    assert!(!listed.contains("e2e-mislicensed"), "a refused package got metadata");
+    assert!(!world.data().join("storage/e2e-mislicensed").exists(), "a refused package got a tarball");
+    clock.lap("refused publish");
 }

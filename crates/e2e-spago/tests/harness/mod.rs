@@ -56,11 +56,19 @@ pub fn find_tools() -> Result<Tools, String> {
     let spago_js = cache.join("spago/node_modules/spago/bin/bundle.js");
     for needed in [&node, &spago_js] {
         if !needed.exists() {
-            return Err(format!("{} is absent: run scripts/setup.sh (it installs Node 22 and spago 1.0.4)", needed.display()));
+            return Err(format!(
+                "{} is absent: run scripts/setup.sh (it installs Node 22 and spago 1.0.4)",
+                needed.display()
+            ));
         }
     }
     for tool in ["openssl", "ip", "mount", "unshare", "git"] {
-        if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             return Err(format!("`{tool}` is not installed: run scripts/setup.sh"));
         }
     }
@@ -85,7 +93,10 @@ pub fn run_in_namespace(inner: &str) {
     match Command::new("unshare").args(["-mn", "true"]).output() {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
-            println!("SKIPPED {inner}: `unshare -mn` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            println!(
+                "SKIPPED {inner}: `unshare -mn` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
             return;
         }
         Err(e) => {
@@ -183,15 +194,54 @@ impl World {
         let tls = self.tls();
         std::fs::create_dir_all(&tls).unwrap();
         let ssl = |args: &[&str]| sh("openssl", args, Some(&tls));
-        ssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=e2e-spago local CA"]);
-        ssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=registry.purescript.org"]);
+        ssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=e2e-spago local CA",
+        ]);
+        ssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=registry.purescript.org",
+        ]);
         std::fs::write(
             tls.join("ext.cnf"),
             "subjectAltName=DNS:registry.purescript.org,DNS:packages.registry.purescript.org,IP:127.0.0.1\n",
         )
         .unwrap();
         ssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
         ]);
     }
 
@@ -202,7 +252,11 @@ impl World {
     /// `registry init --seed SNAPSHOT`.
     pub fn init_registry(&self, snapshot: &Path) {
         let data = self.data();
-        sh(REGISTRY, &["init", "--data-dir", data.to_str().unwrap(), "--seed", snapshot.to_str().unwrap()], None);
+        sh(
+            REGISTRY,
+            &["init", "--data-dir", data.to_str().unwrap(), "--seed", snapshot.to_str().unwrap()],
+            None,
+        );
     }
 
     /// Clones one of the registry's bare repositories, lets `edit` change the checkout,
@@ -213,7 +267,13 @@ impl World {
         let _ = std::fs::remove_dir_all(&work);
         sh("git", &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()], None);
         edit(&work);
-        let g = |args: &[&str]| sh("git", &[&["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"], args].concat(), Some(&work));
+        let g = |args: &[&str]| {
+            sh(
+                "git",
+                &[&["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"], args].concat(),
+                Some(&work),
+            )
+        };
         g(&["add", "--all"]);
         g(&["commit", "--quiet", "-m", message]);
         g(&["push", "--quiet", "origin", "HEAD:main"]);
@@ -279,7 +339,8 @@ impl World {
             std::os::unix::fs::symlink(PURS, bin.join("purs")).unwrap();
         }
         let node_bin = tools.node.parent().unwrap();
-        let path = format!("{}:{}:{}", bin.display(), node_bin.display(), std::env::var("PATH").unwrap_or_default());
+        let path =
+            format!("{}:{}:{}", bin.display(), node_bin.display(), std::env::var("PATH").unwrap_or_default());
         let git = self.data().join("git");
         let mut redirects = vec![
             (
