@@ -3,24 +3,11 @@
 //! with breaking and broken packages.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use registry_core::{ManifestIndex, PackageName, Version};
 use registry_workload::{Variant, module_prefix, package_files, pick_update, write_files, write_set_sources};
-
-fn snapshot() -> Option<PathBuf> {
-    let base = std::env::var("REGISTRY_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = base.join("data/registry-snapshot");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: {} is absent", dir.display());
-        None
-    }
-}
 
 struct Run {
     ok: bool,
@@ -117,7 +104,7 @@ fn package_of(path: &str) -> String {
 
 #[test]
 fn the_newest_set_compiles_and_rebuilds_only_what_a_change_affects() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, sets) = registry_workload::load_snapshot(&dir).unwrap();
     let set = sets.last().unwrap().clone();
     assert!(set.packages.len() >= 640);
@@ -173,7 +160,7 @@ fn the_newest_set_compiles_and_rebuilds_only_what_a_change_affects() {
 
 #[test]
 fn breaking_and_broken_packages_fail_with_errors_pointing_at_the_right_packages() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, sets) = registry_workload::load_snapshot(&dir).unwrap();
     let set = sets.last().unwrap();
     let tmp = tempfile::tempdir().unwrap();

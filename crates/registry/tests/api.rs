@@ -259,6 +259,19 @@ async fn jobs_serve_their_json_logs_and_filters() {
     assert_eq!(missing.status, 404);
     assert!(missing.json()["error"].as_str().unwrap().contains("No job with id"));
 
+    // Settled finished jobs are answered from memory: the same bytes as before.
+    let queries = ["level=DEBUG", "level=NOTICE&order=DESC", &format!("level=DEBUG&since={third}")];
+    let mut fresh = Vec::new();
+    for q in queries {
+        fresh.push(server.get(&format!("/api/v1/jobs/{id}?{q}")).await.text);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..2 {
+        for (q, expected) in queries.iter().zip(&fresh) {
+            assert_eq!(&server.get(&format!("/api/v1/jobs/{id}?{q}")).await.text, expected, "{q}");
+        }
+    }
+
     // A failed job does not block a new submission of the same request.
     let broken = server.submit("/api/v1/publish", &publish_body("broken", "1.0.0")).await;
     let failed = server.wait_finished(&broken, Duration::from_secs(20)).await;

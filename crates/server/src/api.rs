@@ -6,7 +6,9 @@
 //! - malformed bodies get 400 with `{"error": "...", "path": "$.x"}` naming what is
 //!   wrong and where; internal failures get 500 with `{"error": "..."}`, never 400;
 //! - error responses of the routes that upstream answers with an empty 404 (unknown
-//!   routes, unsupported methods, bad query values) carry a JSON explanation.
+//!   routes, unsupported methods, bad query values) carry a JSON explanation;
+//! - the default `until` includes the current millisecond (upstream's exclusive
+//!   "now" hides a job created in the same millisecond as the request).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use registry_core::{PackageName, Timestamp, Version};
 use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order};
 
 use crate::executor::Wakers;
+use crate::finished_cache::{FinishedJobs, Key};
 use crate::job_context::now;
 
 /// Marks an enqueue answer that returned an existing job.
@@ -56,6 +59,7 @@ pub struct ApiState {
     /// Local storage directory to serve at `/<name>/<version>.tar.gz`, if any.
     pub storage_dir: Option<PathBuf>,
     pub signature_check: Arc<dyn SignatureCheck>,
+    pub finished_jobs: Arc<FinishedJobs>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -77,8 +81,8 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = Response::new(Body::from(body));
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -224,6 +228,12 @@ async fn package_sets(State(state): State<ApiState>, body: Bytes) -> Result<Resp
     enqueue(&state, NewJob::PackageSet(request)).await
 }
 
+/// The default `until`: upstream uses "now", which (being exclusive) hides what was
+/// created in the current millisecond; the end of this millisecond shows it.
+fn end_of_now() -> Timestamp {
+    now().plus_millis(1)
+}
+
 /// A query string's parameters (last occurrence wins); a bad value is answered with
 /// 404 like upstream's router, with a message.
 struct Query(Vec<(String, String)>);
@@ -273,7 +283,7 @@ async fn list_jobs(State(state): State<ApiState>, RawQuery(raw): RawQuery) -> Re
     })?;
     let jobs_query = JobsQuery {
         since: query.timestamp("since")?.unwrap_or(REGISTRY_LAUNCH),
-        until: query.timestamp("until")?.unwrap_or_else(now),
+        until: query.timestamp("until")?.unwrap_or_else(end_of_now),
         order: query.order()?,
         include_completed: include_completed.unwrap_or(false),
     };
@@ -293,16 +303,27 @@ async fn one_job(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw);
+    let until = query.timestamp("until")?;
     let logs_query = LogsQuery {
         level: query
             .get("level", "DEBUG, INFO, WARN, NOTICE or ERROR", |v| LogLevel::parse(v).ok())?
             .unwrap_or(LogLevel::Info),
         since: query.timestamp("since")?.unwrap_or(Timestamp::from_unix_millis(0)),
-        until: query.timestamp("until")?.unwrap_or_else(now),
+        until: until.unwrap_or_else(end_of_now),
         order: query.order()?,
     };
+    let key = Key::new(&job_id, &logs_query, until.is_some());
+    if let Some(body) = state.finished_jobs.get(&key) {
+        return Ok(json_response(StatusCode::OK, body));
+    }
     match state.store.job(&job_id, &logs_query).await.map_err(internal)? {
-        Some(job) => Ok(json_response(StatusCode::OK, job.to_compact())),
+        Some(job) => {
+            let body = Bytes::from(job.to_compact());
+            if key.cacheable(job.info.finished_at, now()) {
+                state.finished_jobs.insert(key, body.clone());
+            }
+            Ok(json_response(StatusCode::OK, body))
+        }
         None => Err(error(StatusCode::NOT_FOUND, format!("No job with id '{job_id}'."))),
     }
 }

@@ -158,6 +158,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         store,
         wakers,
         storage_dir: (settings.storage == StorageKind::Local).then(|| layout.storage()),
+        finished_jobs: Default::default(),
         signature_check: match trustee {
             Some(owner) => Arc::new(TrusteeKey(owner)),
             None => Arc::new(NoTrustedKey),

@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// Request `GET /api/v1/status` instead, to see the HTTP floor without the database.
     #[arg(long)]
     pub status_only: bool,
+    /// Read the running job (its log grows; always read from the database) instead of
+    /// the finished one (answered from memory once settled).
+    #[arg(long)]
+    pub running: bool,
 }
 
 const RUNNING_JOB: &str = r#"i=0
@@ -171,10 +175,17 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let set_state = get_json(&address, &format!("/api/v1/jobs/{set}")).await?;
-    let sample = get_json(&address, &format!("/api/v1/jobs/{job}")).await?;
+    // Let the finished job settle, so that it is answered from memory as in production.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let sample =
+        get_json(&address, &format!("/api/v1/jobs/{}", if args.running { &set } else { &job })).await?;
     let body_bytes = serde_json::to_string(&sample)?.len();
 
-    let path = if args.status_only { "/api/v1/status".to_owned() } else { format!("/api/v1/jobs/{job}") };
+    let path = match (args.status_only, args.running) {
+        (true, _) => "/api/v1/status".to_owned(),
+        (false, true) => format!("/api/v1/jobs/{set}"),
+        (false, false) => format!("/api/v1/jobs/{job}"),
+    };
     let request = format!("GET {path} HTTP/1.1\r\nhost: {address}\r\n\r\n").into_bytes();
     let warmup = Duration::from_secs(1);
     let measure = Duration::from_secs(args.seconds);
@@ -227,7 +238,16 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let pct =
         |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("GET {} on loopback, {} s after 1 s warm-up", path.replace(&job, "{id}"), args.seconds);
+    let which = match (args.status_only, args.running) {
+        (true, _) => "no job: the HTTP floor",
+        (false, true) => "the running job",
+        (false, false) => "a finished job",
+    };
+    println!(
+        "GET {} ({which}) on loopback, {} s after 1 s warm-up",
+        path.replace(&job, "{id}").replace(&set, "{id}"),
+        args.seconds
+    );
     println!("  machine: {cores} cores shared by server and client; {} connections", args.connections);
     println!("  response: {body_bytes} bytes ({} log lines)", sample["logs"].as_array().map_or(0, Vec::len));
     println!(

@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod executor;
+pub mod finished_cache;
 pub mod handlers;
 pub mod init;
 pub mod job_context;

@@ -57,6 +57,7 @@ async fn store_failures_are_500_with_a_message() {
         store: Arc::new(BrokenStore),
         wakers: Wakers::new(),
         storage_dir: None,
+        finished_jobs: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
     });
     let requests = [

@@ -15,5 +15,5 @@ mod sources;
 
 pub use names::{api_module, module_prefix};
 pub use repo::{GitIdentity, write_git_repo};
-pub use snapshot::load_snapshot;
+pub use snapshot::{load_snapshot, shared_snapshot};
 pub use sources::{Variant, package_files, pick_update, write_files, write_set_sources};

@@ -1,6 +1,6 @@
 //! Reading a registry data folder (`index/`, `package-sets/`) into core types.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use registry_core::json::Codec;
@@ -39,4 +39,20 @@ pub fn load_snapshot(dir: &Path) -> Result<(ManifestIndex, Vec<PackageSet>)> {
     }
     sets.sort_by_key(|s| s.version);
     Ok((index, sets))
+}
+
+/// The real registry's data beside the checkout (`../shared/data/registry-snapshot`,
+/// or under `REGISTRY_SHARED_DIR`), for tests and benchmarks. `None`, after saying
+/// so on stderr, where it is absent: callers skip.
+pub fn shared_snapshot() -> Option<PathBuf> {
+    let base = std::env::var("REGISTRY_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = base.join("data/registry-snapshot");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: {} is absent (set REGISTRY_SHARED_DIR to run this)", dir.display());
+        None
+    }
 }

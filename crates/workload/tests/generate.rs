@@ -1,24 +1,10 @@
 //! The generator over the real registry's newest package set, and its variants.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use registry_core::json::Codec;
 use registry_core::{Manifest, ManifestIndex, PackageSet};
 use registry_workload::{GitIdentity, Variant, api_module, package_files, write_git_repo, write_set_sources};
-
-fn snapshot() -> Option<PathBuf> {
-    let base = std::env::var("REGISTRY_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = base.join("data/registry-snapshot");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: {} is absent", dir.display());
-        None
-    }
-}
 
 fn load(dir: &std::path::Path) -> (ManifestIndex, PackageSet) {
     let (index, mut sets) = registry_workload::load_snapshot(dir).unwrap();
@@ -35,7 +21,7 @@ fn text(files: &BTreeMap<String, Vec<u8>>) -> String {
 
 #[test]
 fn every_package_of_the_newest_set_imports_each_declared_dependency() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, set) = load(&dir);
     assert!(set.packages.len() >= 640, "newest set has {} packages", set.packages.len());
     for (name, version) in &set.packages {
@@ -59,7 +45,7 @@ fn every_package_of_the_newest_set_imports_each_declared_dependency() {
 
 #[test]
 fn generation_is_deterministic_and_versions_differ() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, _) = load(&dir);
     let versions = index.versions(&"prelude".parse().unwrap()).unwrap();
     let mut iter = versions.values();
@@ -70,7 +56,7 @@ fn generation_is_deterministic_and_versions_differ() {
 
 #[test]
 fn breaking_and_broken_variants_change_exactly_what_they_promise() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, set) = load(&dir);
     let name = "prelude".parse().unwrap();
     let manifest = index.lookup(&name, set.packages[&name]).unwrap();
@@ -86,7 +72,7 @@ fn breaking_and_broken_variants_change_exactly_what_they_promise() {
 
 #[test]
 fn git_repositories_get_one_tagged_commit_per_version_reproducibly() {
-    let Some(dir) = snapshot() else { return };
+    let Some(dir) = registry_workload::shared_snapshot() else { return };
     let (index, _) = load(&dir);
     let versions: Vec<(&Manifest, Variant)> = index
         .versions(&"type-equality".parse().unwrap())
