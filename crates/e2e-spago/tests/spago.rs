@@ -329,7 +329,7 @@ fn inner_publish() {
         &consumer_module(&tools),
     );
     let run = spago(&tools, &author.env, &author.dir, &["publish"], std::time::Duration::from_secs(120));
-    println!("{}", run.stdout);
+    println!("{}", run.all());
     assert!(run.ok && run.all().contains("published successfully"), "spago publish failed:\n{}", run.all());
     clock.lap("spago publish");
 
@@ -381,7 +381,7 @@ fn inner_publish() {
     let run =
         spago(&tools, &mislicensed.env, &mislicensed.dir, &["publish"], std::time::Duration::from_secs(120));
     let text = run.all();
-    println!("{}", run.stdout);
+    println!("{}", run.all());
     assert!(!run.ok, "publishing a mislicensed package succeeded:\n{text}");
     assert!(
         text.contains("License mismatch") && text.contains("'Apache-2.0'"),

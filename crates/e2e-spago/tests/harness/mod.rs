@@ -82,12 +82,12 @@ fn is_root() -> bool {
 /// The outer half of a scenario: skips with a reason, or runs `inner` (a test of this
 /// binary) inside a fresh network+mount namespace and fails if it fails.
 pub fn run_in_namespace(inner: &str) {
-    if let Err(why) = find_tools() {
-        println!("SKIPPED {inner}: {why}");
-        return;
-    }
     if !is_root() {
         println!("SKIPPED {inner}: needs root (unshare -mn, a bind mount over /etc/hosts, port 443)");
+        return;
+    }
+    if let Err(why) = find_tools() {
+        println!("SKIPPED {inner}: {why}");
         return;
     }
     match Command::new("unshare").args(["-mn", "true"]).output() {
