@@ -222,7 +222,7 @@ fn publish_exchange_with_scripted_program(world: &World, tools: &Tools) {
         &prelude_range(tools),
         &consumer_module(tools),
     );
-    let run = spago(tools, &ok.env, &ok.dir, &["publish"], std::time::Duration::from_secs(90));
+    let run = spago(tools, &ok.env, &ok.dir, &["publish"], std::time::Duration::from_secs(180));
     let text = run.all();
     assert!(run.ok, "spago publish failed:\n{text}");
     assert!(text.contains("scripted publish program running job"), "job logs not shown:\n{text}");
@@ -239,7 +239,7 @@ fn publish_exchange_with_scripted_program(world: &World, tools: &Tools) {
         &prelude_range(tools),
         &consumer_module(tools),
     );
-    let run = spago(tools, &refused.env, &refused.dir, &["publish"], std::time::Duration::from_secs(90));
+    let run = spago(tools, &refused.env, &refused.dir, &["publish"], std::time::Duration::from_secs(180));
     let text = run.all();
     assert!(!run.ok, "spago publish of a refused package succeeded:\n{text}");
     assert!(text.contains("scripted refusal 7f3a"), "the reason was not printed:\n{text}");
@@ -328,7 +328,7 @@ fn inner_publish() {
         &prelude_range(&tools),
         &consumer_module(&tools),
     );
-    let run = spago(&tools, &author.env, &author.dir, &["publish"], std::time::Duration::from_secs(120));
+    let run = spago(&tools, &author.env, &author.dir, &["publish"], std::time::Duration::from_secs(180));
     println!("{}", run.all());
     assert!(run.ok && run.all().contains("published successfully"), "spago publish failed:\n{}", run.all());
     clock.lap("spago publish");
@@ -379,7 +379,7 @@ fn inner_publish() {
         &consumer_module(&tools),
     );
     let run =
-        spago(&tools, &mislicensed.env, &mislicensed.dir, &["publish"], std::time::Duration::from_secs(120));
+        spago(&tools, &mislicensed.env, &mislicensed.dir, &["publish"], std::time::Duration::from_secs(180));
     let text = run.all();
     println!("{}", run.all());
     assert!(!run.ok, "publishing a mislicensed package succeeded:\n{text}");

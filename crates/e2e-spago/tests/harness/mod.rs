@@ -432,9 +432,10 @@ pub fn spago(tools: &Tools, env: &[(String, String)], cwd: &Path, args: &[&str],
     Run { ok: status.success(), stdout, stderr, seconds }
 }
 
-/// Like [`spago`], asserting success.
+/// Like [`spago`], asserting success. The limit is generous: the first command clones the
+/// registry repositories, ~20-40 s on a loaded 2-core machine.
 pub fn spago_ok(tools: &Tools, env: &[(String, String)], cwd: &Path, args: &[&str]) -> Run {
-    let run = spago(tools, env, cwd, args, Duration::from_secs(90));
+    let run = spago(tools, env, cwd, args, Duration::from_secs(180));
     assert!(run.ok, "spago {args:?} failed:\n{}", run.all());
     run
 }
