@@ -278,10 +278,9 @@ impl GitRepo for GitCheckout {
         let _guard = self.fresh_for_reading().await?;
         let root = self.dir.clone();
         let walk = tokio::task::spawn_blocking(move || visible_files(&root));
-        let mut files = walk.await.map_err(|e| GitError::Io {
-            path: ".".into(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
+        let mut files = walk
+            .await
+            .map_err(|e| GitError::Io { path: ".".into(), source: std::io::Error::other(e.to_string()) })??;
         files.sort();
         Ok(files)
     }

@@ -43,7 +43,7 @@ use registry_core::{
 };
 
 use crate::files::{copy_tree, list_tree, purs_files, root_text_files};
-use crate::registry::{metadata_path, read_entry, read_metadata, reachable};
+use crate::registry::{metadata_path, reachable, read_entry, read_metadata};
 use crate::{Context, Failure, JobEnv};
 
 /// Module names are enforced from this compiler on (older code may not parse).
@@ -71,9 +71,9 @@ struct Dirs {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Failure(format!("Internal error: a publishing step crashed ({e}). This is a bug in the registry.")))
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        Failure(format!("Internal error: a publishing step crashed ({e}). This is a bug in the registry."))
+    })
 }
 
 fn location_text(location: &Location) -> String {
@@ -236,7 +236,9 @@ impl Publisher {
 
     async fn fetch(&self, env: &JobEnv, location: &Location, data: &PublishData) -> Result<Dirs, Failure> {
         let (whole_repo, subdir) = match location.clone() {
-            Location::GitHub { owner, repo, subdir } => (Location::GitHub { owner, repo, subdir: None }, subdir),
+            Location::GitHub { owner, repo, subdir } => {
+                (Location::GitHub { owner, repo, subdir: None }, subdir)
+            }
             Location::Git { url, subdir } => (Location::Git { url, subdir: None }, subdir),
         };
         let parent = env.work_dir.join("source");
@@ -318,7 +320,8 @@ impl Publisher {
             )));
         }
         let reach =
-            reachable(env.registry.as_ref(), env.index.as_ref(), manifest.dependencies.keys().cloned()).await?;
+            reachable(env.registry.as_ref(), env.index.as_ref(), manifest.dependencies.keys().cloned())
+                .await?;
         let deps: Vec<ManifestDeps> = reach.manifests.iter().map(ManifestDeps::from).collect();
         let index = build_compiler_index(installed, &deps, &published_compilers(&reach.metadata))
             .map_err(|e| Failure(e.to_string()))?;
@@ -327,7 +330,9 @@ impl Publisher {
             None => {
                 let range = Range::new(*lowest, highest.bump_patch()).unwrap_or(Range::exact(*lowest));
                 let required = match &data.resolutions {
-                    Some(resolutions) => resolutions.iter().map(|(n, v)| (n.clone(), Range::exact(*v))).collect(),
+                    Some(resolutions) => {
+                        resolutions.iter().map(|(n, v)| (n.clone(), Range::exact(*v))).collect()
+                    }
                     None => manifest.dependencies.clone(),
                 };
                 (range, required)
@@ -388,7 +393,9 @@ impl Publisher {
     ) -> Result<(), Failure> {
         let log = env.log();
         if compiler < GRAPH_SINCE {
-            log.warn(&format!("Unused and missing dependencies are not checked with compilers before {GRAPH_SINCE}"));
+            log.warn(&format!(
+                "Unused and missing dependencies are not checked with compilers before {GRAPH_SINCE}"
+            ));
             return Ok(());
         }
         let own_src = format!("{}/src/", dirs.package.display());
@@ -406,10 +413,19 @@ impl Publisher {
                 ));
                 return Ok(());
             }
-            Err(other) => return Err(Failure(format!("Checking the dependencies of {} failed: {other}", manifest.id()))),
+            Err(other) => {
+                return Err(Failure(format!(
+                    "Checking the dependencies of {} failed: {other}",
+                    manifest.id()
+                )));
+            }
         };
-        let own: BTreeSet<String> =
-            graph.modules.iter().filter(|(_, n)| n.path.starts_with(&own_src)).map(|(m, _)| m.clone()).collect();
+        let own: BTreeSet<String> = graph
+            .modules
+            .iter()
+            .filter(|(_, n)| n.path.starts_with(&own_src))
+            .map(|(m, _)| m.clone())
+            .collect();
         let used: BTreeSet<PackageName> = graph
             .direct_dependencies_of(&own)
             .iter()
@@ -418,7 +434,8 @@ impl Publisher {
             .map(|(package, _)| package)
             .collect();
         let declared: BTreeSet<PackageName> = manifest.dependencies.keys().cloned().collect();
-        let list = |set: BTreeSet<&PackageName>| set.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+        let list =
+            |set: BTreeSet<&PackageName>| set.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
         let unused = list(declared.difference(&used).collect());
         let missing = list(used.difference(&declared).collect());
         let id = manifest.id();
@@ -442,7 +459,12 @@ impl Publisher {
         }
     }
 
-    async fn copy_package_files(&self, env: &JobEnv, manifest: &Manifest, dirs: &Dirs) -> Result<(), Failure> {
+    async fn copy_package_files(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        dirs: &Dirs,
+    ) -> Result<(), Failure> {
         let log = env.log();
         let package = dirs.package.clone();
         let tree = blocking(move || list_tree(&package)).await??;
@@ -456,10 +478,14 @@ impl Publisher {
             let contents: Vec<(String, Result<String, String>)> = selected
                 .modules_to_check
                 .iter()
-                .map(|p| (p.clone(), std::fs::read_to_string(dirs.package.join(p)).map_err(|e| e.to_string())))
+                .map(|p| {
+                    (p.clone(), std::fs::read_to_string(dirs.package.join(p)).map_err(|e| e.to_string()))
+                })
                 .collect();
-            validate_purs_modules(contents.iter().map(|(p, c)| (p.as_str(), c.as_deref().map_err(Clone::clone))))
-                .map_err(|report| Failure(include_modules_error(&report)))?;
+            validate_purs_modules(
+                contents.iter().map(|(p, c)| (p.as_str(), c.as_deref().map_err(Clone::clone))),
+            )
+            .map_err(|report| Failure(include_modules_error(&report)))?;
         }
         let (package, packaging) = (dirs.package.clone(), dirs.packaging.clone());
         let tree = selected.tree;
@@ -481,20 +507,35 @@ impl Publisher {
                 Ok(())
             }
             Err(CompilerFailure::CompilationError(errors)) => {
-                env.log().info(&format!("Compiler errors:\n{}", CompilerFailure::CompilationError(errors.clone())));
+                env.log().info(&format!(
+                    "Compiler errors:\n{}",
+                    CompilerFailure::CompilationError(errors.clone())
+                ));
                 let first = &errors[0];
                 let file = relative_source(&first.filename, &env.work_dir, &top);
-                let message = first.message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+                let message = first
+                    .message
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or("")
+                    .trim_end_matches('.');
                 Err(Failure(format!(
                     "{} does not compile with {compiler}: error {} in file {file} at line {}: {message}{} Fix the \
                      code, tag a new ref and publish again.",
                     manifest.id(),
                     first.error_code,
                     first.position.start_line,
-                    if errors.len() > 1 { format!(" ({} errors in all; see the log).", errors.len()) } else { ".".into() }
+                    if errors.len() > 1 {
+                        format!(" ({} errors in all; see the log).", errors.len())
+                    } else {
+                        ".".into()
+                    }
                 )))
             }
-            Err(other) => Err(Failure(format!("Compiling {} with {compiler} failed: {other}", manifest.id()))),
+            Err(other) => {
+                Err(Failure(format!("Compiling {} with {compiler} failed: {other}", manifest.id())))
+            }
         }
     }
 
@@ -588,8 +629,11 @@ impl Publisher {
     ) -> Result<(), Failure> {
         let resolutions_file = env.work_dir.join("resolutions.json");
         let deps = dirs.deps.display().to_string();
-        std::fs::write(&resolutions_file, json::print_compact(&format_pursuit_resolutions(resolutions, &deps)))
-            .context(|| "Writing the resolutions file failed".to_owned())?;
+        std::fs::write(
+            &resolutions_file,
+            json::print_compact(&format_pursuit_resolutions(resolutions, &deps)),
+        )
+        .context(|| "Writing the resolutions file failed".to_owned())?;
         // purs publish wants a clean tree: what the registry added is not the author's change.
         let exclude = dirs.clone.join(".git/info/exclude");
         let mut excluded = std::fs::read_to_string(&exclude).unwrap_or_default();
@@ -626,8 +670,11 @@ fn relative_source(filename: &str, work_dir: &Path, top: &str) -> String {
 fn read_manifest(dir: &Path, git_ref: &str) -> Result<Manifest, Failure> {
     let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
     if let Some(text) = read("purs.json") {
-        let value = json::parse(&text)
-            .map_err(|e| Failure(format!("purs.json at ref '{git_ref}' is not valid JSON ({e}); fix it and publish again.")))?;
+        let value = json::parse(&text).map_err(|e| {
+            Failure(format!(
+                "purs.json at ref '{git_ref}' is not valid JSON ({e}); fix it and publish again."
+            ))
+        })?;
         if value.get("license").is_none() {
             return Err(Failure(format!(
                 "purs.json at ref '{git_ref}' has no 'license' field: add an SPDX licence identifier such as \
@@ -635,12 +682,15 @@ fn read_manifest(dir: &Path, git_ref: &str) -> Result<Manifest, Failure> {
             )));
         }
         return Manifest::decode_authored(&value).map_err(|e| {
-            Failure(format!("purs.json at ref '{git_ref}' is not a valid manifest: {e}. Fix it and publish again."))
+            Failure(format!(
+                "purs.json at ref '{git_ref}' is not a valid manifest: {e}. Fix it and publish again."
+            ))
         });
     }
     if let Some(text) = read("spago.yaml") {
-        let config = SpagoYaml::parse(&text)
-            .map_err(|e| Failure(format!("spago.yaml at ref '{git_ref}' cannot be read: {e}. Fix it and publish again.")))?;
+        let config = SpagoYaml::parse(&text).map_err(|e| {
+            Failure(format!("spago.yaml at ref '{git_ref}' cannot be read: {e}. Fix it and publish again."))
+        })?;
         return spago_yaml_to_manifest(git_ref, &config).map_err(|e| {
             Failure(format!(
                 "spago.yaml at ref '{git_ref}' does not describe a publishable package: {e} Fix it and publish again."
@@ -710,7 +760,8 @@ fn is_bare_gnu_id(id: &str) -> bool {
     let Some(rest) = id.strip_prefix("GPL-").or(id.strip_prefix("LGPL-")).or(id.strip_prefix("AGPL-")) else {
         return false;
     };
-    rest.split('.').count() == 2 && rest.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    rest.split('.').count() == 2
+        && rest.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn check_modules(
@@ -723,14 +774,18 @@ fn check_modules(
         .iter()
         .map(|m| (format!("src/{m}"), std::fs::read_to_string(src.join(m)).map_err(|e| e.to_string())))
         .collect();
-    match validate_purs_modules(contents.iter().map(|(p, c)| (p.as_str(), c.as_deref().map_err(Clone::clone)))) {
+    match validate_purs_modules(
+        contents.iter().map(|(p, c)| (p.as_str(), c.as_deref().map_err(Clone::clone))),
+    ) {
         Ok(()) => Ok(()),
         Err(report) if compiler >= MODULE_CHECK_SINCE => Err(Failure(format!(
             "Some modules have malformed or disallowed names (libraries cannot publish Main or Test.Main); rename \
              them and publish again:{report}"
         ))),
         Err(report) => {
-            log.warn(&format!("Module header problems (not fatal before compiler {MODULE_CHECK_SINCE}):{report}"));
+            log.warn(&format!(
+                "Module header problems (not fatal before compiler {MODULE_CHECK_SINCE}):{report}"
+            ));
             Ok(())
         }
     }
@@ -846,7 +901,9 @@ async fn write_index_entry(env: &JobEnv, manifest: &Manifest, entry: Vec<Manifes
     env.index
         .commit(&[FileChange::write(entry_path(&manifest.name), print_entry(versions))], &message, env.log())
         .await
-        .context(|| format!("Writing the index entry of {} to the {} failed", manifest.id(), env.index.describe()))?;
+        .context(|| {
+            format!("Writing the index entry of {} to the {} failed", manifest.id(), env.index.describe())
+        })?;
     Ok(())
 }
 
@@ -887,6 +944,9 @@ mod tests {
     fn compiler_file_names_are_shown_relative_to_the_package() {
         let work = Path::new("/tmp/job");
         assert_eq!(relative_source("/tmp/job/a-1.0.0/src/A.purs", work, "a-1.0.0"), "src/A.purs");
-        assert_eq!(relative_source(".registry/b-1.0.0/src/B.purs", work, "a-1.0.0"), ".registry/b-1.0.0/src/B.purs");
+        assert_eq!(
+            relative_source(".registry/b-1.0.0/src/B.purs", work, "a-1.0.0"),
+            ".registry/b-1.0.0/src/B.purs"
+        );
     }
 }

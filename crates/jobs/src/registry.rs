@@ -19,9 +19,11 @@ pub async fn read_metadata(registry: &dyn GitRepo, name: &PackageName) -> Result
     let Some(text) = registry.read(&path).await.context(|| format!("Reading {path} failed"))? else {
         return Ok(None);
     };
-    Metadata::from_json_str(&text)
-        .map(Some)
-        .map_err(|e| Failure(format!("The registry's {path} cannot be read ({e}); this is a registry fault, please report it.")))
+    Metadata::from_json_str(&text).map(Some).map_err(|e| {
+        Failure(format!(
+            "The registry's {path} cannot be read ({e}); this is a registry fault, please report it."
+        ))
+    })
 }
 
 /// Every manifest of a package in the index (empty if none).
@@ -30,8 +32,11 @@ pub async fn read_entry(index: &dyn GitRepo, name: &PackageName) -> Result<Vec<M
     match index.read(&path).await.context(|| format!("Reading the index entry {path} failed"))? {
         None => Ok(Vec::new()),
         Some(text) if text.trim().is_empty() => Ok(Vec::new()),
-        Some(text) => parse_entry(&text)
-            .map_err(|e| Failure(format!("The index entry {path} cannot be read ({e}); this is a registry fault, please report it."))),
+        Some(text) => parse_entry(&text).map_err(|e| {
+            Failure(format!(
+                "The index entry {path} cannot be read ({e}); this is a registry fault, please report it."
+            ))
+        }),
     }
 }
 

@@ -47,7 +47,10 @@ impl Unpublisher {
             Some((first, rest)) => auth::verify(first, rest, &data.raw_payload, &data.signature)
                 .map(|()| Signer::Owner)
                 .map_err(|e| e.to_string()),
-            None => Err("the package lists no owners in its metadata, so only the registry's trustee can sign for it".into()),
+            None => Err(
+                "the package lists no owners in its metadata, so only the registry's trustee can sign for it"
+                    .into(),
+            ),
         }
     }
 
@@ -59,7 +62,9 @@ impl Unpublisher {
         let (name, version) = (&request.name, request.version);
         let id = format!("{name}@{version}");
         let mut metadata = read_metadata(env.registry.as_ref(), name).await?.ok_or_else(|| {
-            Failure(format!("Cannot unpublish {id}: the registry has no metadata for {name} (it was never published)."))
+            Failure(format!(
+                "Cannot unpublish {id}: the registry has no metadata for {name} (it was never published)."
+            ))
         })?;
         let owners = metadata.owners.clone().unwrap_or_default();
         let signer = self.signer(&owners, data).map_err(|reason| {
@@ -108,8 +113,10 @@ impl Unpublisher {
             Some(rest) if !rest.is_empty() => FileChange::write(&path, print_entry(rest.values())),
             _ => FileChange::delete(&path),
         };
-        let message =
-            commit::append_job_id(&commit::remove_manifest(name.as_str(), &version.to_string()), Some(&env.job_id));
+        let message = commit::append_job_id(
+            &commit::remove_manifest(name.as_str(), &version.to_string()),
+            Some(&env.job_id),
+        );
         env.index
             .commit(&[change], &message, log)
             .await
@@ -121,7 +128,11 @@ impl Unpublisher {
             Err(StorageError::NotFound { .. }) => {
                 log.info(&format!("The tarball of {id} is not in storage (an earlier attempt deleted it)"));
             }
-            Err(err) => return Err(Failure(format!("Deleting the tarball of {id} failed: {err}. Submit the request again later."))),
+            Err(err) => {
+                return Err(Failure(format!(
+                    "Deleting the tarball of {id} failed: {err}. Submit the request again later."
+                )));
+            }
         }
 
         // 3. Metadata.

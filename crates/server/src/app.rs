@@ -72,7 +72,8 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
 
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
-    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::new(settings.compilers.clone()));
+    let purs =
+        registry_compiler::Purs::new(registry_compiler::CompilerLocator::new(settings.compilers.clone()));
     handlers.insert(JobType::Publish, Arc::new(PublishHandler(registry_jobs::publish::Publisher::new(purs))));
     handlers.insert(JobType::Unpublish, Arc::new(UnpublishHandler::new(trustee.clone())));
     handlers.insert(JobType::Transfer, Arc::new(TransferHandler::new(trustee)));
