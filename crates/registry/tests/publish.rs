@@ -187,7 +187,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
     let (broken, job) = run(&server, "/api/v1/publish", &broken_body).await;
     assert_eq!(job["success"], false, "{job}");
     let (level, message) = verdict(&server, &broken).await;
-    assert_eq!(level, "ERROR");
+    assert_eq!(level, "NOTICE");
     assert!(
         message.contains("beta@1.1.0 does not compile with 0.15.15: error ModuleNotFound in file src/"),
         "{message}"
@@ -239,7 +239,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
         let (id, job) = run(&server, "/api/v1/publish", &body).await;
         assert_eq!(job["success"], false, "{tag}: {job}");
         let (level, message) = verdict(&server, &id).await;
-        assert_eq!(level, "ERROR", "{tag}");
+        assert_eq!(level, "NOTICE", "{tag}");
         assert!(message.contains(expected), "{tag}: {message}");
     }
     let (id, job) = run(&server, "/api/v1/publish", &publish_request("newcomer", "1.0.0", false)).await;
