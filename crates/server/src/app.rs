@@ -63,10 +63,9 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
             index: Arc::new(ReadOnlyGitRepo::new(index)),
             docs: Arc::new(ReadOnlyDocsSite::new(docs)),
             sources,
-            readonly: true,
         }
     } else {
-        Adapters { storage, registry, index, docs, sources, readonly: false }
+        Adapters { storage, registry, index, docs, sources }
     })
 }
 
