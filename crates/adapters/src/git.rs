@@ -67,6 +67,10 @@ pub trait GitRepo: Send + Sync {
     /// Names of the files directly in `dir` (empty if the directory is absent).
     async fn list(&self, dir: &str) -> Result<Vec<String>, GitError>;
 
+    /// Paths (relative to the repository root, sorted) of every file in the
+    /// repository, at any depth, outside hidden (`.`-prefixed) directories and files.
+    async fn all_files(&self) -> Result<Vec<String>, GitError>;
+
     /// Applies `changes`, commits them with `message` and pushes.
     async fn commit(
         &self,
@@ -270,6 +274,17 @@ impl GitRepo for GitCheckout {
         Ok(names)
     }
 
+    async fn all_files(&self) -> Result<Vec<String>, GitError> {
+        let _guard = self.fresh_for_reading().await?;
+        let root = self.dir.clone();
+        let walk = tokio::task::spawn_blocking(move || visible_files(&root));
+        let mut files = walk
+            .await
+            .map_err(|e| GitError::Io { path: ".".into(), source: std::io::Error::other(e.to_string()) })??;
+        files.sort();
+        Ok(files)
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -321,6 +336,31 @@ impl GitRepo for GitCheckout {
     }
 }
 
+/// Every regular file below `root`, as `/`-separated relative paths, skipping
+/// hidden entries (`.git` among them).
+fn visible_files(root: &Path) -> Result<Vec<String>, GitError> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let io = |source| GitError::Io { path: dir.display().to_string(), source };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(io)?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file()
+                && let Ok(rel) = entry.path().strip_prefix(root)
+            {
+                files.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// A repository in READONLY mode: reads go to the real checkout; commits are
 /// skipped with a NOTICE, and their changes are remembered in memory so later
 /// reads in this process see them (as upstream's read-only mode does with its cache).
@@ -365,6 +405,18 @@ impl GitRepo for ReadOnlyGitRepo {
         }
         names.sort();
         Ok(names)
+    }
+
+    async fn all_files(&self) -> Result<Vec<String>, GitError> {
+        let mut files = self.inner.all_files().await?;
+        for (path, contents) in self.overlay().iter() {
+            files.retain(|f| f != path);
+            if contents.is_some() {
+                files.push(path.clone());
+            }
+        }
+        files.sort();
+        Ok(files)
     }
 
     async fn commit(

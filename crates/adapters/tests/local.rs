@@ -174,6 +174,28 @@ async fn read_only_repo_leaves_the_remote_alone_and_remembers_its_writes() {
 }
 
 #[tokio::test]
+async fn all_files_lists_the_whole_tree_with_read_only_writes_overlaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare_repo(dir.path(), "index.git");
+    let real = Arc::new(GitCheckout::new("registry-index", dir.path().join("checkout"), &remote));
+    let changes = [
+        FileChange::write("pr/el/prelude", "{}\n"),
+        FileChange::write("3/a/aff", "{}\n"),
+        FileChange::write(".hidden/x", "no"),
+    ];
+    real.commit(&changes, "Add entries", &NullLog).await.unwrap();
+    assert_eq!(
+        real.all_files().await.unwrap(),
+        ["3/a/aff", "pr/el/prelude"],
+        ".git and hidden paths skipped"
+    );
+    let repo = ReadOnlyGitRepo::new(real);
+    let overlay = [FileChange::delete("3/a/aff"), FileChange::write("2/ab", "{}\n")];
+    repo.commit(&overlay, "Change entries", &NullLog).await.unwrap();
+    assert_eq!(repo.all_files().await.unwrap(), ["2/ab", "pr/el/prelude"]);
+}
+
+#[tokio::test]
 async fn sources_are_cloned_at_a_tag_from_a_file_base_url() {
     let dir = tempfile::tempdir().unwrap();
     let owner = dir.path().join("github/purescript");

@@ -8,8 +8,8 @@ use std::time::Duration;
 use support::*;
 
 /// Publish jobs run a program logging at every level (failing for packages named
-/// `broken`); transfer jobs run a program that takes 30 s (so they stay unfinished);
-/// other kinds have no handler and stay queued.
+/// `broken`); transfer and unpublish jobs run a program that takes 30 s (so they stay
+/// unfinished); other kinds have no handler and stay queued.
 async fn server(registry: &Registry) -> Server {
     let slow = registry.script("slow.sh", "sleep 30");
     let publish = registry.script(
@@ -27,6 +27,7 @@ echo "ERROR: error line""#,
         .serve(&[
             &format!("--job-command=publish={}", publish.display()),
             &format!("--job-command=transfer={}", slow.display()),
+            &format!("--job-command=unpublish={}", slow.display()),
         ])
         .await
 }

@@ -234,6 +234,14 @@ fn end_of_now() -> Timestamp {
     now().plus_millis(1)
 }
 
+/// The default `until` for a job's log lines: none. A job's log timestamps are made
+/// strictly increasing, so a burst of lines can run a few milliseconds ahead of the
+/// clock; bounding them by "now" would hide the last lines of a job that just
+/// finished, and a client that stops polling at `finishedAt` would never see them.
+fn no_upper_bound() -> Timestamp {
+    Timestamp::parse_iso("9999-12-31T23:59:59.999Z").expect("a valid timestamp")
+}
+
 /// A query string's parameters (last occurrence wins); a bad value is answered with
 /// 404 like upstream's router, with a message.
 struct Query(Vec<(String, String)>);
@@ -309,7 +317,7 @@ async fn one_job(
             .get("level", "DEBUG, INFO, WARN, NOTICE or ERROR", |v| LogLevel::parse(v).ok())?
             .unwrap_or(LogLevel::Info),
         since: query.timestamp("since")?.unwrap_or(Timestamp::from_unix_millis(0)),
-        until: until.unwrap_or_else(end_of_now),
+        until: until.unwrap_or_else(no_upper_bound),
         order: query.order()?,
     };
     let key = Key::new(&job_id, &logs_query, until.is_some());

@@ -15,7 +15,7 @@ use registry_queue::{JobStore, SqliteStore};
 use crate::api::{self, ApiState, NoTrustedKey};
 use crate::config::{Settings, StorageKind};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
-use crate::handlers::{CommandHandler, PackageSetHandler, TransferHandler};
+use crate::handlers::{CommandHandler, PackageSetHandler, PublishHandler, TransferHandler, UnpublishHandler};
 use crate::job_context::{Adapters, now};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
 use registry_core::location::Owner;
@@ -63,15 +63,18 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
             index: Arc::new(ReadOnlyGitRepo::new(index)),
             docs: Arc::new(ReadOnlyDocsSite::new(docs)),
             sources,
-            readonly: true,
         }
     } else {
-        Adapters { storage, registry, index, docs, sources, readonly: false }
+        Adapters { storage, registry, index, docs, sources }
     })
 }
 
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
+    let purs =
+        registry_compiler::Purs::new(registry_compiler::CompilerLocator::new(settings.compilers.clone()));
+    handlers.insert(JobType::Publish, Arc::new(PublishHandler(registry_jobs::publish::Publisher::new(purs))));
+    handlers.insert(JobType::Unpublish, Arc::new(UnpublishHandler::new(trustee.clone())));
     handlers.insert(JobType::Transfer, Arc::new(TransferHandler::new(trustee)));
     handlers.insert(JobType::PackageSet, Arc::new(package_set_handler(settings)));
     for (kind, program) in &settings.job_commands {

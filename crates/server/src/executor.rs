@@ -260,8 +260,11 @@ impl Executor {
                 log.info(&format!("Finished successfully in {:.1} s", elapsed.as_secs_f64()));
                 true
             }
+            // A handler's failure is the user's to fix (wrong version, missing licence,
+            // compile error…): it is the job's last, NOTICE-level line, the level
+            // clients and the GitHub bridge show. System failures below stay ERRORs.
             Outcome::Failed(message) => {
-                log.error(message);
+                log.notice(message);
                 false
             }
             Outcome::TimedOut(limit) => {

@@ -25,7 +25,6 @@ pub struct Adapters {
     pub index: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
-    pub readonly: bool,
 }
 
 /// A job failure, as one sentence for the user (it becomes the job's last ERROR line).

@@ -82,3 +82,45 @@ async fn store_failures_are_500_with_a_message() {
     let request = Request::builder().uri("/prelude/1.0.0.tar.gz").body(Body::empty()).unwrap();
     assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+/// A job's log timestamps are kept strictly increasing, so a burst of lines can be
+/// stamped ahead of the clock. A finished job must still show them all by default:
+/// clients stop polling once `finishedAt` appears.
+#[tokio::test]
+async fn log_lines_stamped_ahead_of_the_clock_are_shown() {
+    use registry_core::job::LogLevel;
+    use registry_core::json::Codec;
+    use registry_core::operation::PublishData;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(registry_queue::SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap());
+    let now = registry_server::job_context::now();
+    let data = PublishData::from_json_str(r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#).unwrap();
+    let job_id = store.enqueue(NewJob::Publish(data), now).await.unwrap().job_id;
+    let ahead: Vec<LogLine> = (1..=3)
+        .map(|i| LogLine {
+            job_id: job_id.clone(),
+            level: LogLevel::Info,
+            message: format!("line {i}"),
+            timestamp: now.plus_millis(60_000 + i),
+        })
+        .collect();
+    store.append_logs(&ahead).await.unwrap();
+    store.finish(&job_id, true, now).await.unwrap();
+
+    let app = router(ApiState {
+        store,
+        wakers: Wakers::new(),
+        storage_dir: None,
+        finished_jobs: Default::default(),
+        signature_check: Arc::new(NoTrustedKey),
+    });
+    let request = Request::builder().uri(format!("/api/v1/jobs/{job_id}")).body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value =
+        serde_json::from_slice(&to_bytes(response.into_body(), 1 << 16).await.unwrap()).unwrap();
+    let messages: Vec<&str> =
+        body["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, ["line 1", "line 2", "line 3"]);
+}

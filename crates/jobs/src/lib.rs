@@ -1,0 +1,72 @@
+//! The registry's package jobs, one module per job kind, written against the
+//! adapter traits so that the server runs them with real or READONLY adapters and
+//! tests run them with adapters that fail on purpose.
+//!
+//! * [`publish`]: upstream `API.publish` step by step, reconciling partial earlier
+//!   attempts (stored tarball, metadata written, index missing).
+//! * [`unpublish`]: upstream's authenticated unpublish, in an order a retry completes.
+//!
+//! A job fails with a [`Failure`]: one sentence (or a short paragraph) saying what
+//! was wrong and how to fix it; the server makes it the job's last log line.
+
+pub mod files;
+pub mod publish;
+pub mod registry;
+pub mod unpublish;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
+use registry_core::Timestamp;
+
+/// What a job may touch, and where it may write scratch files.
+#[derive(Clone)]
+pub struct JobEnv {
+    pub job_id: String,
+    pub log: Arc<dyn ActivityLog>,
+    pub storage: Arc<dyn Storage>,
+    /// The `registry` repository (metadata).
+    pub registry: Arc<dyn GitRepo>,
+    /// The `registry-index` repository (manifests).
+    pub index: Arc<dyn GitRepo>,
+    pub docs: Arc<dyn DocsSite>,
+    pub sources: Arc<dyn SourceFetcher>,
+    /// Empty at the start of the run; the caller removes it afterwards.
+    pub work_dir: PathBuf,
+    /// The server's clock, read when the job needs "now".
+    pub clock: fn() -> Timestamp,
+}
+
+impl JobEnv {
+    pub fn log(&self) -> &dyn ActivityLog {
+        self.log.as_ref()
+    }
+}
+
+/// Why a job failed, written for the person who submitted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure(message.into())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Adds context to adapter errors: `what` failed, then the adapter's reason.
+pub(crate) trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, Failure>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, Failure> {
+        self.map_err(|e| Failure(format!("{}: {e}", what())))
+    }
+}

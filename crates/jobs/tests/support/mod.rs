@@ -1,0 +1,409 @@
+//! A registry on the local disk for running jobs in-process: bare `registry` and
+//! `registry-index` repositories, local tarball storage, package sources as git
+//! repositories under a `file://` GitHub base, and the stand-in compiler installed
+//! as `purs-0_15_15`. Adapters that fail on purpose wrap the real ones.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use registry_adapters::activity::MemoryLog;
+use registry_adapters::{
+    ActivityLog, CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher,
+    HttpDocsSite, LocalStorage, Storage, StorageError,
+};
+use registry_compiler::{CompilerLocator, Purs};
+use registry_core::job::LogLevel;
+use registry_core::json::Codec;
+use registry_core::limited::UnpublishReason;
+use registry_core::operation::{AuthenticatedData, AuthenticatedOperation, PublishData, UnpublishData};
+use registry_core::{Manifest, PackageName, Timestamp, Version};
+use registry_jobs::publish::Publisher;
+use registry_jobs::unpublish::Unpublisher;
+use registry_jobs::{Failure, JobEnv};
+use registry_workload::Variant;
+
+pub const COMPILER: &str = "0.15.15";
+
+/// The stand-in compiler built next to this test (`cargo test --workspace` builds it).
+pub fn standin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let standin = dir.join("purs-standin");
+    assert!(
+        standin.is_file(),
+        "{} is missing: build it first with `cargo build -p purs-standin` (`cargo test --workspace` does)",
+        standin.display()
+    );
+    standin
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@localhost")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@localhost")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn bare_repo(path: &Path, scratch: &Path) {
+    std::fs::create_dir_all(path).unwrap();
+    git(path, &["init", "-q", "--bare", "--initial-branch=main"]);
+    std::fs::create_dir_all(scratch).unwrap();
+    git(scratch, &["init", "-q", "--initial-branch=main"]);
+    std::fs::write(scratch.join("README.md"), "test repository\n").unwrap();
+    git(scratch, &["add", "-A"]);
+    git(scratch, &["commit", "-q", "-m", "Initial commit"]);
+    git(scratch, &["push", "-q", path.to_str().unwrap(), "HEAD:refs/heads/main"]);
+}
+
+/// Storage that can fail an upload after the object was written (as upstream's test).
+pub struct FaultyStorage {
+    pub inner: LocalStorage,
+    pub fail_upload_after_write: AtomicBool,
+}
+
+#[async_trait]
+impl Storage for FaultyStorage {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn upload(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        tarball: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<(), StorageError> {
+        self.inner.upload(name, version, tarball, log).await?;
+        if self.fail_upload_after_write.swap(false, Ordering::SeqCst) {
+            return Err(StorageError::Backend {
+                action: "upload",
+                key: format!("{name}/{version}.tar.gz"),
+                target: self.describe(),
+                reason: "Injected storage upload failure after writing the tarball.".into(),
+            });
+        }
+        Ok(())
+    }
+    async fn download(&self, name: &PackageName, version: &Version) -> Result<Option<Bytes>, StorageError> {
+        self.inner.download(name, version).await
+    }
+    async fn delete(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        log: &dyn ActivityLog,
+    ) -> Result<(), StorageError> {
+        self.inner.delete(name, version, log).await
+    }
+    async fn versions(
+        &self,
+        name: &PackageName,
+    ) -> Result<std::collections::BTreeSet<Version>, StorageError> {
+        self.inner.versions(name).await
+    }
+}
+
+/// A repository whose next commit can be made to fail: before anything is
+/// written, or after the commit was pushed (the push "times out").
+pub struct FaultyRepo {
+    pub inner: GitCheckout,
+    pub fail_next_commit: Mutex<Option<(&'static str, bool)>>,
+}
+
+#[async_trait]
+impl GitRepo for FaultyRepo {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn read(&self, path: &str) -> Result<Option<String>, GitError> {
+        self.inner.read(path).await
+    }
+    async fn list(&self, dir: &str) -> Result<Vec<String>, GitError> {
+        self.inner.list(dir).await
+    }
+    async fn all_files(&self) -> Result<Vec<String>, GitError> {
+        self.inner.all_files().await
+    }
+    async fn commit(
+        &self,
+        changes: &[FileChange],
+        message: &str,
+        log: &dyn ActivityLog,
+    ) -> Result<CommitOutcome, GitError> {
+        let fault = self.fail_next_commit.lock().unwrap().take();
+        let injected =
+            |text: &str| GitError::Io { path: ".".into(), source: std::io::Error::other(text.to_owned()) };
+        match fault {
+            Some((text, false)) => Err(injected(text)),
+            Some((text, true)) => {
+                self.inner.commit(changes, message, log).await?;
+                Err(injected(text))
+            }
+            None => self.inner.commit(changes, message, log).await,
+        }
+    }
+}
+
+pub struct TestRegistry {
+    pub dir: tempfile::TempDir,
+    pub storage: Arc<FaultyStorage>,
+    pub registry: Arc<FaultyRepo>,
+    pub index: Arc<FaultyRepo>,
+    pub publisher: Publisher,
+    jobs: std::sync::atomic::AtomicUsize,
+}
+
+pub struct Outcome {
+    pub result: Result<(), Failure>,
+    pub log: Vec<(LogLevel, String)>,
+}
+
+impl Outcome {
+    pub fn error(&self) -> &str {
+        match &self.result {
+            Ok(()) => panic!("expected a failure; log:\n{}", self.printed()),
+            Err(f) => &f.0,
+        }
+    }
+    pub fn ok(&self) {
+        assert!(self.result.is_ok(), "{:?}\nlog:\n{}", self.result, self.printed());
+    }
+    pub fn printed(&self) -> String {
+        self.log.iter().map(|(l, m)| format!("{l:?} {m}")).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// The jobs' clock: 2026-01-01 plus whatever a test adds with [`advance_clock`].
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn fixed_clock() -> Timestamp {
+    Timestamp::parse_iso("2026-01-01T00:00:00.000Z")
+        .unwrap()
+        .plus_millis(CLOCK_OFFSET_MS.load(Ordering::SeqCst))
+}
+
+pub fn advance_clock(hours: i64) {
+    CLOCK_OFFSET_MS.fetch_add(hours * 3_600_000, Ordering::SeqCst);
+}
+
+pub struct Key {
+    pub private: String,
+    pub public_line: String,
+}
+
+impl Key {
+    pub fn owner(&self) -> registry_core::Owner {
+        let parts: Vec<&str> = self.public_line.split_whitespace().collect();
+        registry_core::Owner {
+            id: Some(parts[2].to_owned()),
+            keytype: parts[0].to_owned(),
+            public: parts[1].to_owned(),
+        }
+    }
+
+    /// A signed unpublish request for `name@version`.
+    pub fn unpublish(&self, name: &str, version: &str) -> AuthenticatedData {
+        let raw_payload =
+            format!(r#"{{"name":"{name}","version":"{version}","reason":"Committed credentials."}}"#);
+        AuthenticatedData {
+            operation: AuthenticatedOperation::Unpublish(UnpublishData {
+                name: PackageName::parse(name).unwrap(),
+                version: Version::parse(version).unwrap(),
+                reason: UnpublishReason::parse("Committed credentials.").unwrap(),
+            }),
+            signature: registry_core::auth::sign(&self.private, &raw_payload).unwrap(),
+            raw_payload,
+        }
+    }
+}
+
+pub fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
+    let path = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen is needed for this test");
+    assert!(status.success());
+    Key {
+        private: std::fs::read_to_string(&path).unwrap(),
+        public_line: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
+    }
+}
+
+impl TestRegistry {
+    pub fn new() -> TestRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        bare_repo(&root.join("registry.git"), &root.join("scratch/registry"));
+        bare_repo(&root.join("index.git"), &root.join("scratch/index"));
+        let compilers = root.join("compilers");
+        std::fs::create_dir_all(&compilers).unwrap();
+        std::os::unix::fs::symlink(standin(), compilers.join("purs-0_15_15")).unwrap();
+        let checkout = |label: &str, remote: &str| FaultyRepo {
+            inner: GitCheckout::new(
+                label,
+                root.join("checkouts").join(label),
+                root.join(remote).display().to_string(),
+            )
+            .with_refresh_interval(Duration::ZERO),
+            fail_next_commit: Mutex::new(None),
+        };
+        TestRegistry {
+            storage: Arc::new(FaultyStorage {
+                inner: LocalStorage::new(root.join("storage")),
+                fail_upload_after_write: AtomicBool::new(false),
+            }),
+            registry: Arc::new(checkout("registry", "registry.git")),
+            index: Arc::new(checkout("registry-index", "index.git")),
+            publisher: Publisher::new(Purs::new(CompilerLocator::only_in(&compilers))),
+            jobs: Default::default(),
+            dir,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn env(&self, log: Arc<MemoryLog>) -> JobEnv {
+        let n = self.jobs.fetch_add(1, Ordering::SeqCst);
+        let docs: Arc<dyn DocsSite> = Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None));
+        let work_dir = self.root().join(format!("work/job-{n}"));
+        std::fs::create_dir_all(&work_dir).unwrap();
+        JobEnv {
+            job_id: format!("job-{n}"),
+            log,
+            storage: self.storage.clone(),
+            registry: self.registry.clone(),
+            index: self.index.clone(),
+            docs,
+            sources: Arc::new(GitSourceFetcher::new(&format!(
+                "file://{}",
+                self.root().join("github").display()
+            ))),
+            work_dir,
+            clock: fixed_clock,
+        }
+    }
+
+    pub async fn unpublish(&self, unpublisher: &Unpublisher, data: &AuthenticatedData) -> Outcome {
+        let log = Arc::new(MemoryLog::default());
+        let env = self.env(log.clone());
+        let result = unpublisher.run(&env, data).await;
+        Outcome { result, log: log.lines() }
+    }
+
+    pub async fn publish(&self, data: &PublishData) -> Outcome {
+        let log = Arc::new(MemoryLog::default());
+        let env = self.env(log.clone());
+        let result = self.publisher.run(&env, data).await;
+        Outcome { result, log: log.lines() }
+    }
+
+    /// Where GitHub repository `test/purescript-<name>` lives.
+    pub fn source_repo(&self, name: &str) -> PathBuf {
+        self.root().join(format!("github/test/purescript-{name}.git"))
+    }
+
+    /// Commits `files` to the package's source repository and tags the commit `tag`.
+    pub fn commit_source(&self, name: &str, files: &BTreeMap<String, Vec<u8>>, tag: &str) {
+        let repo = self.source_repo(name);
+        if !repo.join(".git").exists() {
+            std::fs::create_dir_all(&repo).unwrap();
+            git(&repo, &["init", "-q", "-b", "main"]);
+        }
+        if repo.join("src").exists() {
+            std::fs::remove_dir_all(repo.join("src")).unwrap();
+        }
+        registry_workload::write_files(&repo, files).unwrap();
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("Release {tag}")]);
+        git(&repo, &["tag", "-f", tag]);
+    }
+
+    pub fn stored(&self, name: &str, version: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.root().join(format!("storage/{name}/{version}.tar.gz"))).ok()
+    }
+
+    pub fn remote_file(&self, repo: &str, path: &str) -> Option<String> {
+        let out = Command::new("git")
+            .current_dir(self.root().join(repo))
+            .args(["show", &format!("main:{path}")])
+            .output()
+            .unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn log_messages(&self, repo: &str) -> Vec<String> {
+        git(&self.root().join(repo), &["log", "--format=%B%x00", "main"])
+            .split('\0')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty())
+            .collect()
+    }
+
+    pub fn metadata_has(&self, name: &str, version: &str) -> bool {
+        self.remote_file("registry.git", &format!("metadata/{name}.json")).is_some_and(|text| {
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["published"][version].is_object()
+        })
+    }
+
+    pub fn index_has(&self, name: &str, version: &str) -> bool {
+        let path = registry_core::manifest_index::entry_path(&PackageName::parse(name).unwrap());
+        self.remote_file("index.git", &path).is_some_and(|text| {
+            text.lines().any(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["version"] == version)
+        })
+    }
+}
+
+/// A manifest of `test/purescript-<name>` at tag `v<version>`, MIT licensed.
+pub fn manifest(name: &str, version: &str, deps: &[(&str, &str)]) -> Manifest {
+    let deps: serde_json::Map<String, serde_json::Value> =
+        deps.iter().map(|(n, r)| (n.to_string(), serde_json::Value::String(r.to_string()))).collect();
+    Manifest::decode(&serde_json::json!({
+        "name": name,
+        "version": version,
+        "license": "MIT",
+        "location": {"githubOwner": "test", "githubRepo": format!("purescript-{name}")},
+        "ref": format!("v{version}"),
+        "dependencies": deps,
+    }))
+    .unwrap()
+}
+
+pub fn files(manifest: &Manifest, variant: Variant) -> BTreeMap<String, Vec<u8>> {
+    registry_workload::package_files(manifest, variant)
+}
+
+/// The request to publish `manifest` (with its location on first publication).
+pub fn request(manifest: &Manifest, with_location: bool) -> PublishData {
+    PublishData {
+        name: manifest.name.clone(),
+        location: with_location.then(|| manifest.location.clone()),
+        git_ref: manifest.git_ref.clone(),
+        version: manifest.version,
+        compiler: Some(Version::parse(COMPILER).unwrap()),
+        resolutions: None,
+    }
+}

@@ -1,0 +1,64 @@
+//! Publish and unpublish jobs: the server side of `registry-jobs`.
+//!
+//! The job logic lives in the `registry-jobs` crate, written against the adapter
+//! traits; these handlers give it the job's adapters, log and work directory.
+
+use std::sync::Arc;
+
+use registry_adapters::ActivityLog;
+use registry_core::job::JobDetails;
+use registry_core::location::Owner;
+use registry_jobs::publish::Publisher;
+use registry_jobs::unpublish::Unpublisher;
+use registry_jobs::{Failure, JobEnv};
+
+use crate::job_context::{JobContext, JobFailure, JobHandler, now};
+
+fn env(ctx: &JobContext) -> JobEnv {
+    let log: Arc<dyn ActivityLog> = ctx.log.clone();
+    JobEnv {
+        job_id: ctx.job.info.job_id.clone(),
+        log,
+        storage: ctx.adapters.storage.clone(),
+        registry: ctx.adapters.registry.clone(),
+        index: ctx.adapters.index.clone(),
+        docs: ctx.adapters.docs.clone(),
+        sources: ctx.adapters.sources.clone(),
+        work_dir: ctx.work_dir.clone(),
+        clock: now,
+    }
+}
+
+fn failure(f: Failure) -> JobFailure {
+    JobFailure(f.0)
+}
+
+pub struct PublishHandler(pub Publisher);
+
+#[async_trait::async_trait]
+impl JobHandler for PublishHandler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let JobDetails::Publish { payload, .. } = &ctx.job.details else {
+            return Err(JobFailure("The publish handler received a job of another kind.".into()));
+        };
+        self.0.run(&env(ctx), payload).await.map_err(failure)
+    }
+}
+
+pub struct UnpublishHandler(pub Unpublisher);
+
+impl UnpublishHandler {
+    pub fn new(trustee: Option<Owner>) -> Self {
+        UnpublishHandler(Unpublisher::new(trustee))
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for UnpublishHandler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let JobDetails::Unpublish { payload, .. } = &ctx.job.details else {
+            return Err(JobFailure("The unpublish handler received a job of another kind.".into()));
+        };
+        self.0.run(&env(ctx), payload).await.map_err(failure)
+    }
+}
