@@ -2,13 +2,11 @@
 //!
 //! A finished job never changes: no line is added to its log and its state is
 //! final. So the answer to `GET /api/v1/jobs/{id}` for given query parameters can
-//! be kept and served again without reading the database, as long as the query
-//! cannot see time pass: either it names its `until`, or its default `until`
-//! ("now") is past every line of the log. Lines can carry a timestamp slightly ahead
-//! of the clock (timestamps are made strictly increasing per job), so a default
-//! `until` counts as past the log only once the job has been finished for
-//! [`SETTLED`]. (Rows changed behind the server's back, e.g. deleted by hand, stay
-//! visible here until evicted or the server restarts.)
+//! be kept and served again without reading the database. An answer with the
+//! default `until` (unbounded for log lines) is kept only once the job has been
+//! finished for [`SETTLED`], a margin kept from when that default was "now".
+//! (Rows changed behind the server's back, e.g. deleted by hand, stay visible here
+//! until evicted or the server restarts.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -30,7 +28,7 @@ pub struct Key {
     job_id: String,
     level: LogLevel,
     since: Timestamp,
-    /// `None`: the default, "now".
+    /// `None`: the default (no upper bound).
     until: Option<Timestamp>,
     descending: bool,
 }
