@@ -110,6 +110,14 @@ pub enum StoreError {
 /// The queue's storage. Every method is one transaction.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// A number that changes whenever anything is written, read before a query: an
+    /// answer read under generation `g` is still current while `generation()` is
+    /// `g`. `None` (the default) when the store cannot tell, e.g. because other
+    /// processes write to it; then nothing is cached.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Queues a job unless an equivalent one exists (see the implementation for the
     /// duplicate rules per kind), in which case that job's id is returned.
     async fn enqueue(&self, job: NewJob, now: Timestamp) -> Result<Enqueued, StoreError>;

@@ -35,6 +35,9 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Bumped after every write returns (committed or not), so an answer read while
+    /// the generation was `g` is still current while it is `g`.
+    generation: std::sync::atomic::AtomicU64,
     readers: Mutex<Vec<Connection>>,
     reader_permits: tokio::sync::Semaphore,
 }
@@ -83,6 +86,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
+                generation: std::sync::atomic::AtomicU64::new(0),
                 readers: Mutex::new(Vec::new()),
                 reader_permits: tokio::sync::Semaphore::new(READERS),
             }),
@@ -106,9 +110,13 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let result = f(&mut lock(&inner.writer));
+            inner.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     async fn read<T: Send + 'static>(
@@ -371,6 +379,10 @@ fn order_sql(order: Order) -> &'static str {
 
 #[async_trait]
 impl JobStore for SqliteStore {
+    fn generation(&self) -> Option<u64> {
+        Some(self.inner.generation.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     async fn enqueue(&self, job: NewJob, now: Timestamp) -> Result<Enqueued, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

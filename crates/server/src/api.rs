@@ -29,7 +29,7 @@ use registry_core::{PackageName, Timestamp, Version};
 use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order};
 
 use crate::executor::Wakers;
-use crate::finished_cache::{FinishedJobs, Key};
+use crate::finished_cache::{CurrentAnswers, FinishedJobs, Key};
 use crate::job_context::now;
 
 /// Marks an enqueue answer that returned an existing job.
@@ -60,6 +60,7 @@ pub struct ApiState {
     pub storage_dir: Option<PathBuf>,
     pub signature_check: Arc<dyn SignatureCheck>,
     pub finished_jobs: Arc<FinishedJobs>,
+    pub current_answers: Arc<CurrentAnswers>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -324,11 +325,18 @@ async fn one_job(
     if let Some(body) = state.finished_jobs.get(&key) {
         return Ok(json_response(StatusCode::OK, body));
     }
+    // Read before the query, so an answer is never tagged newer than what it saw.
+    let generation = state.store.generation();
+    if let Some(body) = generation.and_then(|g| state.current_answers.get(&key, g)) {
+        return Ok(json_response(StatusCode::OK, body));
+    }
     match state.store.job(&job_id, &logs_query).await.map_err(internal)? {
         Some(job) => {
             let body = Bytes::from(job.to_compact());
             if key.cacheable(job.info.finished_at, now()) {
                 state.finished_jobs.insert(key, body.clone());
+            } else if let Some(g) = generation {
+                state.current_answers.insert(key, g, body.clone());
             }
             Ok(json_response(StatusCode::OK, body))
         }

@@ -172,6 +172,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         wakers,
         storage_dir: (settings.storage == StorageKind::Local).then(|| layout.storage()),
         finished_jobs: Default::default(),
+        current_answers: Default::default(),
         signature_check: match trustee {
             Some(owner) => Arc::new(TrusteeKey(owner)),
             None => Arc::new(NoTrustedKey),

@@ -89,6 +89,35 @@ impl FinishedJobs {
     }
 }
 
+/// Answers for jobs still running, valid while the store's write generation is
+/// the one they were read under (see `JobStore::generation`): clients polling the
+/// same job share one database read per change of the store.
+#[derive(Default)]
+pub struct CurrentAnswers {
+    entries: Mutex<HashMap<Key, (u64, Bytes)>>,
+}
+
+const MAX_CURRENT: usize = 1_024;
+
+impl CurrentAnswers {
+    pub fn get(&self, key: &Key, generation: u64) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(key).filter(|(g, _)| *g == generation).map(|(_, body)| body.clone())
+    }
+
+    pub fn insert(&self, key: Key, generation: u64, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_CURRENT {
+            // Stale answers are useless anyway; start afresh rather than track age.
+            entries.retain(|_, (g, _)| *g == generation);
+            if entries.len() >= MAX_CURRENT {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (generation, body));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,7 @@ async fn store_failures_are_500_with_a_message() {
         wakers: Wakers::new(),
         storage_dir: None,
         finished_jobs: Default::default(),
+        current_answers: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
     });
     let requests = [
@@ -113,6 +114,7 @@ async fn log_lines_stamped_ahead_of_the_clock_are_shown() {
         wakers: Wakers::new(),
         storage_dir: None,
         finished_jobs: Default::default(),
+        current_answers: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
     });
     let request = Request::builder().uri(format!("/api/v1/jobs/{job_id}")).body(Body::empty()).unwrap();
@@ -123,4 +125,53 @@ async fn log_lines_stamped_ahead_of_the_clock_are_shown() {
     let messages: Vec<&str> =
         body["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["line 1", "line 2", "line 3"]);
+}
+
+/// Answers for a running job are shared between polls only while nothing was written:
+/// every new log line, and the job's end, show in the very next answer.
+#[tokio::test]
+async fn answers_for_running_jobs_never_go_stale() {
+    use registry_core::job::LogLevel;
+    use registry_core::json::Codec;
+    use registry_core::operation::PublishData;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(registry_queue::SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap());
+    let now = registry_server::job_context::now();
+    let data = PublishData::from_json_str(r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#).unwrap();
+    let job_id = store.enqueue(NewJob::Publish(data), now).await.unwrap().job_id;
+    let line = |i: i64| LogLine {
+        job_id: job_id.clone(),
+        level: LogLevel::Info,
+        message: format!("line {i}"),
+        timestamp: now.plus_millis(i),
+    };
+    let app = router(ApiState {
+        store: store.clone(),
+        wakers: Wakers::new(),
+        storage_dir: None,
+        finished_jobs: Default::default(),
+        current_answers: Default::default(),
+        signature_check: Arc::new(NoTrustedKey),
+    });
+    let get = || async {
+        let request = Request::builder().uri(format!("/api/v1/jobs/{job_id}")).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        serde_json::from_slice::<serde_json::Value>(&to_bytes(response.into_body(), 1 << 16).await.unwrap())
+            .unwrap()
+    };
+    let count = |job: &serde_json::Value| job["logs"].as_array().unwrap().len();
+
+    store.append_logs(&[line(1)]).await.unwrap();
+    assert_eq!(count(&get().await), 1);
+    assert_eq!(count(&get().await), 1, "answered again (from memory) unchanged");
+    for i in 2..=5 {
+        store.append_logs(&[line(i)]).await.unwrap();
+        assert_eq!(count(&get().await), i as usize, "line {i} shows at once");
+    }
+    assert!(get().await.get("finishedAt").is_none());
+    store.finish(&job_id, true, now.plus_millis(10)).await.unwrap();
+    let finished = get().await;
+    assert!(finished.get("finishedAt").is_some(), "{finished}");
+    assert_eq!(finished["success"], true);
 }
