@@ -56,6 +56,17 @@ fn setup() -> Setup {
         format!("{}\n", serde_json::to_string_pretty(&metadata).unwrap()),
     )
     .unwrap();
+    // Another package, published from a location a transfer could try to take.
+    let taken = serde_json::json!({
+        "location": {"githubOwner": "taken-owner", "githubRepo": "purescript-aff"},
+        "published": {},
+        "unpublished": {}
+    });
+    std::fs::write(
+        seed.join("metadata/taken.json"),
+        format!("{}\n", serde_json::to_string_pretty(&taken).unwrap()),
+    )
+    .unwrap();
     let registry = Registry { dir: tempfile::tempdir().unwrap() };
     std::fs::create_dir_all(registry.markers()).unwrap();
     let out = Command::new(BIN)
@@ -120,6 +131,14 @@ async fn owners_and_the_trustee_can_transfer_and_strangers_cannot() {
         messages(&failed).last().unwrap().contains("Failed to authenticate the transfer of aff"),
         "{failed}"
     );
+    assert_eq!(git(&bare(&setup.registry), &["for-each-ref"]), refs_before);
+
+    // A location another package is published from is refused, even for an owner.
+    let clash = server.submit("/api/v1/transfer", &signed_transfer(&setup.owner, "aff", "taken-owner")).await;
+    let clash = server.wait_finished(&clash, Duration::from_secs(20)).await;
+    assert_eq!(clash["success"], false);
+    let last = messages(&clash).last().unwrap().clone();
+    assert!(last.contains("the package taken is already published from that location"), "{clash}");
     assert_eq!(git(&bare(&setup.registry), &["for-each-ref"]), refs_before);
 
     let trustee =

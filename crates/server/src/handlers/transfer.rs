@@ -45,6 +45,29 @@ fn authenticate(
     }
 }
 
+/// Another package whose metadata names `location` (upstream forgets this check).
+async fn package_at(
+    ctx: &JobContext,
+    location: &registry_core::Location,
+    except: &registry_core::PackageName,
+) -> Result<Option<String>, JobFailure> {
+    let own = format!("metadata/{except}.json");
+    for path in ctx.adapters.registry.all_files().await? {
+        let Some(other) = path.strip_prefix("metadata/").and_then(|p| p.strip_suffix(".json")) else {
+            continue;
+        };
+        if path == own {
+            continue;
+        }
+        let Some(text) = ctx.adapters.registry.read(&path).await? else { continue };
+        // A metadata file that does not decode cannot claim a location; it is reported elsewhere.
+        if Metadata::from_json_str(&text).is_ok_and(|m| &m.location == location) {
+            return Ok(Some(other.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
 #[async_trait::async_trait]
 impl JobHandler for TransferHandler {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
@@ -85,6 +108,13 @@ impl JobHandler for TransferHandler {
                 location_text(&metadata.location)
             ));
             return Ok(());
+        }
+        if let Some(other) = package_at(ctx, &transfer.new_location, name).await? {
+            return Err(JobFailure(format!(
+                "{name} cannot be transferred to {}: the package {other} is already published from that \
+                 location. Each location belongs to one package; choose another repository (or subdir).",
+                location_text(&transfer.new_location)
+            )));
         }
         let old = location_text(&metadata.location);
         metadata.location = transfer.new_location.clone();
