@@ -16,25 +16,6 @@ use support::*;
 
 const WITHIN: Duration = Duration::from_secs(60);
 
-struct Key {
-    private: String,
-    public: String,
-}
-
-fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
-    let path = dir.join(name);
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(&path)
-        .status()
-        .expect("ssh-keygen is needed for this test");
-    assert!(status.success());
-    Key {
-        private: std::fs::read_to_string(&path).unwrap(),
-        public: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
-    }
-}
-
 /// The stand-in compiler, built next to the registry binary (`cargo test --workspace` builds it).
 fn standin() -> PathBuf {
     let path = Path::new(BIN).parent().unwrap().join("purs-standin");
@@ -43,7 +24,7 @@ fn standin() -> PathBuf {
 }
 
 fn manifest(name: &str, version: &str, deps: Value, owner: &Key) -> Manifest {
-    let public = owner.public.split_whitespace().nth(1).unwrap();
+    let public = owner.public_line.split_whitespace().nth(1).unwrap();
     Manifest::decode(&json!({
         "name": name,
         "version": version,
@@ -156,7 +137,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
             &[
                 ("GITHUB_URL", github.as_str()),
                 ("PURSUIT_API_URL", "http://127.0.0.1:9"),
-                ("PACCHETTIBOTTI_ED25519_PUB", trustee.public.as_str()),
+                ("PACCHETTIBOTTI_ED25519_PUB", trustee.public_line.as_str()),
             ],
         )
         .await;

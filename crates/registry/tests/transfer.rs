@@ -9,25 +9,6 @@ use std::time::Duration;
 
 use support::*;
 
-struct Key {
-    private: String,
-    public_line: String,
-}
-
-fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
-    let path = dir.join(name);
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(&path)
-        .status()
-        .expect("ssh-keygen is needed for this test");
-    assert!(status.success());
-    Key {
-        private: std::fs::read_to_string(&path).unwrap(),
-        public_line: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
-    }
-}
-
 struct Setup {
     _dir: tempfile::TempDir,
     registry: Registry,

@@ -271,3 +271,25 @@ pub fn package_set_body(payload: &str, signature: Option<&str>) -> String {
         None => serde_json::json!({ "payload": payload }).to_string(),
     }
 }
+
+/// An Ed25519 key pair made by `ssh-keygen` (installed by scripts/setup.sh).
+pub struct Key {
+    /// The OpenSSH private key file.
+    pub private: String,
+    /// `ssh-ed25519 <base64> <comment>`.
+    pub public_line: String,
+}
+
+pub fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
+    let path = dir.join(name);
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen is needed for this test");
+    assert!(status.success());
+    Key {
+        private: std::fs::read_to_string(&path).unwrap(),
+        public_line: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
+    }
+}
