@@ -1,5 +1,6 @@
 //! The registry's git repositories (`registry`: metadata and package sets;
-//! `registry-index`: manifests), each a local checkout of a configured remote.
+//! `registry-index`: manifests; `package-sets`: the legacy package-sets mirror),
+//! each a local checkout of a configured remote.
 //!
 //! The remote is the source of truth. Every write starts from the remote's current
 //! state, applies whole-file changes, commits and pushes; if the push is rejected
@@ -43,6 +44,16 @@ pub enum CommitOutcome {
     Skipped,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagsOutcome {
+    /// These tags were new on the remote and were pushed.
+    Pushed(Vec<String>),
+    /// The remote already had every tag at the same commit.
+    NoChange,
+    /// Read-only mode: nothing was tagged or pushed (a NOTICE per tag says what would have been).
+    Skipped,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("{0}")]
@@ -53,6 +64,8 @@ pub enum GitError {
     Io { path: String, source: std::io::Error },
     #[error("pushing to {remote} was rejected {attempts} times because the remote kept moving; giving up")]
     PushContention { remote: String, attempts: u32 },
+    #[error("invalid tag name '{0}': use a name git accepts for refs/tags/<name>, e.g. psc-0.15.15-20240101")]
+    BadTag(String),
 }
 
 /// A git repository the registry reads and writes.
@@ -78,6 +91,14 @@ pub trait GitRepo: Send + Sync {
         message: &str,
         log: &dyn ActivityLog,
     ) -> Result<CommitOutcome, GitError>;
+
+    /// Names of the remote's tags, sorted.
+    async fn tags(&self) -> Result<Vec<String>, GitError>;
+
+    /// Creates lightweight `tags` on the checkout's current commit (right after
+    /// [`GitRepo::commit`], the commit just pushed) and pushes them. A tag that
+    /// already exists locally is kept as it is (with a warning), as upstream does.
+    async fn push_tags(&self, tags: &[String], log: &dyn ActivityLog) -> Result<TagsOutcome, GitError>;
 }
 
 /// `https://user:secret@host/x` → `https://user:***@host/x`.
@@ -93,6 +114,19 @@ pub fn mask_url(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// Names that git would not misread: no option-like or revision syntax.
+fn check_tag(tag: &str) -> Result<(), GitError> {
+    let ok = !tag.is_empty()
+        && !tag.starts_with(['-', '.', '/'])
+        && !tag.ends_with(['.', '/'])
+        && !tag.ends_with(".lock")
+        && !tag.contains("..")
+        && !tag.contains("@{")
+        && !tag.contains("//")
+        && tag.chars().all(|c| c.is_ascii_graphic() && !"~^:?*[\\".contains(c));
+    if ok { Ok(()) } else { Err(GitError::BadTag(tag.to_owned())) }
 }
 
 fn check_path(path: &str) -> Result<(), GitError> {
@@ -334,6 +368,56 @@ impl GitRepo for GitCheckout {
         }
         Err(GitError::PushContention { remote: mask_url(&self.remote), attempts: self.max_push_attempts })
     }
+
+    async fn tags(&self) -> Result<Vec<String>, GitError> {
+        // The checkout's `origin` stands for the remote, so no URL (with its
+        // credentials) appears in an error message.
+        drop(self.fresh_for_reading().await?);
+        let listing = self.run(&["ls-remote", "--tags", "--refs", "origin"]).await?;
+        let mut tags: Vec<String> = listing
+            .lines()
+            .filter_map(|line| line.split_once('\t')?.1.strip_prefix("refs/tags/").map(str::to_owned))
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    async fn push_tags(&self, tags: &[String], log: &dyn ActivityLog) -> Result<TagsOutcome, GitError> {
+        for tag in tags {
+            check_tag(tag)?;
+        }
+        let mut last = self.state.lock().await;
+        if !self.dir.join(".git").exists() {
+            self.sync().await?;
+            *last = Some(Instant::now());
+        }
+        for tag in tags {
+            if self.run(&["tag", "--list", tag]).await?.trim().is_empty() {
+                self.run(&["tag", tag]).await?;
+            } else {
+                log.warn(&format!("Tag {tag} already exists."));
+            }
+        }
+        let mut push = vec!["push".to_owned(), "--porcelain".to_owned(), "origin".to_owned()];
+        push.extend(tags.iter().map(|t| format!("refs/tags/{t}:refs/tags/{t}")));
+        let args: Vec<&str> = push.iter().map(String::as_str).collect();
+        let report = self.run(&args).await?;
+        // Porcelain lines: `<flag>\t<from>:<to>\t<summary>`; `=` means already up to date.
+        let pushed: Vec<String> = report
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let flag = fields.next()?;
+                let to = fields.next()?.split_once(':')?.1;
+                (flag != "=").then(|| to.trim_start_matches("refs/tags/").to_owned())
+            })
+            .collect();
+        if pushed.is_empty() {
+            return Ok(TagsOutcome::NoChange);
+        }
+        log.info(&format!("Pushed tags {} to the {}", pushed.join(", "), self.describe()));
+        Ok(TagsOutcome::Pushed(pushed))
+    }
 }
 
 /// Every regular file below `root`, as `/`-separated relative paths, skipping
@@ -450,6 +534,22 @@ impl GitRepo for ReadOnlyGitRepo {
         }
         Ok(CommitOutcome::Skipped)
     }
+    async fn tags(&self) -> Result<Vec<String>, GitError> {
+        self.inner.tags().await
+    }
+
+    async fn push_tags(&self, tags: &[String], log: &dyn ActivityLog) -> Result<TagsOutcome, GitError> {
+        for tag in tags {
+            check_tag(tag)?;
+        }
+        for tag in tags {
+            log.notice(&format!(
+                "READONLY: skipped creating the tag {tag} on the new commit and pushing it to the {}",
+                self.inner.describe()
+            ));
+        }
+        Ok(TagsOutcome::Skipped)
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +562,16 @@ mod tests {
         assert_eq!(mask_url("https://tok@github.com/o/r.git"), "https://***@github.com/o/r.git");
         assert_eq!(mask_url("file:///srv/git/r.git"), "file:///srv/git/r.git");
         assert_eq!(mask_url("/srv/git/r.git"), "/srv/git/r.git");
+    }
+
+    #[test]
+    fn tag_names_are_checked() {
+        for good in ["psc-0.15.15-20240101", "0.15.15", "v1.0.0"] {
+            assert!(check_tag(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-f", "a..b", "a b", "x:y", "a^", "t.lock", "HEAD@{1}", "a/"] {
+            assert!(check_tag(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! | trait | implementations | read-only wrapper |
 //! |---|---|---|
 //! | [`Storage`] (tarballs) | [`LocalStorage`], [`S3Storage`] | [`ReadOnlyStorage`] |
-//! | [`GitRepo`] (registry and registry-index repositories) | [`GitCheckout`] | [`ReadOnlyGitRepo`] |
+//! | [`GitRepo`] (registry, registry-index and legacy package-sets repositories) | [`GitCheckout`] | [`ReadOnlyGitRepo`] |
 //! | [`DocsSite`] (Pursuit) | [`HttpDocsSite`] | [`ReadOnlyDocsSite`] |
 //! | [`SourceFetcher`] (package sources) | [`GitSourceFetcher`] | (reads only) |
 //!
@@ -26,7 +26,7 @@ pub mod testing;
 
 pub use activity::{ActivityLog, NullLog};
 pub use docs::{DocsError, DocsSite, HttpDocsSite, ReadOnlyDocsSite};
-pub use git::{CommitOutcome, FileChange, GitCheckout, GitError, GitRepo, ReadOnlyGitRepo};
+pub use git::{CommitOutcome, FileChange, GitCheckout, GitError, GitRepo, ReadOnlyGitRepo, TagsOutcome};
 pub use s3::{S3Config, S3Storage};
 pub use source::{GitSourceFetcher, SourceError, SourceFetcher};
 pub use storage::{LocalStorage, ObjectKey, ReadOnlyStorage, Storage, StorageError, tarball_key};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
 use registry_adapters::{
-    CommitOutcome, DocsSite, FileChange, GitCheckout, GitRepo, GitSourceFetcher, HttpDocsSite, LocalStorage,
-    NullLog, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError, SourceFetcher, Storage,
-    StorageError,
+    CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher, HttpDocsSite,
+    LocalStorage, NullLog, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError, SourceFetcher,
+    Storage, StorageError, TagsOutcome,
 };
 use registry_core::job::LogLevel;
 use registry_core::{Location, PackageName, Version};
@@ -171,6 +171,43 @@ async fn read_only_repo_leaves_the_remote_alone_and_remembers_its_writes() {
         message.contains("metadata/a.json (2 bytes)") && message.contains("\"Update metadata for a\""),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn tags_go_on_the_commit_just_pushed_and_read_only_pushes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare_repo(dir.path(), "package-sets.git");
+    sh(dir.path(), &format!("git --git-dir={remote} tag 0.15.14 main"));
+    let real = Arc::new(GitCheckout::new("package-sets", dir.path().join("checkout"), &remote));
+    assert_eq!(real.tags().await.unwrap(), ["0.15.14"]);
+    let log = MemoryLog::default();
+    let CommitOutcome::Committed { commit, .. } =
+        real.commit(&[FileChange::write("packages.json", "{}\n")], "Update", &log).await.unwrap()
+    else {
+        panic!("expected a commit")
+    };
+    let wanted = ["psc-0.15.15-20240101".to_owned(), "0.15.15".to_owned()];
+    let outcome = real.push_tags(&wanted, &log).await.unwrap();
+    assert_eq!(outcome, TagsOutcome::Pushed(wanted.to_vec()));
+    for tag in &wanted {
+        assert_eq!(sh(dir.path(), &format!("git --git-dir={remote} rev-parse {tag}")), commit, "{tag}");
+    }
+    assert_eq!(real.tags().await.unwrap(), ["0.15.14", "0.15.15", "psc-0.15.15-20240101"]);
+    // Pushing them again changes nothing (and says that the local tags exist).
+    assert_eq!(real.push_tags(&wanted, &log).await.unwrap(), TagsOutcome::NoChange);
+    assert!(log.lines().iter().any(|(l, m)| *l == LogLevel::Warn && m == "Tag 0.15.15 already exists."));
+    assert!(matches!(real.push_tags(&["-f".to_owned()], &log).await, Err(GitError::BadTag(_))));
+
+    let refs = sh(dir.path(), &format!("git --git-dir={remote} for-each-ref"));
+    let repo = ReadOnlyGitRepo::new(real);
+    let log = MemoryLog::default();
+    let outcome = repo.push_tags(&["psc-0.15.15-20240102".to_owned()], &log).await.unwrap();
+    assert_eq!(outcome, TagsOutcome::Skipped);
+    assert_eq!(sh(dir.path(), &format!("git --git-dir={remote} for-each-ref")), refs);
+    let (level, message) = &log.lines()[0];
+    assert_eq!(*level, LogLevel::Notice);
+    assert!(message.starts_with("READONLY: skipped creating the tag psc-0.15.15-20240102"), "{message}");
+    assert_eq!(repo.tags().await.unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -176,6 +176,16 @@ impl GitRepo for FaultyRepo {
             None => self.inner.commit(changes, message, log).await,
         }
     }
+    async fn tags(&self) -> Result<Vec<String>, GitError> {
+        self.inner.tags().await
+    }
+    async fn push_tags(
+        &self,
+        tags: &[String],
+        log: &dyn ActivityLog,
+    ) -> Result<registry_adapters::TagsOutcome, GitError> {
+        self.inner.push_tags(tags, log).await
+    }
 }
 
 pub struct TestRegistry {
