@@ -77,6 +77,65 @@ impl Codec for LatestCompatibleSets {
     }
 }
 
+/// What [`LatestCompatibleSets::raise`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raise {
+    Raised,
+    /// The file already names this tag for its compiler.
+    AlreadyThere,
+    /// The file names a newer tag for the compiler; it is kept.
+    Higher(PscTag),
+}
+
+impl LatestCompatibleSets {
+    /// Records `tag` as its compiler's newest set, unless that entry is already this
+    /// tag or a newer one: entries are only ever raised.
+    pub fn raise(&mut self, tag: PscTag) -> Raise {
+        match self.0.get(&tag.compiler) {
+            Some(existing) if *existing == tag => Raise::AlreadyThere,
+            Some(existing) if *existing > tag => Raise::Higher(*existing),
+            _ => {
+                self.0.insert(tag.compiler, tag);
+                Raise::Raised
+            }
+        }
+    }
+}
+
+/// Paths of the files a mirror writes in the legacy package-sets repository.
+pub const LATEST_COMPATIBLE_SETS_PATH: &str = "latest-compatible-sets.json";
+pub const PACKAGES_JSON_PATH: &str = "packages.json";
+pub const PACKAGES_DHALL_PATH: &str = "src/packages.dhall";
+
+/// The three files of a mirrored set, `(path, contents)`: `src/packages.dhall`,
+/// `packages.json` and `latest-compatible-sets.json`, each ending in a newline.
+pub fn mirror_files(
+    converted: &ConvertedLegacyPackageSet,
+    latest: &LatestCompatibleSets,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (PACKAGES_DHALL_PATH, format!("{}\n", print_dhall(&converted.package_set))),
+        (PACKAGES_JSON_PATH, converted.package_set.to_pretty()),
+        (LATEST_COMPATIBLE_SETS_PATH, latest.to_pretty()),
+    ]
+}
+
+/// The mirror's commit message (before any job id).
+pub fn mirror_commit_message(upstream: Version) -> String {
+    format!("Update to the {upstream} package set.")
+}
+
+/// The tags a mirror pushes, given the repository's `existing` tags: the full
+/// `psc-…` tag always, then the bare compiler tag (`0.15.15`) if it is absent.
+pub fn mirror_tags(tag: &PscTag, existing: &[String]) -> Vec<String> {
+    let stable = tag.compiler.to_string();
+    let mut tags = vec![tag.to_string()];
+    if !existing.contains(&stable) {
+        tags.push(stable);
+    }
+    tags
+}
+
 /// Legacy sets after this date were made by the registry itself.
 const LAST_LEGACY_DATE: &str = "2022-09-01";
 
@@ -265,6 +324,51 @@ mod tests {
             LegacyPackageSet(BTreeMap::from([(PackageName::parse("if").unwrap(), entry(&deps, "v1.0.0"))]));
         let want = "{ `if` =\n  { dependencies =\n    [ \"arrays\"\n    , \"bifunctors\"\n    , \"control\"\n    , \"either\"\n    , \"foldable-traversable\"\n    , \"maybe\"\n    , \"prelude\"\n    ]\n  , repo = \"https://github.com/purescript/purescript-x.git\"\n  , version = \"v1.0.0\"\n  }\n}";
         assert_eq!(print_dhall(&set), want);
+    }
+
+    fn tag(text: &str) -> PscTag {
+        PscTag::parse(text).unwrap()
+    }
+
+    #[test]
+    fn latest_compatible_sets_are_only_raised() {
+        let mut sets = LatestCompatibleSets::default();
+        assert_eq!(sets.raise(tag("psc-0.15.15-20240105")), Raise::Raised);
+        assert_eq!(sets.raise(tag("psc-0.15.15-20240105")), Raise::AlreadyThere);
+        assert_eq!(sets.raise(tag("psc-0.15.15-20240101")), Raise::Higher(tag("psc-0.15.15-20240105")));
+        assert_eq!(sets.raise(tag("psc-0.15.15-20240201")), Raise::Raised);
+        assert_eq!(sets.raise(tag("psc-0.15.14-20240301")), Raise::Raised);
+        let printed: Vec<String> = sets.0.values().map(PscTag::to_string).collect();
+        assert_eq!(printed, ["psc-0.15.14-20240301", "psc-0.15.15-20240201"]);
+    }
+
+    #[test]
+    fn the_bare_compiler_tag_is_pushed_only_when_absent() {
+        let full = tag("psc-0.15.15-20240105");
+        assert_eq!(mirror_tags(&full, &["0.15.14".into()]), ["psc-0.15.15-20240105", "0.15.15"]);
+        assert_eq!(mirror_tags(&full, &["0.15.15".into()]), ["psc-0.15.15-20240105"]);
+    }
+
+    #[test]
+    fn mirror_files_end_in_a_newline_and_print_the_set_both_ways() {
+        let set =
+            LegacyPackageSet(BTreeMap::from([(PackageName::parse("then").unwrap(), entry(&[], "v1.0.0"))]));
+        let full = tag("psc-0.15.15-20240105");
+        let converted = ConvertedLegacyPackageSet {
+            tag: full,
+            upstream: Version::new(1, 2, 0),
+            package_set: set.clone(),
+        };
+        let mut latest = LatestCompatibleSets::default();
+        latest.raise(full);
+        let files = mirror_files(&converted, &latest);
+        let paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, ["src/packages.dhall", "packages.json", "latest-compatible-sets.json"]);
+        assert_eq!(files[0].1, format!("{}\n", print_dhall(&set)));
+        assert!(files[0].1.starts_with("{ `then` ="), "{}", files[0].1);
+        assert_eq!(LegacyPackageSet::from_json_str(&files[1].1).unwrap(), set);
+        assert_eq!(files[2].1, "{\n  \"0.15.15\": \"psc-0.15.15-20240105\"\n}\n");
+        assert_eq!(mirror_commit_message(converted.upstream), "Update to the 1.2.0 package set.");
     }
 
     #[test]
