@@ -55,6 +55,7 @@ fn init_is_idempotent_and_can_seed_from_a_snapshot_layout() {
         ["metadata/prelude.json", "package-sets/1.0.0.json"]
     );
     assert_eq!(git_files(&data.join("git/registry-index.git")), ["1/a", "pr/el/prelude"]);
+    assert_eq!(git_files(&data.join("git/package-sets.git")), ["latest-compatible-sets.json"]);
     for dir in ["storage", "scratch", "db/registry.sqlite3"] {
         assert!(data.join(dir).exists(), "{dir}");
     }

@@ -53,6 +53,14 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
     };
     let registry = repo("registry", layout.registry_checkout(), settings.registry_remote());
     let index = repo("registry-index", layout.index_checkout(), settings.index_remote());
+    let legacy_package_sets: Arc<dyn GitRepo> = Arc::new(
+        GitCheckout::new(
+            "legacy package-sets",
+            layout.legacy_package_sets_checkout(),
+            settings.legacy_package_sets_remote(),
+        )
+        .with_branch(settings.legacy_package_sets_branch()),
+    );
     let docs: Arc<dyn DocsSite> =
         Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));
     let sources = Arc::new(GitSourceFetcher::new(&settings.github_url));
@@ -61,11 +69,12 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
             storage: Arc::new(ReadOnlyStorage::new(storage, layout.readonly_cache())),
             registry: Arc::new(ReadOnlyGitRepo::new(registry)),
             index: Arc::new(ReadOnlyGitRepo::new(index)),
+            legacy_package_sets: Arc::new(ReadOnlyGitRepo::new(legacy_package_sets)),
             docs: Arc::new(ReadOnlyDocsSite::new(docs)),
             sources,
         }
     } else {
-        Adapters { storage, registry, index, docs, sources }
+        Adapters { storage, registry, index, legacy_package_sets, docs, sources }
     })
 }
 

@@ -102,9 +102,18 @@ pub struct Settings {
     #[arg(long, env = "REGISTRY_INDEX_REMOTE")]
     pub index_remote: Option<String>,
 
-    /// Branch of both repositories.
+    /// Remote of the legacy package-sets repository (upstream: purescript/package-sets)
+    /// that each new package set is mirrored to; default: the data directory's bare repository.
+    #[arg(long, env = "LEGACY_PACKAGE_SETS_REMOTE")]
+    pub legacy_package_sets_remote: Option<String>,
+
+    /// Branch of the registry, registry-index and (unless set apart) legacy package-sets repositories.
     #[arg(long, env = "REGISTRY_GIT_BRANCH", default_value = "main")]
     pub git_branch: String,
+
+    /// Branch of the legacy package-sets repository (upstream's is `master`); default: --git-branch.
+    #[arg(long, env = "LEGACY_PACKAGE_SETS_BRANCH")]
+    pub legacy_package_sets_branch: Option<String>,
 
     #[arg(long, env = "REGISTRY_STORAGE", value_enum, default_value = "local")]
     pub storage: StorageKind,
@@ -166,6 +175,16 @@ impl Settings {
         self.index_remote.clone().unwrap_or_else(|| self.layout().index_bare().display().to_string())
     }
 
+    pub fn legacy_package_sets_remote(&self) -> String {
+        self.legacy_package_sets_remote
+            .clone()
+            .unwrap_or_else(|| self.layout().legacy_package_sets_bare().display().to_string())
+    }
+
+    pub fn legacy_package_sets_branch(&self) -> String {
+        self.legacy_package_sets_branch.clone().unwrap_or_else(|| self.git_branch.clone())
+    }
+
     pub fn timeout(&self, kind: JobType) -> Duration {
         self.job_timeouts
             .iter()
@@ -202,6 +221,12 @@ impl Settings {
             ("registry-remote", "REGISTRY_REMOTE", mask_url(&self.registry_remote())),
             ("index-remote", "REGISTRY_INDEX_REMOTE", mask_url(&self.index_remote())),
             ("git-branch", "REGISTRY_GIT_BRANCH", self.git_branch.clone()),
+            (
+                "legacy-package-sets-remote",
+                "LEGACY_PACKAGE_SETS_REMOTE",
+                mask_url(&self.legacy_package_sets_remote()),
+            ),
+            ("legacy-package-sets-branch", "LEGACY_PACKAGE_SETS_BRANCH", self.legacy_package_sets_branch()),
             ("storage", "REGISTRY_STORAGE", format!("{:?}", self.storage).to_lowercase()),
         ];
         if self.storage == StorageKind::S3 {
@@ -296,6 +321,8 @@ mod tests {
         assert!(!shown.contains("ghp_secret") && !shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("https://pacchettibotti:***@github.com/purescript/registry.git"), "{shown}");
         assert!(shown.contains("index-remote:") && shown.contains("/data/git/registry-index.git"), "{shown}");
+        assert!(shown.contains("/data/git/package-sets.git  [LEGACY_PACKAGE_SETS_REMOTE]"), "{shown}");
+        assert!(shown.contains("legacy-package-sets-branch:  main"), "{shown}");
         assert!(
             shown.lines().any(|l| l.starts_with("job-timeout.packageset:") && l.contains(" 5400s")),
             "{shown}"

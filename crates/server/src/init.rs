@@ -14,6 +14,8 @@ struct RepoPlan {
     label: &'static str,
     /// (seed subdirectory, destination inside the repository)
     seed_dirs: &'static [(&'static str, &'static str)],
+    /// Files every new repository starts with: (path, contents).
+    initial_files: &'static [(&'static str, &'static str)],
 }
 
 /// Creates whatever is missing; never changes what exists. Returns one line per item.
@@ -56,11 +58,21 @@ pub fn init(data_dir: &Path, seed: Option<&Path>) -> anyhow::Result<Vec<String>>
             bare: layout.registry_bare(),
             label: "registry repository",
             seed_dirs: &[("metadata", "metadata"), ("package-sets", "package-sets")],
+            initial_files: &[],
         },
         RepoPlan {
             bare: layout.index_bare(),
             label: "registry-index repository",
             seed_dirs: &[("index", "")],
+            initial_files: &[],
+        },
+        // Package-set jobs read `latest-compatible-sets.json` before they add to it
+        // (upstream's repository always has it), so it starts empty.
+        RepoPlan {
+            bare: layout.legacy_package_sets_bare(),
+            label: "legacy package-sets repository",
+            seed_dirs: &[],
+            initial_files: &[("latest-compatible-sets.json", "{}\n")],
         },
     ];
     for plan in plans {
@@ -91,6 +103,8 @@ fn has_main(bare: &Path) -> bool {
 }
 
 fn init_repo(plan: &RepoPlan, seed: Option<&Path>, scratch: &Path) -> anyhow::Result<String> {
+    // A repository that takes nothing from a snapshot is not "seeded".
+    let seed = seed.filter(|_| !plan.seed_dirs.is_empty());
     let bare = &plan.bare;
     if bare.is_dir() && has_main(bare) {
         let note = if seed.is_some() { " (not re-seeded: it already has history)" } else { "" };
@@ -114,6 +128,9 @@ fn init_repo(plan: &RepoPlan, seed: Option<&Path>, scratch: &Path) -> anyhow::Re
                 copied += copy_tree(&source, &work.join(to))?;
             }
         }
+    }
+    for (path, contents) in plan.initial_files {
+        std::fs::write(work.join(path), contents).with_context(|| format!("writing {path}"))?;
     }
     git(&["add", "--all"], &work)?;
     let message = match seed {

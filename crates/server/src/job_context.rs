@@ -23,6 +23,8 @@ pub struct Adapters {
     pub storage: Arc<dyn Storage>,
     pub registry: Arc<dyn GitRepo>,
     pub index: Arc<dyn GitRepo>,
+    /// The legacy package-sets repository new package sets are mirrored to.
+    pub legacy_package_sets: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
 }

@@ -6,6 +6,7 @@
 //!   storage/<name>/<v>.tar.gz  local tarball storage
 //!   git/registry.git           bare repo: metadata/, package-sets/
 //!   git/registry-index.git     bare repo: the manifest index
+//!   git/package-sets.git       bare repo: the legacy package-sets mirror
 //!   scratch/                   checkouts, per-job work directories, caches
 //! ```
 
@@ -38,6 +39,11 @@ impl DataDir {
     pub fn index_bare(&self) -> PathBuf {
         self.root.join("git/registry-index.git")
     }
+    /// The legacy package-sets repository (`packages.json`, `src/packages.dhall`,
+    /// `latest-compatible-sets.json`, `psc-…` tags) that package-set jobs mirror to.
+    pub fn legacy_package_sets_bare(&self) -> PathBuf {
+        self.root.join("git/package-sets.git")
+    }
     pub fn scratch(&self) -> PathBuf {
         self.root.join("scratch")
     }
@@ -46,6 +52,9 @@ impl DataDir {
     }
     pub fn index_checkout(&self) -> PathBuf {
         self.scratch().join("registry-index")
+    }
+    pub fn legacy_package_sets_checkout(&self) -> PathBuf {
+        self.scratch().join("package-sets")
     }
     /// Per-job work directories, removed when the job ends.
     pub fn jobs(&self) -> PathBuf {

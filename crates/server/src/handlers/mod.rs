@@ -7,6 +7,7 @@
 //! built-in handler), and kinds with no handler stay queued.
 
 pub mod command;
+pub mod legacy_mirror;
 pub mod package;
 pub mod package_set;
 pub mod transfer;

@@ -4,7 +4,8 @@
 //! set valid, every candidate valid or the whole job fails). The batch is decided by
 //! `registry_build::run_batch`: the same accepted changes as upstream's atomic-then-
 //! one-at-a-time algorithm, with few compiles, in a working directory per compiler
-//! reused across jobs. The new set is committed as `package-sets/<version>.json`.
+//! reused across jobs. The new set is committed as `package-sets/<version>.json`,
+//! then mirrored to the legacy package-sets repository (`legacy_mirror`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -225,7 +226,7 @@ impl JobHandler for PackageSetHandler {
         .await
         .map_err(|e| fail(format!("The build task stopped: {e}")))?
         .map_err(fail)?;
-        let (run, stats, _index) = run;
+        let (run, stats, index) = run;
         for rejection in &run.result.rejected {
             log.warn(&format!("{} was not added to the set: {}", rejection.name, rejection.reason));
         }
@@ -259,6 +260,7 @@ impl JobHandler for PackageSetHandler {
             )
             .await?;
         log.notice(&format!("Released package set {version}."));
+        super::legacy_mirror::mirror(ctx, &index, &new_set).await?;
         Ok(())
     }
 }
