@@ -264,6 +264,64 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
         "{message}"
     );
     assert!(message.contains(&format!("Job ID: {id}")));
+
+    // Mirrored to the legacy package-sets repository, tagged on the mirror commit.
+    let legacy = layout.legacy_package_sets_bare();
+    let mirrored = git(&legacy, &["log", "-1", "--format=%B", "main"]);
+    assert_eq!(mirrored.trim_end(), format!("Update to the 0.2.0 package set.\n\nJob ID: {id}"));
+    let head = git(&legacy, &["rev-parse", "main"]);
+    for tag in [legacy_tag(&set), "0.15.15".into()] {
+        assert_eq!(git(&legacy, &["rev-parse", &tag]), head, "{tag}");
+    }
+    let packages = git(&legacy, &["show", "main:packages.json"]);
+    assert!(
+        packages.contains("\"repo\": \"https://github.com/o/beta.git\",\n    \"version\": \"v1.1.0\""),
+        "{packages}"
+    );
+}
+
+/// The legacy repository's tag for `set`.
+fn legacy_tag(set: &PackageSet) -> String {
+    format!("psc-{}-{}", set.compiler, set.published.to_string().replace('-', ""))
+}
+
+/// Removes the legacy repository's tags: upstream refuses to mirror a second set of
+/// one compiler made on the same day (its tag exists), and tests run jobs on one day.
+fn forget_legacy_tags(layout: &registry_server::layout::DataDir) {
+    let legacy = layout.legacy_package_sets_bare();
+    for tag in git(&legacy, &["tag"]).lines() {
+        git(&legacy, &["tag", "-d", tag]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_that_cannot_be_mirrored_fails_the_job_but_stays_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let settings = defaults_for(&data);
+    let layout = settings.layout();
+    seed(dir.path(), &layout.storage());
+    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
+    let legacy = layout.legacy_package_sets_bare();
+    let today = registry_server::job_context::now().date().to_string().replace('-', "");
+    git(&legacy, &["tag", &format!("psc-0.15.15-{today}"), "main"]);
+    let before = git(&legacy, &["for-each-ref"]);
+
+    let job = run_set_job(&settings, &bin, r#"{"packages":{"beta":"1.1.0"}}"#).await;
+    let log = lines(&job);
+    assert!(!job.info.success, "{log:#?}");
+    assert_eq!(
+        log.last().unwrap(),
+        &format!(
+            "Notice Could not mirror package set 0.2.0 because the tag psc-0.15.15-{today} already exists."
+        )
+    );
+    assert!(log.iter().any(|l| l == "Notice Released package set 0.2.0."), "{log:#?}");
+    git(&layout.registry_bare(), &["show", "main:package-sets/0.2.0.json"]);
+    assert_eq!(git(&legacy, &["for-each-ref"]), before, "nothing reached the legacy repository");
 }
 
 /// Runs one package-set job for `raw` to its end through an executor over `settings`.
@@ -318,6 +376,7 @@ async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_with
     // prelude, alpha, beta 1.0.0 and 1.1.0, gamma over either beta.
     assert_eq!(cached.len(), 6, "build results in storage: {cached:?}");
 
+    forget_legacy_tags(&layout);
     // A new machine: no working directory, only the storage.
     std::fs::remove_dir_all(layout.scratch().join("package-set-builds")).unwrap();
     let second = run_set_job(&settings, &bin, r#"{"packages":{"alpha":"1.1.0"}}"#).await;
@@ -343,6 +402,7 @@ async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_with
     readonly.readonly = true;
     std::fs::remove_dir_all(layout.scratch().join("package-set-builds")).unwrap();
     let storage_before = tree(&layout.storage());
+    forget_legacy_tags(&layout);
     let third = run_set_job(&readonly, &bin, r#"{"packages":{"prelude":"1.1.0"}}"#).await;
     let log = lines(&third);
     assert!(third.info.success, "{log:#?}");
