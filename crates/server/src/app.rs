@@ -152,6 +152,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             None
         }
     };
+    if let Some(url) = settings.healthchecks_url.clone().filter(|u| !u.trim().is_empty()) {
+        tokio::spawn(
+            async move { crate::healthcheck::ping(&url, crate::healthcheck::Schedule::UPSTREAM).await },
+        );
+    }
     let adapters = build_adapters(&settings)?;
     let handlers = build_handlers(&settings, trustee.clone());
     let wakers = Wakers::new();
