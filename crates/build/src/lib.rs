@@ -36,10 +36,12 @@ pub mod batch;
 pub mod cache;
 pub mod cachedb;
 pub mod engine;
+pub mod progress;
 pub mod source;
 mod state;
 
 pub use batch::{BatchRun, run_batch};
 pub use cache::{BuildCache, CachedOutput, LocalCache};
 pub use engine::{BuildReport, Engine, EngineError, Stats};
+pub use progress::{BuildEvent, EventFn};
 pub use source::PackageSource;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use registry_adapters::{ActivityLog, FileChange, Storage};
-use registry_build::{BuildCache, Engine, PackageSource, run_batch};
+use registry_build::{BuildCache, BuildEvent, Engine, PackageSource, run_batch};
 use registry_compiler::Purs;
 use registry_core::job::JobDetails;
 use registry_core::json::Codec;
@@ -209,10 +209,13 @@ impl JobHandler for PackageSetHandler {
         let old = latest.packages.clone();
         let progress_log = log.clone();
         let run = tokio::task::spawn_blocking(move || {
-            let progress: registry_build::engine::ProgressFn = Arc::new(move |m: &str| progress_log.info(m));
-            let mut engine = Engine::open(&root, compiler, purs, cache)
-                .map_err(|e| e.to_string())?
-                .with_progress(progress);
+            let events: registry_build::EventFn = Arc::new(move |e: &BuildEvent| {
+                if let Some(line) = e.log_line() {
+                    progress_log.info(&line)
+                }
+            });
+            let mut engine =
+                Engine::open(&root, compiler, purs, cache).map_err(|e| e.to_string())?.with_events(events);
             let run = run_batch(&mut engine, &old, &ordered, &index, &source).map_err(|e| e.to_string())?;
             Ok::<_, String>((run, engine.stats.clone(), index))
         })
