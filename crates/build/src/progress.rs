@@ -57,6 +57,9 @@ impl BuildEvent {
                 format!("Compiling: {packages} packages ({modules} modules) need a build")
             }
             BuildEvent::Compiled { modules } => format!("Compiled {modules} modules"),
+            BuildEvent::AttemptStarted { attempt, changes: 0, accepted_set: false } => {
+                format!("Attempt {attempt}: building the set unchanged")
+            }
             BuildEvent::AttemptStarted { attempt, changes, accepted_set: false } => {
                 format!("Attempt {attempt}: building the set with {}", count(*changes, "change"))
             }
