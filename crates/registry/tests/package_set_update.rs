@@ -1,7 +1,7 @@
 //! `registry package-set update` on a seeded data directory (real SQLite, git, local
 //! storage, the stand-in compiler), its output read as a non-terminal.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

@@ -246,12 +246,13 @@ impl PackageSetHandler {
         let progress_log = log.clone();
         let observer = events;
         let run = tokio::task::spawn_blocking(move || {
+            // The observer first: a progress display ends its bar before the phase line.
             let events: EventFn = Arc::new(move |e: &BuildEvent| {
-                if let Some(line) = e.log_line() {
-                    progress_log.info(&line)
-                }
                 if let Some(observer) = &observer {
                     observer(e)
+                }
+                if let Some(line) = e.log_line() {
+                    progress_log.info(&line)
                 }
             });
             let mut engine =
