@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use registry_build::{Engine, LocalCache, run_batch};
+use registry_build::{Engine, StorageCache, run_batch};
 use registry_compiler::Purs;
 use registry_core::package_set_batch::{Batch, PackageMap, upstream_sequential};
 use registry_core::package_set_rules::Change;
@@ -14,7 +14,7 @@ use support::*;
 #[test]
 fn engine_batches_match_upstream_with_fewer_compiles() {
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let purs = Purs::new(compilers(&base.path().join("bin")));
     let old: PackageMap = UNIVERSE.iter().map(|(n, _)| (name(n), v("1.0.0"))).collect();
@@ -55,7 +55,7 @@ fn a_batch_reports_its_phases_attempts_and_culprits_as_events() {
     use std::sync::Mutex;
 
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let purs = Purs::new(compilers(&base.path().join("bin")));
     let old: PackageMap = UNIVERSE.iter().map(|(n, _)| (name(n), v("1.0.0"))).collect();

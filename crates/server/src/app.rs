@@ -96,14 +96,14 @@ pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     handlers
 }
 
-/// Package-set builds keep one working directory per compiler and a build cache in
-/// the scratch directory, both reused across jobs. A compile never outlives the job.
+/// Package-set builds keep one working directory per compiler in the scratch
+/// directory, reused across jobs; their build cache is in the storage adapter. A
+/// compile never outlives the job.
 pub fn package_set_handler(settings: &Settings) -> PackageSetHandler {
     let layout = settings.layout();
     let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
     PackageSetHandler {
         build_root: layout.scratch().join("package-set-builds"),
-        cache: Arc::new(registry_build::LocalCache::new(layout.scratch().join("build-cache"))),
         purs: registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::PackageSet)),
     }
 }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use registry_adapters::{ActivityLog, CommitOutcome, FileChange, Storage};
-use registry_build::{BuildCache, BuildEvent, Engine, EventFn, PackageSource, Stats, run_batch};
+use registry_build::{
+    BuildCache, BuildEvent, Engine, EventFn, PackageSource, Stats, StorageCache, run_batch,
+};
 use registry_compiler::Purs;
 use registry_core::job::JobDetails;
 use registry_core::json::Codec;
@@ -35,7 +37,6 @@ use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler, now};
 pub struct PackageSetHandler {
     /// Holds one working directory per compiler version, kept across jobs.
     pub build_root: PathBuf,
-    pub cache: Arc<dyn BuildCache>,
     pub purs: Purs,
 }
 
@@ -241,7 +242,14 @@ impl PackageSetHandler {
             runtime: tokio::runtime::Handle::current(),
             hashes,
         };
-        let (root, cache, purs) = (self.build_root.clone(), self.cache.clone(), self.purs.clone());
+        // The build cache lives in the job's storage adapter, so READONLY (read-only
+        // storage) also keeps build results away from the real storage.
+        let cache: Arc<dyn BuildCache> = Arc::new(StorageCache::new(
+            adapters.storage.clone(),
+            tokio::runtime::Handle::current(),
+            log.clone(),
+        ));
+        let (root, purs) = (self.build_root.clone(), self.purs.clone());
         let old = latest.packages.clone();
         let progress_log = log.clone();
         let observer = events;
