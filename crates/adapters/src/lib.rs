@@ -22,13 +22,14 @@ pub mod process;
 pub mod s3;
 pub mod source;
 pub mod storage;
+pub mod testing;
 
 pub use activity::{ActivityLog, NullLog};
 pub use docs::{DocsError, DocsSite, HttpDocsSite, ReadOnlyDocsSite};
 pub use git::{CommitOutcome, FileChange, GitCheckout, GitError, GitRepo, ReadOnlyGitRepo};
 pub use s3::{S3Config, S3Storage};
 pub use source::{GitSourceFetcher, SourceError, SourceFetcher};
-pub use storage::{LocalStorage, ReadOnlyStorage, Storage, StorageError, tarball_key};
+pub use storage::{LocalStorage, ObjectKey, ReadOnlyStorage, Storage, StorageError, tarball_key};
 
 /// Installs the TLS crypto provider used by every HTTPS client here (S3, docs site).
 /// Idempotent; call once at start-up before making HTTPS requests.

@@ -14,7 +14,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use registry_core::{PackageName, Version};
 
 use crate::ActivityLog;
-use crate::storage::{Storage, StorageError, tarball_key};
+use crate::storage::{ObjectKey, Storage, StorageError, tarball_key};
 
 /// Connection settings for an S3-compatible bucket.
 #[derive(Debug, Clone)]
@@ -65,6 +65,39 @@ impl S3Storage {
         }
     }
 
+    /// Writes `bytes` under `key` unless an object is there (then `false`).
+    async fn put_once(&self, action: &'static str, key: &str, bytes: Bytes) -> Result<bool, StorageError> {
+        // Checked first because not every S3-compatible server honours conditional
+        // writes; `PutMode::Create` still guards against a concurrent writer where it does.
+        if self.exists(key).await? {
+            return Ok(false);
+        }
+        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let path = ObjectPath::from(key);
+        match self.store.put_opts(&path, PutPayload::from(bytes.clone()), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            // Servers without conditional writes reject the header: plain put after the check.
+            Err(object_store::Error::NotImplemented { .. })
+            | Err(object_store::Error::NotSupported { .. }) => {
+                self.store
+                    .put(&path, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| self.backend(action, key, e))?;
+                Ok(true)
+            }
+            Err(e) => Err(self.backend(action, key, e)),
+        }
+    }
+
+    async fn get(&self, action: &'static str, key: &str) -> Result<Option<Bytes>, StorageError> {
+        match self.store.get(&ObjectPath::from(key)).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.backend(action, key, e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.backend(action, key, e)),
+        }
+    }
+
     async fn exists(&self, key: &str) -> Result<bool, StorageError> {
         match self.store.head(&ObjectPath::from(key)).await {
             Ok(_) => Ok(true),
@@ -88,43 +121,16 @@ impl Storage for S3Storage {
         log: &dyn ActivityLog,
     ) -> Result<(), StorageError> {
         let key = tarball_key(name, version);
-        // Checked first because not every S3-compatible server honours conditional
-        // writes; `PutMode::Create` still guards against a concurrent writer where it does.
-        if self.exists(&key).await? {
+        let size = tarball.len();
+        if !self.put_once("upload", &key, tarball).await? {
             return Err(StorageError::AlreadyExists { key, target: self.target.clone() });
         }
-        let size = tarball.len();
-        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
-        let path = ObjectPath::from(key.as_str());
-        match self.store.put_opts(&path, PutPayload::from(tarball.clone()), options).await {
-            Ok(_) => {
-                log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.target));
-                Ok(())
-            }
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                Err(StorageError::AlreadyExists { key, target: self.target.clone() })
-            }
-            // Servers without conditional writes reject the header: plain put after the check.
-            Err(object_store::Error::NotImplemented { .. })
-            | Err(object_store::Error::NotSupported { .. }) => {
-                self.store
-                    .put(&path, PutPayload::from(tarball))
-                    .await
-                    .map_err(|e| self.backend("upload", &key, e))?;
-                log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.target));
-                Ok(())
-            }
-            Err(e) => Err(self.backend("upload", &key, e)),
-        }
+        log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.target));
+        Ok(())
     }
 
     async fn download(&self, name: &PackageName, version: &Version) -> Result<Option<Bytes>, StorageError> {
-        let key = tarball_key(name, version);
-        match self.store.get(&ObjectPath::from(key.as_str())).await {
-            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.backend("download", &key, e))?)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.backend("download", &key, e)),
-        }
+        self.get("download", &tarball_key(name, version)).await
     }
 
     async fn delete(
@@ -159,5 +165,27 @@ impl Storage for S3Storage {
             .filter_map(|f| f.strip_suffix(".tar.gz"))
             .filter_map(|v| Version::parse(v).ok())
             .collect())
+    }
+
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<bool, StorageError> {
+        let size = bytes.len();
+        let stored = self.put_once("store", key.as_str(), bytes).await?;
+        if stored {
+            log.debug(&format!("Stored {key} ({size} bytes) in {}", self.target));
+        }
+        Ok(stored)
+    }
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
+        self.get("read", key.as_str()).await
+    }
+
+    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        self.exists(key.as_str()).await
     }
 }

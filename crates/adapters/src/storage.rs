@@ -1,4 +1,8 @@
 //! Package tarball storage: `<name>/<version>.tar.gz`, written once, never overwritten.
+//!
+//! The same store also keeps the registry's own immutable objects (the build cache)
+//! under [`ObjectKey`]s, whose first segment starts with `_`: never a package name,
+//! so they can never collide with a tarball or show up as a package's version.
 
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
@@ -14,6 +18,43 @@ use crate::ActivityLog;
 /// The object key (and public URL path) of a tarball.
 pub fn tarball_key(name: &PackageName, version: &Version) -> String {
     format!("{name}/{version}.tar.gz")
+}
+
+/// The key of an object that is not a package tarball, e.g.
+/// `_build-cache/3f/3f9a….tar.gz`: segments of `[A-Za-z0-9._-]`, none `.` or `..`, the
+/// first starting with `_`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub fn new(key: impl Into<String>) -> Result<ObjectKey, String> {
+        let key = key.into();
+        let segments: Vec<&str> = key.split('/').collect();
+        if !segments[0].starts_with('_') {
+            return Err(format!(
+                "object key {key:?} must start with a segment beginning with '_' (package tarballs own every other name)"
+            ));
+        }
+        for segment in &segments {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+            if segment.is_empty() || *segment == "." || *segment == ".." || !segment.chars().all(allowed) {
+                return Err(format!(
+                    "object key {key:?} has an invalid segment {segment:?}: use non-empty segments of letters, digits, '.', '_' and '-' (not '.' or '..')"
+                ));
+            }
+        }
+        Ok(ObjectKey(key))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +94,19 @@ pub trait Storage: Send + Sync {
 
     /// The versions stored for a package.
     async fn versions(&self, name: &PackageName) -> Result<BTreeSet<Version>, StorageError>;
+
+    /// Stores an immutable object. Equal keys must mean equal content, so storing a key
+    /// that exists keeps the stored object and answers `false`.
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<bool, StorageError>;
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError>;
+
+    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError>;
 }
 
 /// Tarballs in a local directory, laid out like the public storage host.
@@ -76,6 +130,43 @@ impl LocalStorage {
     fn backend(&self, action: &'static str, key: String, err: impl std::fmt::Display) -> StorageError {
         StorageError::Backend { action, key, target: self.describe(), reason: err.to_string() }
     }
+
+    /// Writes `bytes` at `path` unless a file is there (then `false`). Written aside,
+    /// then hard-linked into place: the link fails if the target exists, so two
+    /// writers cannot both succeed and readers never see half a file.
+    async fn write_once(
+        &self,
+        action: &'static str,
+        key: &str,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<bool, StorageError> {
+        let dir = path.parent().expect("a stored path has a parent");
+        let file = path.file_name().expect("a stored path names a file").to_string_lossy();
+        tokio::fs::create_dir_all(dir).await.map_err(|e| self.backend(action, key.to_owned(), e))?;
+        let staging = dir.join(format!(".{file}.{}.partial", std::process::id()));
+        tokio::fs::write(&staging, bytes).await.map_err(|e| self.backend(action, key.to_owned(), e))?;
+        let linked = tokio::fs::hard_link(&staging, path).await;
+        let _ = tokio::fs::remove_file(&staging).await;
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(self.backend(action, key.to_owned(), e)),
+        }
+    }
+
+    async fn read_file(
+        &self,
+        action: &'static str,
+        key: &str,
+        path: &Path,
+    ) -> Result<Option<Bytes>, StorageError> {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.backend(action, key.to_owned(), e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -92,34 +183,16 @@ impl Storage for LocalStorage {
         log: &dyn ActivityLog,
     ) -> Result<(), StorageError> {
         let key = tarball_key(name, version);
-        let path = self.path(name, version);
-        let dir = path.parent().expect("a tarball path has a parent").to_owned();
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| self.backend("upload", key.clone(), e))?;
-        // Written aside, then hard-linked into place: the link fails if the target
-        // exists, so two writers cannot both succeed and readers never see half a file.
-        let staging = dir.join(format!(".{version}.tar.gz.{}.partial", std::process::id()));
         let size = tarball.len();
-        tokio::fs::write(&staging, &tarball).await.map_err(|e| self.backend("upload", key.clone(), e))?;
-        let linked = tokio::fs::hard_link(&staging, &path).await;
-        let _ = tokio::fs::remove_file(&staging).await;
-        match linked {
-            Ok(()) => {
-                log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.describe()));
-                Ok(())
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                Err(StorageError::AlreadyExists { key, target: self.describe() })
-            }
-            Err(e) => Err(self.backend("upload", key, e)),
+        if !self.write_once("upload", &key, &self.path(name, version), &tarball).await? {
+            return Err(StorageError::AlreadyExists { key, target: self.describe() });
         }
+        log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.describe()));
+        Ok(())
     }
 
     async fn download(&self, name: &PackageName, version: &Version) -> Result<Option<Bytes>, StorageError> {
-        match tokio::fs::read(self.path(name, version)).await {
-            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.backend("download", tarball_key(name, version), e)),
-        }
+        self.read_file("download", &tarball_key(name, version), &self.path(name, version)).await
     }
 
     async fn delete(
@@ -161,12 +234,35 @@ impl Storage for LocalStorage {
         }
         Ok(versions)
     }
+
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<bool, StorageError> {
+        let stored = self.write_once("store", key.as_str(), &self.root.join(key.as_str()), &bytes).await?;
+        if stored {
+            log.debug(&format!("Stored {key} ({} bytes) in {}", bytes.len(), self.describe()));
+        }
+        Ok(stored)
+    }
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
+        self.read_file("read", key.as_str(), &self.root.join(key.as_str())).await
+    }
+
+    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        tokio::fs::try_exists(self.root.join(key.as_str()))
+            .await
+            .map_err(|e| self.backend("check", key.to_string(), e))
+    }
 }
 
-/// Storage in READONLY mode: reads go to the real storage; uploads are kept in a
-/// local cache directory (so a later job of this server can still install the
-/// tarball) and deletes are skipped, each with a NOTICE saying what would have
-/// happened.
+/// Storage in READONLY mode: reads go to the real storage; uploads and objects are
+/// kept in a local cache directory (so a later job of this server can still install
+/// the tarball or reuse the build result) and deletes are skipped, each with a NOTICE
+/// saying what would have happened.
 pub struct ReadOnlyStorage {
     inner: Arc<dyn Storage>,
     cache: LocalStorage,
@@ -233,5 +329,36 @@ impl Storage for ReadOnlyStorage {
         let mut versions = self.inner.versions(name).await?;
         versions.extend(self.cache.versions(name).await?);
         Ok(versions)
+    }
+
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<bool, StorageError> {
+        if self.inner.has_object(key).await? {
+            return Ok(false);
+        }
+        let stored = self.cache.put_object(key, bytes.clone(), &crate::NullLog).await?;
+        if stored {
+            log.notice(&format!(
+                "READONLY: skipped storing {key} ({} bytes) in {}; kept in the local read-only cache instead",
+                bytes.len(),
+                self.inner.describe()
+            ));
+        }
+        Ok(stored)
+    }
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
+        match self.cache.get_object(key).await? {
+            Some(bytes) => Ok(Some(bytes)),
+            None => self.inner.get_object(key).await,
+        }
+    }
+
+    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        Ok(self.cache.has_object(key).await? || self.inner.has_object(key).await?)
     }
 }

@@ -20,7 +20,9 @@
 //!   rolled back by building the next state, which restores from the cache only the
 //!   packages whose key differs from what `output/` holds.
 //! * **Content-addressed cache.** After each compile, every package that compiled is
-//!   stored under its build key ([`cache::BuildCache`]). A package whose key is
+//!   stored under its build key ([`cache::BuildCache`]), in the registry's storage
+//!   adapter ([`StorageCache`]: a local directory by default, S3 in production, so
+//!   workers and machines share it). A package whose key is
 //!   cached is restored by copying (never hard-linking: purs writes in place) its
 //!   module directories and writing matching `cache-db.json` entries with the
 //!   installed sources' mtimes and SHA-512s; restored files all get one fresh mtime,
@@ -36,10 +38,14 @@ pub mod batch;
 pub mod cache;
 pub mod cachedb;
 pub mod engine;
+pub mod progress;
 pub mod source;
 mod state;
+pub mod storage_cache;
 
 pub use batch::{BatchRun, run_batch};
-pub use cache::{BuildCache, CachedOutput, LocalCache};
+pub use cache::{BuildCache, CachedOutput};
 pub use engine::{BuildReport, Engine, EngineError, Stats};
+pub use progress::{BuildEvent, EventFn};
 pub use source::PackageSource;
+pub use storage_cache::StorageCache;

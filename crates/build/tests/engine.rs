@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use registry_build::{Engine, LocalCache};
+use registry_build::{Engine, StorageCache};
 use registry_compiler::Purs;
 use registry_core::build_plan::affected_closure;
 use registry_core::package_set_batch::{CompileOutcome, PackageMap};
 use support::*;
 
-fn open(base: &std::path::Path, compiler: &str, cache: &Arc<LocalCache>) -> Engine {
+fn open(base: &std::path::Path, compiler: &str, cache: &Arc<StorageCache>) -> Engine {
     let purs = Purs::new(compilers(&base.join("bin")));
     Engine::open(&base.join("work"), v(compiler), purs, cache.clone()).unwrap()
 }
@@ -77,7 +77,7 @@ proptest! {
     #[test]
     fn every_build_equals_a_clean_build(steps in proptest::collection::vec(step(), 1..8)) {
         let base = tempfile::tempdir().unwrap();
-        let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+        let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
         let source = GenSource { index: universe() };
         let clean_purs = Purs::new(compilers(&base.path().join("bin")));
         let mut target = full_set();
@@ -111,7 +111,7 @@ proptest! {
 #[test]
 fn a_change_recompiles_exactly_the_affected_closure() {
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let mut engine = open(base.path(), "0.15.15", &cache);
     let first = engine.build(&full_set(), &source.index, &source).unwrap();
@@ -136,7 +136,7 @@ fn a_change_recompiles_exactly_the_affected_closure() {
 #[test]
 fn a_reverted_change_and_a_fresh_directory_compile_nothing() {
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let mut engine = open(base.path(), "0.15.15", &cache);
     engine.build(&full_set(), &source.index, &source).unwrap();
@@ -177,7 +177,7 @@ fn a_reverted_change_and_a_fresh_directory_compile_nothing() {
 #[test]
 fn a_failing_change_rolls_back_only_what_it_touched() {
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let mut engine = open(base.path(), "0.15.15", &cache);
     engine.build(&full_set(), &source.index, &source).unwrap();
@@ -194,7 +194,7 @@ fn a_failing_change_rolls_back_only_what_it_touched() {
 #[test]
 fn a_removed_package_leaves_no_output() {
     let base = tempfile::tempdir().unwrap();
-    let cache = Arc::new(LocalCache::new(base.path().join("cache")));
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
     let source = GenSource { index: universe() };
     let mut engine = open(base.path(), "0.15.15", &cache);
     engine.build(&full_set(), &source.index, &source).unwrap();
@@ -206,4 +206,33 @@ fn a_removed_package_leaves_no_output() {
     let clean = base.path().join("clean");
     assert_eq!(clean_build(&clean, &smaller, &source, &purs, v("0.15.15")), CompileOutcome::Ok);
     assert_same_output(&engine.output_dir(), &clean.join("output"), "after removing delta");
+}
+
+#[test]
+fn two_workers_share_build_results_through_an_s3_bucket() {
+    let starter = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let Some(server) = starter.block_on(registry_adapters::testing::S3TestServer::start()) else { return };
+    let bucket = || -> Arc<StorageCache> {
+        let storage = registry_adapters::S3Storage::new(&server.config()).unwrap();
+        Arc::new(StorageCache::standalone(Arc::new(storage), Arc::new(registry_adapters::NullLog)).unwrap())
+    };
+    let source = GenSource { index: universe() };
+    let mut set = full_set();
+    set.insert(name("beta"), v("1.1.0"));
+
+    let first = tempfile::tempdir().unwrap();
+    let mut worker = open(first.path(), "0.15.15", &bucket());
+    let built = worker.build(&set, &source.index, &source).unwrap();
+    assert!(built.compiled && built.modules_compiled > 0);
+    drop(worker);
+
+    let second = tempfile::tempdir().unwrap();
+    let mut other = open(second.path(), "0.15.15", &bucket());
+    let report = other.build(&set, &source.index, &source).unwrap();
+    assert!(!report.compiled, "the second worker restores everything from the bucket");
+    assert_eq!(report.packages_restored, set.len());
+    let purs = Purs::new(compilers(&second.path().join("bin")));
+    let clean = second.path().join("clean");
+    assert_eq!(clean_build(&clean, &set, &source, &purs, v("0.15.15")), CompileOutcome::Ok);
+    assert_same_output(&other.output_dir(), &clean.join("output"), "restored from S3");
 }

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use registry_build::source::PackageSource;
-use registry_build::{Engine, LocalCache, run_batch};
+use registry_build::{Engine, StorageCache, run_batch};
 use registry_compiler::{CompilerFailure, CompilerLocator, Purs};
 use registry_core::package_set_batch::PackageMap;
 use registry_core::package_set_rules::{Change, ChangeSet, order_changes};
@@ -415,7 +415,7 @@ fn replay(
         };
         match strategy {
             "ours" => {
-                let cache = Arc::new(LocalCache::new(dir.join("cache")));
+                let cache = Arc::new(StorageCache::local(dir.join("cache"))?);
                 // Cold build of the first old set, not counted as a job.
                 Engine::open(&dir.join("work"), first.old_compiler, purs.clone(), cache.clone())?
                     .build(&first.old, index, source)?;
@@ -613,7 +613,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         &batch_dir.join("work"),
         compiler,
         purs.clone(),
-        Arc::new(LocalCache::new(batch_dir.join("cache"))),
+        Arc::new(StorageCache::local(batch_dir.join("cache"))?),
     )?;
     engine.build(&newest, &index, &batch_source)?;
     let before = engine.stats.compiles;

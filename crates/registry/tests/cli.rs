@@ -157,3 +157,21 @@ async fn readonly_prints_a_banner_at_start_up() {
     assert!(!plain.log().contains("READONLY MODE"));
     drop(server);
 }
+
+#[test]
+fn init_and_config_take_a_data_directory_relative_to_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["init", "--data-dir", "relative-data"])
+        .current_dir(dir.path())
+        .env_remove("READONLY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .args(["rev-parse", "--verify", "main"])
+        .current_dir(dir.path().join("relative-data/git/registry.git"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the registry repository has no main branch after init");
+}

@@ -17,8 +17,11 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// A relative `root` is taken from the current directory now: git runs in other
+    /// directories (checkouts), where a relative remote path would name nothing.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DataDir { root: root.into() }
+        let root = root.into();
+        DataDir { root: std::path::absolute(&root).unwrap_or(root) }
     }
     pub fn root(&self) -> &Path {
         &self.root

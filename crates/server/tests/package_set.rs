@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use registry_core::job::{Job, JobType, LogLevel};
@@ -14,12 +14,11 @@ use registry_core::metadata::{Metadata, PublishedMetadata};
 use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest, PublishData};
 use registry_core::{Manifest, PackageName, PackageSet, Sha256, Timestamp, Version};
 use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
-use registry_server::app::build_adapters;
+use registry_server::app::{build_adapters, build_handlers};
 use registry_server::config::defaults_for;
-use registry_server::executor::{Executor, Handlers, Wakers, shutdown_pair};
+use registry_server::executor::{Executor, Handlers, ShutdownTrigger, Wakers, shutdown_pair};
 use registry_server::handlers::PackageSetHandler;
-use registry_server::job_context::{JobContext, JobFailure, JobHandler};
-use registry_workload::{Variant, package_files, write_files};
+use registry_workload::{GitIdentity, Variant, package_files, write_files, write_git_repo};
 
 fn standin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -94,18 +93,6 @@ fn seed(dir: &Path, storage: &Path) {
     std::fs::write(dir.join("seed/package-sets/0.1.0.json"), set.to_pretty()).unwrap();
 }
 
-/// Records when a publish job starts (stands in for the publish handler, which
-/// lives on another branch).
-struct StartRecorder(Arc<Mutex<Option<Instant>>>);
-
-#[async_trait::async_trait]
-impl JobHandler for StartRecorder {
-    async fn run(&self, _ctx: &JobContext) -> Result<(), JobFailure> {
-        self.0.lock().unwrap().get_or_insert_with(Instant::now);
-        Ok(())
-    }
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git").args(args).current_dir(dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -130,63 +117,114 @@ async fn wait_finished(store: &Arc<dyn JobStore>, id: &str, limit: Duration) -> 
     }
 }
 
+/// An executor running `handlers` over the registry of `settings`.
+struct Running {
+    store: Arc<dyn JobStore>,
+    wakers: Wakers,
+    trigger: ShutdownTrigger,
+    lanes: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(settings: &registry_server::config::Settings, handlers: Handlers) -> Running {
+        let layout = settings.layout();
+        let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
+        let executor = Arc::new(Executor {
+            store: store.clone(),
+            handlers,
+            adapters: build_adapters(settings).unwrap(),
+            timeouts: HashMap::new(),
+            work_root: layout.jobs(),
+            poll_interval: Duration::from_millis(50),
+        });
+        let wakers = Wakers::new();
+        let (trigger, shutdown) = shutdown_pair();
+        let lanes = executor.start(&wakers, shutdown);
+        Running { store, wakers, trigger, lanes }
+    }
+
+    async fn submit(&self, job: NewJob, at: Timestamp) -> String {
+        let kind = job.job_type();
+        let id = self.store.enqueue(job, at).await.unwrap().job_id;
+        self.wakers.wake(kind);
+        id
+    }
+
+    async fn submit_set(&self, raw: &str) -> String {
+        let request = PackageSetUpdateRequest {
+            update: PackageSetUpdateData::from_json_str(raw).unwrap(),
+            raw_payload: raw.into(),
+            signature: None,
+        };
+        self.submit(NewJob::PackageSet(request), Timestamp::from_unix_millis(1_800_000_000_000)).await
+    }
+
+    async fn stop(self) {
+        self.trigger.trigger();
+        for lane in self.lanes {
+            lane.await.unwrap();
+        }
+    }
+}
+
+fn set_handler(settings: &registry_server::config::Settings, purs: registry_compiler::Purs) -> Handlers {
+    let mut handlers: Handlers = HashMap::new();
+    handlers.insert(
+        JobType::PackageSet,
+        Arc::new(PackageSetHandler {
+            build_root: settings.layout().scratch().join("package-set-builds"),
+            purs,
+        }),
+    );
+    handlers
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let settings = defaults_for(&data);
+    let mut settings = defaults_for(&data);
     let layout = settings.layout();
     seed(dir.path(), &layout.storage());
     registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
+    // A new package to publish, from a local "GitHub".
+    let github = dir.path().join("github");
+    // prelude 2.0.0 drops what dependants import, so delta stays below it.
+    let delta = Manifest::from_json_str(
+        &manifest("delta", "1.0.0", &["prelude"]).to_compact().replace(">=0.0.0 <100.0.0", ">=1.0.0 <2.0.0"),
+    )
+    .unwrap();
+    write_git_repo(&github.join("o/delta.git"), &[(&delta, Variant::Normal)], &GitIdentity::default())
+        .unwrap();
+    settings.github_url = format!("file://{}", github.display());
+    settings.compilers = Some(bin.clone());
+    settings.docs_url = "http://127.0.0.1:9".into();
 
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
-    let publish_started = Arc::new(Mutex::new(None));
-    let mut handlers: Handlers = HashMap::new();
-    handlers.insert(
-        JobType::PackageSet,
-        Arc::new(PackageSetHandler {
-            build_root: layout.scratch().join("package-set-builds"),
-            cache: Arc::new(registry_build::LocalCache::new(layout.scratch().join("build-cache"))),
-            // Slow enough that the job is still compiling when the publish arrives.
-            purs: registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
-                .with_env("PURS_STANDIN_DELAY_MS", "100"),
-        }),
-    );
-    handlers.insert(JobType::Publish, Arc::new(StartRecorder(publish_started.clone())));
-    let executor = Arc::new(Executor {
-        store: store.clone(),
-        handlers,
-        adapters: build_adapters(&settings).unwrap(),
-        timeouts: HashMap::new(),
-        work_root: layout.jobs(),
-        poll_interval: Duration::from_millis(50),
-    });
-    let wakers = Wakers::new();
-    let (trigger, shutdown) = shutdown_pair();
-    let lanes = executor.start(&wakers, shutdown);
-
-    let raw = r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#;
-    let request = PackageSetUpdateRequest {
-        update: PackageSetUpdateData::from_json_str(raw).unwrap(),
-        raw_payload: raw.into(),
-        signature: None,
-    };
-    let now = Timestamp::from_unix_millis(1_800_000_000_000);
-    let id = store.enqueue(NewJob::PackageSet(request), now).await.unwrap().job_id;
-    wakers.wake(JobType::PackageSet);
+    // The registry's own handlers, with a package-set compiler slowed down so that the
+    // job is still compiling when the publish arrives.
+    let mut handlers: Handlers = build_handlers(&settings, None);
+    let slow = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
+        .with_env("PURS_STANDIN_DELAY_MS", "200");
+    handlers.extend(set_handler(&settings, slow));
+    let running = Running::start(&settings, handlers);
+    let id = running.submit_set(r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#).await;
 
     // While the package-set job compiles, a publish must start within 1 s.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let publish = PublishData::from_json_str(r#"{"name":"aff","ref":"v2.0.0","version":"2.0.0"}"#).unwrap();
-    let submitted = Instant::now();
-    let publish_id = store.enqueue(NewJob::Publish(publish), now).await.unwrap().job_id;
-    wakers.wake(JobType::Publish);
-    wait_finished(&store, &publish_id, Duration::from_secs(5)).await;
-    let started = publish_started.lock().unwrap().expect("the publish ran");
-    let set_job_running = store
+    let publish = PublishData::from_json_str(
+        r#"{"name":"delta","location":{"githubOwner":"o","githubRepo":"delta"},"ref":"v1.0.0","version":"1.0.0","compiler":"0.15.15"}"#,
+    )
+    .unwrap();
+    let submitted = registry_server::job_context::now();
+    let publish_id = running.submit(NewJob::Publish(publish), submitted).await;
+    let published = wait_finished(&running.store, &publish_id, Duration::from_secs(30)).await;
+    assert!(published.info.success, "the publish failed: {:#?}", lines(&published));
+    let waited = published.info.started_at.unwrap().unix_millis() - submitted.unix_millis();
+    let set_job_running = running
+        .store
         .job(
             &id,
             &LogsQuery {
@@ -203,18 +241,14 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
         .finished_at
         .is_none();
     assert!(set_job_running, "the package-set job should still be compiling (raise the delay)");
-    assert!(
-        started.duration_since(submitted) < Duration::from_secs(1),
-        "publish waited {:?}",
-        started.duration_since(submitted)
-    );
+    assert!(waited < 1000, "the publish waited {waited} ms to start");
+    let index_entry = git(&layout.index_bare(), &["show", "main:de/lt/delta"]);
+    assert!(index_entry.contains(r#""version":"1.0.0""#), "{index_entry}");
+    assert!(layout.storage().join("delta/1.0.0.tar.gz").is_file());
 
-    let job = wait_finished(&store, &id, Duration::from_secs(60)).await;
-    trigger.trigger();
-    for lane in lanes {
-        lane.await.unwrap();
-    }
-    let log: Vec<String> = job.logs.iter().map(|l| format!("{:?} {}", l.level, l.message)).collect();
+    let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
+    running.stop().await;
+    let log = lines(&job);
     assert!(job.info.success, "job failed: {log:#?}");
     assert!(log.iter().any(|l| l.contains("alpha was not added")), "{log:#?}");
     assert!(log.iter().any(|l| l.contains("modules compiled")), "{log:#?}");
@@ -230,4 +264,93 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
         "{message}"
     );
     assert!(message.contains(&format!("Job ID: {id}")));
+}
+
+/// Runs one package-set job for `raw` to its end through an executor over `settings`.
+async fn run_set_job(settings: &registry_server::config::Settings, bin: &Path, raw: &str) -> Job {
+    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(bin));
+    let running = Running::start(settings, set_handler(settings, purs));
+    let id = running.submit_set(raw).await;
+    let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
+    running.stop().await;
+    job
+}
+
+fn lines(job: &Job) -> Vec<String> {
+    job.logs.iter().map(|l| format!("{:?} {}", l.level, l.message)).collect()
+}
+
+/// Every file under `dir`, relative, with its content.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_without_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let settings = defaults_for(&data);
+    let layout = settings.layout();
+    seed(dir.path(), &layout.storage());
+    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
+
+    let first = run_set_job(&settings, &bin, r#"{"packages":{"beta":"1.1.0"}}"#).await;
+    assert!(first.info.success, "{:#?}", lines(&first));
+    let cached: Vec<String> =
+        tree(&layout.storage().join("_build-cache")).into_keys().filter(|k| k.ends_with(".tar.gz")).collect();
+    // prelude, alpha, beta 1.0.0 and 1.1.0, gamma over either beta.
+    assert_eq!(cached.len(), 6, "build results in storage: {cached:?}");
+
+    // A new machine: no working directory, only the storage.
+    std::fs::remove_dir_all(layout.scratch().join("package-set-builds")).unwrap();
+    let second = run_set_job(&settings, &bin, r#"{"packages":{"alpha":"1.1.0"}}"#).await;
+    let log = lines(&second);
+    assert!(second.info.success, "{log:#?}");
+    assert!(log.iter().any(|l| l.contains("Restored 4 packages from the build cache")), "{log:#?}");
+    // Only alpha 1.1.0 and gamma over it compile (the stand-in: one module each).
+    let alpha = package_files(&manifest("alpha", "1.1.0", &["prelude"]), Variant::Normal);
+    let gamma = package_files(&manifest("gamma", "1.0.0", &["alpha", "beta"]), Variant::Normal);
+    let expected = [alpha, gamma].iter().flat_map(|f| f.keys()).filter(|p| p.ends_with(".purs")).count();
+    assert!(
+        log.iter().any(|l| l.contains(&format!(", {expected} modules compiled,"))),
+        "expected {expected} modules compiled: {log:#?}"
+    );
+    let shown = git(&layout.registry_bare(), &["show", "main:package-sets/0.3.0.json"]);
+    assert_eq!(
+        PackageSet::from_json_str(&shown).unwrap().packages[&PackageName::parse("alpha").unwrap()],
+        Version::new(1, 1, 0)
+    );
+
+    // READONLY: the job still builds, but no build result reaches the storage.
+    let mut readonly = settings.clone();
+    readonly.readonly = true;
+    std::fs::remove_dir_all(layout.scratch().join("package-set-builds")).unwrap();
+    let storage_before = tree(&layout.storage());
+    let third = run_set_job(&readonly, &bin, r#"{"packages":{"prelude":"1.1.0"}}"#).await;
+    let log = lines(&third);
+    assert!(third.info.success, "{log:#?}");
+    assert_eq!(tree(&layout.storage()), storage_before, "READONLY wrote to the storage");
+    let skipped: Vec<&String> =
+        log.iter().filter(|l| l.starts_with("Notice READONLY: skipped storing _build-cache/")).collect();
+    // prelude 1.1.0 and its three dependants have new keys.
+    assert_eq!(skipped.len(), 4, "{log:#?}");
+    let kept = tree(&layout.readonly_cache().join("_build-cache"));
+    assert_eq!(kept.len(), 4, "kept locally: {:?}", kept.keys());
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
 use registry_adapters::{
     ActivityLog, CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher,
-    HttpDocsSite, LocalStorage, Storage, StorageError,
+    HttpDocsSite, LocalStorage, ObjectKey, Storage, StorageError,
 };
 use registry_compiler::{CompilerLocator, Purs};
 use registry_core::job::LogLevel;
@@ -120,6 +120,20 @@ impl Storage for FaultyStorage {
         name: &PackageName,
     ) -> Result<std::collections::BTreeSet<Version>, StorageError> {
         self.inner.versions(name).await
+    }
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        log: &dyn ActivityLog,
+    ) -> Result<bool, StorageError> {
+        self.inner.put_object(key, bytes, log).await
+    }
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
+        self.inner.get_object(key).await
+    }
+    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        self.inner.has_object(key).await
     }
 }
 
