@@ -151,6 +151,11 @@ pub struct Settings {
     #[arg(long, env = "PACCHETTIBOTTI_ED25519_PUB", hide_env_values = true)]
     pub pacchettibotti_public_key: Option<String>,
 
+    /// A health-check URL (e.g. healthchecks.io) to GET every 5 minutes while the
+    /// server runs (every minute after a failure; stops after 12 failures).
+    #[arg(long, env = "HEALTHCHECKS_URL", hide_env_values = true)]
+    pub healthchecks_url: Option<String>,
+
     /// Per-kind job time limit, `KIND=DURATION` (repeatable or comma-separated);
     /// defaults: publish, unpublish, transfer 10m; matrix 60m; packageset 90m.
     #[arg(long = "job-timeout", env = "REGISTRY_JOB_TIMEOUTS", value_delimiter = ',', value_parser = parse_job_timeout)]
@@ -253,6 +258,7 @@ impl Settings {
                 "PACCHETTIBOTTI_ED25519_PUB",
                 secret(&self.pacchettibotti_public_key).into(),
             ),
+            ("healthchecks-url", "HEALTHCHECKS_URL", secret(&self.healthchecks_url).into()),
         ]);
         let mut out = String::new();
         for (flag, env, value) in rows {
@@ -322,7 +328,10 @@ mod tests {
         assert!(shown.contains("https://pacchettibotti:***@github.com/purescript/registry.git"), "{shown}");
         assert!(shown.contains("index-remote:") && shown.contains("/data/git/registry-index.git"), "{shown}");
         assert!(shown.contains("/data/git/package-sets.git  [LEGACY_PACKAGE_SETS_REMOTE]"), "{shown}");
-        assert!(shown.contains("legacy-package-sets-branch:  main"), "{shown}");
+        assert!(
+            shown.lines().any(|l| l.starts_with("legacy-package-sets-branch:") && l.contains(" main  [")),
+            "{shown}"
+        );
         assert!(
             shown.lines().any(|l| l.starts_with("job-timeout.packageset:") && l.contains(" 5400s")),
             "{shown}"

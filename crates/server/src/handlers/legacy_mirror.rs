@@ -19,12 +19,17 @@ use registry_core::legacy::package_sets::{
 };
 use registry_core::{ManifestIndex, PackageSet};
 
-use crate::job_context::{JobContext, JobFailure};
+use crate::job_context::{Adapters, JobFailure};
 
-/// Mirrors a package-set job's new `set` with the job's legacy repository adapter and log.
-pub async fn mirror(ctx: &JobContext, index: &ManifestIndex, set: &PackageSet) -> Result<(), JobFailure> {
-    let repo = ctx.adapters.legacy_package_sets.as_ref();
-    mirror_package_set(repo, index, set, Some(&ctx.job.info.job_id), ctx.log.as_ref()).await
+/// [`mirror_package_set`] to the legacy repository of `adapters`.
+pub async fn mirror(
+    adapters: &Adapters,
+    index: &ManifestIndex,
+    set: &PackageSet,
+    job_id: Option<&str>,
+    log: &dyn ActivityLog,
+) -> Result<(), JobFailure> {
+    mirror_package_set(adapters.legacy_package_sets.as_ref(), index, set, job_id, log).await
 }
 
 /// Mirrors `set` (whose manifests are all in `index`) to `repo`. `job_id` is
@@ -55,6 +60,13 @@ pub async fn mirror_package_set(
         )));
     }
 
+    // As upstream pulls before it writes: start from the remote's current files.
+    repo.refresh().await.map_err(|e| {
+        fail(format!(
+            "Could not mirror package set {name} because the {} could not be updated: {e}",
+            repo.describe()
+        ))
+    })?;
     let unreadable = |why: String| {
         fail(format!(
             "Could not mirror package set because reading the latest compatible sets file from \
