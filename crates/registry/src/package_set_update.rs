@@ -29,7 +29,8 @@ The operator running this command acts as a trustee (like pacchettibotti): remov
 compiler changes need no signature. Validation, the build and the commit are those of a \
 package-set job: the latest set is the starting point, the changes that compile are \
 accepted, the others rejected, and package-sets/<version>.json is committed to the \
-registry repository (with --readonly: built, but nothing is committed).
+registry repository and mirrored to the legacy package-sets repository (with --readonly: \
+built, but nothing is committed).
 
 With a server running on the same data directory: package-set updates run one at a \
 time (a lock in the build directory). This command waits while the server runs a \
