@@ -331,7 +331,7 @@ impl TestRegistry {
     pub async fn publish(&self, data: &PublishData) -> Outcome {
         let log = Arc::new(MemoryLog::default());
         let env = self.env(log.clone());
-        let result = self.publisher.run(&env, data).await;
+        let result = self.publisher.run(&env, data).await.map(|_| ());
         Outcome { result, log: log.lines() }
     }
 
