@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod init;
 pub mod job_context;
 pub mod layout;
+pub mod package_locks;
 pub mod trustee;
 
 pub use config::Settings;
