@@ -300,6 +300,18 @@ impl TestRegistry {
         self.dir.path()
     }
 
+    /// A job environment over this registry, and the job's log.
+    pub fn job_env(&self) -> (JobEnv, Arc<MemoryLog>) {
+        let log = Arc::new(MemoryLog::default());
+        (self.env(log.clone()), log)
+    }
+
+    /// Installs the stand-in compiler as `purs-X_Y_Z` too (it plays that version).
+    pub fn install_compiler(&self, version: &str) {
+        let name = format!("purs-{}", version.replace('.', "_"));
+        std::os::unix::fs::symlink(standin(), self.root().join("compilers").join(name)).unwrap();
+    }
+
     fn env(&self, log: Arc<MemoryLog>) -> JobEnv {
         let n = self.jobs.fetch_add(1, Ordering::SeqCst);
         let docs: Arc<dyn DocsSite> = Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None));
