@@ -71,6 +71,13 @@ pub trait GitRepo: Send + Sync {
     /// repository, at any depth, outside hidden (`.`-prefixed) directories and files.
     async fn all_files(&self) -> Result<Vec<String>, GitError>;
 
+    /// Makes the next reads see the remote as it is now (reads may otherwise come from
+    /// a copy refreshed a while ago). For work that must start from the latest state,
+    /// such as a package-set update after another process released a set.
+    async fn refresh(&self) -> Result<(), GitError> {
+        Ok(())
+    }
+
     /// Applies `changes`, commits them with `message` and pushes.
     async fn commit(
         &self,
@@ -285,6 +292,13 @@ impl GitRepo for GitCheckout {
         Ok(files)
     }
 
+    async fn refresh(&self) -> Result<(), GitError> {
+        let mut last = self.state.lock().await;
+        self.sync().await?;
+        *last = Some(Instant::now());
+        Ok(())
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -417,6 +431,10 @@ impl GitRepo for ReadOnlyGitRepo {
         }
         files.sort();
         Ok(files)
+    }
+
+    async fn refresh(&self) -> Result<(), GitError> {
+        self.inner.refresh().await
     }
 
     async fn commit(

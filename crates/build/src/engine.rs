@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{BuildCache, CachedOutput};
 use crate::cachedb::{self, CacheDb};
+use crate::progress::{BuildEvent, EventFn};
 use crate::source::{PackageSource, module_name_of};
 use crate::state::{self, Installed, JOURNAL_FILE, State};
 
@@ -61,8 +62,6 @@ pub struct BuildReport {
     pub bytes_restored: u64,
 }
 
-pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
-
 pub struct Engine {
     dir: PathBuf,
     compiler: Version,
@@ -71,7 +70,7 @@ pub struct Engine {
     toolchain: Toolchain,
     state: State,
     pub stats: Stats,
-    progress: Option<ProgressFn>,
+    events: Option<EventFn>,
     /// Held (an exclusive lock on `lock`) while the engine lives: a job whose task
     /// outlived its timeout finishes before the next one touches the directory.
     _lock: std::fs::File,
@@ -127,14 +126,15 @@ impl Engine {
             cache,
             toolchain,
             stats: Stats::default(),
-            progress: None,
+            events: None,
         };
         engine.recover()?;
         Ok(engine)
     }
 
-    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
-        self.progress = Some(progress);
+    /// Reports what the engine does, as [`BuildEvent`]s, from now on.
+    pub fn with_events(mut self, events: EventFn) -> Self {
+        self.events = Some(events);
         self
     }
 
@@ -150,9 +150,20 @@ impl Engine {
         self.compiler
     }
 
-    fn say(&self, message: &str) {
-        if let Some(p) = &self.progress {
-            p(message);
+    pub(crate) fn emit(&self, event: BuildEvent) {
+        if let Some(events) = &self.events {
+            events(&event);
+        }
+    }
+
+    /// The compiler driver, reporting each module it starts as an event.
+    fn observed_purs(&self) -> Purs {
+        match &self.events {
+            Some(events) => {
+                let events = Arc::clone(events);
+                self.purs.clone().with_progress(Arc::new(move |p| events(&BuildEvent::ModuleStarted(p))))
+            }
+            None => self.purs.clone(),
         }
     }
 
@@ -177,7 +188,7 @@ impl Engine {
             }
         }
         if journal.exists() {
-            self.say("Repairing the working directory after an interrupted build");
+            self.emit(BuildEvent::Repairing);
             self.remove_unknown_entries()?;
             let db = self.trusted_cache_db(cachedb::read(&self.output_dir()).unwrap_or_default())?;
             cachedb::write(&self.output_dir(), &db).map_err(|e| self.io(e))?;
@@ -288,20 +299,22 @@ impl Engine {
                 remove_dir_if_present(&self.dir.join("packages").join(p.dir_name(name)))
                     .map_err(|e| self.io(e))?;
             }
-            self.say(&format!("Removed {} packages from the working directory", leaving.len()));
+            self.emit(BuildEvent::Removed { packages: leaving.len() });
         }
 
         // 2. Install what is missing (aside, then renamed into place).
         let missing: Vec<(&PackageName, Version)> =
             target.iter().filter(|(n, _)| !self.state.contains_key(*n)).map(|(n, v)| (n, *v)).collect();
-        for (name, version) in &missing {
+        for (i, (name, version)) in missing.iter().enumerate() {
+            let package = format!("{name}@{version}");
+            self.emit(BuildEvent::Installing { index: i + 1, total: missing.len(), package });
             let installed = self.install(name, *version, source)?;
             self.state.insert((*name).clone(), installed);
         }
         if !missing.is_empty() {
             self.stats.packages_installed += missing.len();
             self.save_state()?;
-            self.say(&format!("Installed {} packages", missing.len()));
+            self.emit(BuildEvent::Installed { packages: missing.len() });
         }
 
         // 3. Trust only recorded keys that match, over trusted dependencies.
@@ -361,7 +374,7 @@ impl Engine {
         }
         self.stats.packages_restored += restored;
         if restored > 0 {
-            self.say(&format!("Restored {restored} packages from the build cache"));
+            self.emit(BuildEvent::Restored { packages: restored });
         }
 
         // 5. Compile unless every package's output is known and no module is provided twice.
@@ -384,12 +397,16 @@ impl Engine {
             return Ok(report);
         }
         let to_compile: usize = untrusted.iter().map(|n| self.state[*n].modules.len()).sum();
-        self.say(&format!("Compiling: {} packages ({to_compile} modules) need a build", untrusted.len()));
+        self.emit(BuildEvent::Compiling { packages: untrusted.len(), modules: to_compile });
         let externs_before = self.externs_mtimes();
         self.stats.compiles += 1;
         report.compiled = true;
-        let result =
-            self.purs.compile(Some(self.compiler), Some(self.dir.clone()), vec![SOURCE_GLOB.into()], None);
+        let result = self.observed_purs().compile(
+            Some(self.compiler),
+            Some(self.dir.clone()),
+            vec![SOURCE_GLOB.into()],
+            None,
+        );
         match result {
             Ok(_) => {}
             Err(CompilerFailure::CompilationError(errors)) => {
@@ -430,7 +447,7 @@ impl Engine {
         self.stats.modules_compiled += report.modules_compiled;
         self.save_state()?;
         std::fs::remove_file(self.dir.join(JOURNAL_FILE)).map_err(|e| self.io(e))?;
-        self.say(&format!("Compiled {} modules", report.modules_compiled));
+        self.emit(BuildEvent::Compiled { modules: report.modules_compiled });
         Ok(report)
     }
 

@@ -20,4 +20,4 @@ pub mod version;
 pub use errors::{CompilerError, CompilerFailure, SourcePosition};
 pub use graph::{GraphNode, PursGraph};
 pub use locate::CompilerLocator;
-pub use purs::{CompilerArgs, Purs, PursCommand};
+pub use purs::{CompileProgress, CompileProgressFn, CompilerArgs, Purs, PursCommand};

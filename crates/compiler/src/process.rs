@@ -3,7 +3,8 @@
 //! The compiler is spawned as the leader of a new process group so that a timeout can kill
 //! everything it started (`kill(-pgid, SIGKILL)`), not just the direct child. A waiter
 //! thread reaps the child; two reader threads drain its pipes so it never blocks on a full
-//! pipe while we wait.
+//! pipe while we wait. Those threads can also hand each line to an observer as it arrives
+//! (the compiler's progress lines), while still capturing the whole stream.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -38,18 +39,38 @@ pub enum RunError {
     TimedOut { stdout: String, stderr: String, pgid: i32 },
 }
 
+/// Receives one line of output (without its line ending) while the child runs.
+pub type LineFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Who sees the lines of each stream as they arrive; the streams are captured either way.
+#[derive(Clone, Default)]
+pub struct LineObservers {
+    pub stdout: Option<LineFn>,
+    pub stderr: Option<LineFn>,
+}
+
 /// Runs `command` (stdin closed, stdout and stderr captured) in a new process group.
 ///
 /// With a `timeout`, a run that lasts longer gets its whole process group killed. After the
 /// child exits, whatever is left in its group is killed too, so no stray helper outlives a
 /// compiler run.
 pub fn run(command: &mut Command, timeout: Option<Duration>) -> Result<Finished, RunError> {
+    run_observed(command, timeout, LineObservers::default())
+}
+
+/// [`run`], handing every complete line (and a final unterminated one) of stdout and
+/// stderr to `observers` from the reader threads, as soon as it is read.
+pub fn run_observed(
+    command: &mut Command,
+    timeout: Option<Duration>,
+    observers: LineObservers,
+) -> Result<Finished, RunError> {
     command.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().map_err(RunError::Spawn)?;
     let pgid = i32::try_from(child.id()).expect("process ids fit in i32");
 
-    let stdout = Capture::start(child.stdout.take());
-    let stderr = Capture::start(child.stderr.take());
+    let stdout = Capture::start(child.stdout.take(), observers.stdout);
+    let stderr = Capture::start(child.stderr.take(), observers.stderr);
 
     let (status_tx, status_rx) = mpsc::channel();
     thread::spawn(move || {
@@ -90,11 +111,12 @@ struct Capture {
 }
 
 impl Capture {
-    fn start(pipe: Option<impl Read + Send + 'static>) -> Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>, observer: Option<LineFn>) -> Capture {
         let bytes = Arc::new(Mutex::new(Vec::new()));
         let (done_tx, done) = mpsc::channel();
         let sink = Arc::clone(&bytes);
         thread::spawn(move || {
+            let mut lines = observer.map(|f| LineSplitter { observer: f, partial: Vec::new() });
             if let Some(mut pipe) = pipe {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = pipe.read(&mut buf) {
@@ -102,7 +124,13 @@ impl Capture {
                         break;
                     }
                     sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+                    if let Some(lines) = &mut lines {
+                        lines.feed(&buf[..n]);
+                    }
                 }
+            }
+            if let Some(lines) = &mut lines {
+                lines.finish();
             }
             let _ = done_tx.send(());
         });
@@ -114,6 +142,35 @@ impl Capture {
         let _ = self.done.recv_timeout(DRAIN_GRACE);
         let bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Cuts a byte stream into lines for an observer; a line may span several reads.
+struct LineSplitter {
+    observer: LineFn,
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..end]);
+            self.emit();
+            bytes = &bytes[end + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        let line = self.partial.strip_suffix(b"\r").unwrap_or(&self.partial);
+        (self.observer)(&String::from_utf8_lossy(line));
+        self.partial.clear();
     }
 }
 
@@ -129,6 +186,23 @@ mod tests {
         assert_eq!(finished.status.code(), Some(3));
         assert_eq!(finished.stdout, "out\n");
         assert_eq!(finished.stderr, "err\n");
+    }
+
+    #[test]
+    fn observers_see_each_line_while_the_streams_are_still_captured_whole() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = Arc::clone(&seen);
+        let observers = LineObservers {
+            stdout: None,
+            stderr: Some(Arc::new(move |l: &str| sink.lock().unwrap().push(l.into()))),
+        };
+        // A line written in two pieces, a CRLF line, an empty line and an unterminated last line.
+        let script =
+            "printf 'one ' >&2; sleep 0.1; printf 'two\\n' >&2; printf 'x\\r\\n\\nlast' >&2; echo out";
+        let finished = run_observed(Command::new("sh").args(["-c", script]), None, observers).unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["one two", "x", "", "last"]);
+        assert_eq!(finished.stderr, "one two\nx\r\n\nlast");
+        assert_eq!(finished.stdout, "out\n");
     }
 
     #[test]

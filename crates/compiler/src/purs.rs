@@ -4,10 +4,16 @@
 //! for compilers older than 0.14.0 and from **stdout** for newer ones (and for plain `purs`),
 //! except for `purs graph`, which writes its report to stderr in every version. A report
 //! that does not decode is an unknown error carrying both streams.
+//!
+//! While `purs compile` runs, its progress lines (`[i of n] Compiling M` since 0.15.0,
+//! `Compiling M` before; on stderr since 0.14.0, stdout before) can be observed as
+//! [`CompileProgress`]; this does not change what the streams are read for afterwards.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use registry_core::Version;
@@ -15,7 +21,7 @@ use registry_core::Version;
 use crate::errors::{CompilerFailure, parse_error_report};
 use crate::graph::PursGraph;
 use crate::locate::CompilerLocator;
-use crate::process::{self, RunError};
+use crate::process::{self, LineFn, LineObservers, RunError};
 use crate::version::parse_version_output;
 
 /// The compiler changed which stream carries errors in this version.
@@ -76,18 +82,64 @@ pub struct CompilerArgs {
     pub command: PursCommand,
 }
 
-/// The compiler driver: where compilers are, how long a call may take, and extra
-/// environment for the child.
-#[derive(Debug, Clone, Default)]
+/// One module that `purs compile` started (re)compiling, read from its progress line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileProgress {
+    /// 1-based position among the modules this run rebuilds. Compilers before 0.15.0 do
+    /// not number their lines; the position is then counted from the lines seen.
+    pub index: usize,
+    /// How many modules this run rebuilds; known since 0.15.0.
+    pub total: Option<usize>,
+    pub module: String,
+}
+
+/// Receives compile progress while purs runs (on a reader thread).
+pub type CompileProgressFn = Arc<dyn Fn(CompileProgress) + Send + Sync>;
+
+/// Reads `[ i of n] Compiling M` (0.15.0+) as `(Some((i, n)), M)` and `Compiling M`
+/// (older) as `(None, M)`; any other line is not progress.
+pub fn parse_progress_line(line: &str) -> Option<(Option<(usize, usize)>, &str)> {
+    let is_module_name = |m: &str| !m.is_empty() && !m.contains(char::is_whitespace);
+    if let Some(rest) = line.strip_prefix('[') {
+        let (counts, module) = rest.split_once("] Compiling ")?;
+        let (i, n) = counts.split_once(" of ")?;
+        let (i, n) = (i.trim_start().parse().ok()?, n.parse().ok()?);
+        return is_module_name(module).then_some((Some((i, n)), module));
+    }
+    let module = line.strip_prefix("Compiling ")?;
+    is_module_name(module).then_some((None, module))
+}
+
+/// The compiler driver: where compilers are, how long a call may take, extra
+/// environment for the child, and who hears about compile progress.
+#[derive(Clone, Default)]
 pub struct Purs {
     pub locator: CompilerLocator,
     pub timeout: Option<Duration>,
     pub env: Vec<(OsString, OsString)>,
+    pub progress: Option<CompileProgressFn>,
+}
+
+impl std::fmt::Debug for Purs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Purs")
+            .field("locator", &self.locator)
+            .field("timeout", &self.timeout)
+            .field("env", &self.env)
+            .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .finish()
+    }
 }
 
 impl Purs {
     pub fn new(locator: CompilerLocator) -> Self {
-        Purs { locator, timeout: None, env: Vec::new() }
+        Purs { locator, timeout: None, env: Vec::new(), progress: None }
+    }
+
+    /// Calls `progress` for every module `purs compile` starts, as it starts.
+    pub fn with_progress(mut self, progress: CompileProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -102,6 +154,30 @@ impl Purs {
 
     /// Runs one command once. Success gives stdout with one final newline removed.
     pub fn call(&self, args: &CompilerArgs) -> Result<String, CompilerFailure> {
+        self.call_observed(args, LineObservers::default())
+    }
+
+    /// The stream purs writes its progress lines to, observed as [`CompileProgress`].
+    fn progress_observers(&self, version: Option<Version>) -> LineObservers {
+        let Some(progress) = self.progress.clone() else { return LineObservers::default() };
+        let seen = AtomicUsize::new(0);
+        let observer: LineFn = Arc::new(move |line: &str| {
+            let Some((counts, module)) = parse_progress_line(line) else { return };
+            let counted = seen.fetch_add(1, Ordering::Relaxed) + 1;
+            let (index, total) = counts.map_or((counted, None), |(i, n)| (i, Some(n)));
+            progress(CompileProgress { index, total, module: module.to_owned() });
+        });
+        match version {
+            Some(v) if v < ERRORS_ON_STDOUT_SINCE => LineObservers { stdout: Some(observer), stderr: None },
+            _ => LineObservers { stdout: None, stderr: Some(observer) },
+        }
+    }
+
+    fn call_observed(
+        &self,
+        args: &CompilerArgs,
+        observers: LineObservers,
+    ) -> Result<String, CompilerFailure> {
         let executable = self.locator.find(args.version).ok_or(CompilerFailure::MissingCompiler)?;
         let mut command = Command::new(&executable);
         command.args(args.command.args());
@@ -109,7 +185,7 @@ impl Purs {
         if let Some(cwd) = &args.cwd {
             command.current_dir(cwd);
         }
-        let finished = match process::run(&mut command, self.timeout) {
+        let finished = match process::run_observed(&mut command, self.timeout, observers) {
             Ok(finished) => finished,
             Err(RunError::Spawn(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CompilerFailure::MissingCompiler);
@@ -164,7 +240,7 @@ impl Purs {
         let args = CompilerArgs { version, cwd, command: PursCommand::Compile { globs, output } };
         let mut attempt = 1;
         loop {
-            match self.call(&args) {
+            match self.call_observed(&args, self.progress_observers(version)) {
                 Err(failure) if failure.is_race_condition() && attempt < COMPILE_ATTEMPTS => attempt += 1,
                 result => return result,
             }
@@ -244,6 +320,25 @@ mod tests {
     fn a_missing_compiler_is_reported_as_such() {
         let purs = Purs::new(CompilerLocator::only_in("/nonexistent-compilers"));
         assert_eq!(purs.version(Some(Version::new(0, 15, 4))), Err(CompilerFailure::MissingCompiler));
+    }
+
+    #[test]
+    fn progress_lines_are_read_with_and_without_counts() {
+        assert_eq!(
+            parse_progress_line("[ 1 of 59] Compiling Type.Proxy"),
+            Some((Some((1, 59)), "Type.Proxy"))
+        );
+        assert_eq!(parse_progress_line("[59 of 59] Compiling Main"), Some((Some((59, 59)), "Main")));
+        assert_eq!(parse_progress_line("Compiling Data.Maybe"), Some((None, "Data.Maybe")));
+        for other in [
+            "Compiling documentation for Data.Maybe",
+            "[1 of 2] Compiling ",
+            "[x of 2] Compiling A",
+            "purs compile: No files found using pattern: x",
+            "{\"warnings\":[],\"errors\":[]}",
+        ] {
+            assert_eq!(parse_progress_line(other), None, "{other}");
+        }
     }
 
     #[test]

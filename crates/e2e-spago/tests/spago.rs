@@ -311,7 +311,7 @@ fn inner_publish() {
     seed_tarball(&world, &prelude);
     let compilers = world.path().join("compilers");
     std::fs::create_dir_all(&compilers).unwrap();
-    std::os::unix::fs::symlink(PURS, compilers.join("purs-0_15_15")).unwrap();
+    std::os::unix::fs::symlink(purs_bin(), compilers.join("purs-0_15_15")).unwrap();
     let github = format!("--github-url=file://{}", world.path().join("gh").display());
     let compilers_arg = format!("--compilers={}", compilers.display());
     // No documentation site here: fail at once (connection refused), not by a timeout.

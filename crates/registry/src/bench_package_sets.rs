@@ -6,33 +6,55 @@
 //! * `keep-output` — upstream since #760: `output/` is kept unless the compiler
 //!   changes; before the attempt all of `output/` is copied to `output-backup/`;
 //!   a failing batch is retried one change at a time.
-//! * `ours` — `registry_build`: build keys, cache restores, `plan_batch`.
+//! * `ours` — `registry_build`: build keys, cache restores, `plan_batch`; one
+//!   working directory per compiler, so a compiler change starts a fresh one.
+//!
+//! The replayed window ends at the newest set unless `--end` names another. The
+//! newest transitions all keep the compiler, so a default run also replays a
+//! second, separately printed window around the newest compiler change of the
+//! history (`compiler_change` in `--json`). "Affected" is the fewest modules a job
+//! can compile, counted by package and by import (see [`minimum`]).
+
+mod minimum;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use registry_build::source::PackageSource;
 use registry_build::{Engine, StorageCache, run_batch};
 use registry_compiler::{CompilerFailure, CompilerLocator, Purs};
-use registry_core::build_plan::affected_closure;
-use registry_core::package_set_batch::{Batch, CompileOutcome, PackageMap, upstream_sequential};
+use registry_core::package_set_batch::PackageMap;
 use registry_core::package_set_rules::{Change, ChangeSet, order_changes};
 use registry_core::{ManifestIndex, PackageName, PackageSet, Sha256, Version};
 use registry_workload::{Variant, load_snapshot, package_files, write_files};
 use serde_json::json;
+
+use minimum::{Minimum, minimum};
+use windows::Window;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// A registry data folder (index/, package-sets/).
     #[arg(long, default_value = "../shared/data/registry-snapshot")]
     pub snapshot: PathBuf,
-    /// Real transitions to replay (ending at the newest set).
+    /// Real transitions to replay (ending at the `--end` set).
     #[arg(long, default_value_t = 20)]
     pub transitions: usize,
-    /// A quick run for CI: 3 transitions on a small part of the set.
+    /// The package set (a version in package-sets/) the replayed window ends at;
+    /// default: the newest. E.g. `--end 50.3.0 --transitions 3` covers the change
+    /// from purs 0.15.14 to 0.15.15 (set 50.2.0).
+    #[arg(long, value_name = "SET_VERSION")]
+    pub end: Option<Version>,
+    /// Without `--end`, do not replay the second window around the newest compiler
+    /// change.
+    #[arg(long)]
+    pub no_compiler_change: bool,
+    /// A quick run for CI: 3 transitions on a small part of the set (and 3 around
+    /// the newest compiler change).
     #[arg(long)]
     pub small: bool,
     /// Write the figures as JSON.
@@ -84,67 +106,107 @@ impl PackageSource for Generated<'_> {
     }
 }
 
+/// What one strategy did in one job.
+#[derive(Debug, Clone)]
+struct JobFigures {
+    into: Version,
+    compiler_change: bool,
+    compiler_invocations: usize,
+    /// Externs files written by the job's compiles (see [`externs_mtimes`]).
+    modules_compiled: usize,
+    minimum: Minimum,
+    bytes_copied: u64,
+    seconds: f64,
+}
+
+impl JobFigures {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "into": self.into.to_string(),
+            "compiler_change": self.compiler_change,
+            "compiler_invocations": self.compiler_invocations,
+            "modules_compiled": self.modules_compiled,
+            "affected_modules": self.minimum.by_package,
+            "affected_modules_by_import": self.minimum.by_import,
+            "baseline_modules": self.minimum.baseline,
+            "set_modules": self.minimum.set_modules,
+            "bytes_copied": self.bytes_copied,
+            "seconds": self.seconds,
+        })
+    }
+}
+
 #[derive(Default, Debug, Clone)]
 struct Figures {
-    jobs: usize,
-    compiler_invocations: usize,
-    modules_compiled: usize,
-    affected_modules: usize,
-    bytes_copied: u64,
-    job_seconds: Vec<f64>,
+    jobs: Vec<JobFigures>,
 }
 
 impl Figures {
+    fn sum(&self, field: impl Fn(&JobFigures) -> usize) -> usize {
+        self.jobs.iter().map(field).sum()
+    }
+    fn compiler_invocations(&self) -> usize {
+        self.sum(|j| j.compiler_invocations)
+    }
+    fn modules_compiled(&self) -> usize {
+        self.sum(|j| j.modules_compiled)
+    }
+    fn affected_modules(&self) -> usize {
+        self.sum(|j| j.minimum.by_package)
+    }
+    fn affected_by_import(&self) -> usize {
+        self.sum(|j| j.minimum.by_import)
+    }
+    fn bytes_copied(&self) -> u64 {
+        self.jobs.iter().map(|j| j.bytes_copied).sum()
+    }
     fn median(&self) -> f64 {
-        let mut s = self.job_seconds.clone();
+        let mut s: Vec<f64> = self.jobs.iter().map(|j| j.seconds).collect();
         s.sort_by(f64::total_cmp);
         if s.is_empty() { 0.0 } else { s[s.len() / 2] }
     }
     fn total(&self) -> f64 {
-        self.job_seconds.iter().sum()
+        self.jobs.iter().map(|j| j.seconds).sum()
     }
     fn to_json(&self) -> serde_json::Value {
         json!({
-            "jobs": self.jobs,
-            "compiler_invocations": self.compiler_invocations,
-            "modules_compiled": self.modules_compiled,
-            "affected_modules": self.affected_modules,
-            "bytes_copied": self.bytes_copied,
+            "jobs": self.jobs.len(),
+            "compiler_invocations": self.compiler_invocations(),
+            "modules_compiled": self.modules_compiled(),
+            "affected_modules": self.affected_modules(),
+            "affected_modules_by_import": self.affected_by_import(),
+            "bytes_copied": self.bytes_copied(),
             "median_job_seconds": self.median(),
             "total_seconds": self.total(),
+            "per_job": self.jobs.iter().map(JobFigures::to_json).collect::<Vec<_>>(),
         })
     }
 }
 
 /// One job: the old set, the changes and the target compiler.
 struct Job {
+    /// The version of the set the job replays.
+    into: Version,
     old: PackageMap,
     compiler: Version,
     old_compiler: Version,
     changes: ChangeSet,
 }
 
-fn transitions(sets: &[PackageSet], count: usize, keep: Option<&BTreeSet<PackageName>>) -> Vec<Job> {
-    let restrict = |m: &PackageMap| -> PackageMap {
-        m.iter().filter(|(n, _)| keep.is_none_or(|k| k.contains(*n))).map(|(n, v)| (n.clone(), *v)).collect()
-    };
-    let start = sets.len().saturating_sub(count + 1);
-    sets[start..]
-        .windows(2)
-        .map(|w| {
-            let (old, new) = (restrict(&w[0].packages), restrict(&w[1].packages));
-            let mut changes = ChangeSet::new();
-            for (n, v) in &new {
-                if old.get(n) != Some(v) {
-                    changes.insert(n.clone(), Change::Update(*v));
-                }
-            }
-            for n in old.keys().filter(|n| !new.contains_key(*n)) {
-                changes.insert(n.clone(), Change::Remove);
-            }
-            Job { old, compiler: w[1].compiler, old_compiler: w[0].compiler, changes }
-        })
-        .collect()
+impl Job {
+    fn changes_compiler(&self) -> bool {
+        self.compiler != self.old_compiler
+    }
+
+    fn ordered_changes(&self, index: &ManifestIndex) -> Vec<(PackageName, Change)> {
+        let old_set = PackageSet {
+            version: Version::new(0, 0, 0),
+            compiler: self.old_compiler,
+            published: registry_core::Date::from_days(0),
+            packages: self.old.clone(),
+        };
+        order_changes(index, &old_set, &self.changes)
+    }
 }
 
 fn apply(old: &PackageMap, changes: &ChangeSet) -> PackageMap {
@@ -158,11 +220,20 @@ fn apply(old: &PackageMap, changes: &ChangeSet) -> PackageMap {
     out
 }
 
+/// The externs file of each module in `output/`, by modification time. A module
+/// counts as compiled when its externs changed time across a compile (the engine
+/// counts its own compiles the same way). A rewrite within the file system's
+/// timestamp granularity would be missed; the `--small` test checks that
+/// keep-output's count equals the import closure job by job, so none is.
 fn externs_mtimes(output: &Path) -> BTreeMap<String, std::time::SystemTime> {
     let mut out = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir(output) {
         for e in entries.flatten() {
-            if let Ok(t) = std::fs::metadata(e.path().join("externs.cbor")).and_then(|m| m.modified()) {
+            // `externs.json` before purs 0.13.8.
+            let externs = ["externs.cbor", "externs.json"]
+                .iter()
+                .find_map(|f| std::fs::metadata(e.path().join(f)).and_then(|m| m.modified()).ok());
+            if let Some(t) = externs {
                 out.insert(e.file_name().to_string_lossy().into_owned(), t);
             }
         }
@@ -202,7 +273,15 @@ struct Upstream<'a> {
     dir: PathBuf,
     purs: &'a Purs,
     source: &'a Generated<'a>,
-    figures: Figures,
+    counts: Counts,
+}
+
+/// Running totals of an upstream working directory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    compiler_invocations: usize,
+    modules_compiled: usize,
+    bytes_copied: u64,
 }
 
 impl Upstream<'_> {
@@ -226,7 +305,7 @@ impl Upstream<'_> {
 
     fn compile(&mut self, compiler: Version) -> Result<bool> {
         let before = externs_mtimes(&self.dir.join("output"));
-        self.figures.compiler_invocations += 1;
+        self.counts.compiler_invocations += 1;
         let result = self.purs.compile(
             Some(compiler),
             Some(self.dir.clone()),
@@ -234,7 +313,7 @@ impl Upstream<'_> {
             None,
         );
         let after = externs_mtimes(&self.dir.join("output"));
-        self.figures.modules_compiled += after.iter().filter(|(m, t)| before.get(*m) != Some(*t)).count();
+        self.counts.modules_compiled += after.iter().filter(|(m, t)| before.get(*m) != Some(*t)).count();
         match result {
             Ok(_) => Ok(true),
             Err(CompilerFailure::CompilationError(_)) => Ok(false),
@@ -249,7 +328,7 @@ impl Upstream<'_> {
         let _ = std::fs::remove_dir_all(&backup);
         if output.exists() {
             copy_dir(&output, &backup)?;
-            self.figures.bytes_copied += dir_size(&backup);
+            self.counts.bytes_copied += dir_size(&backup);
         }
         self.sync(state)?;
         let ok = self.compile(compiler)?;
@@ -266,17 +345,11 @@ impl Upstream<'_> {
     }
 
     /// Upstream's job: baseline, atomic, then one at a time. `wipe` deletes everything first.
-    fn job(
-        &mut self,
-        job: &Job,
-        ordered: &[(PackageName, Change)],
-        index: &ManifestIndex,
-        wipe: bool,
-    ) -> Result<PackageMap> {
-        let _ = index;
+    fn job(&mut self, job: &Job, ordered: &[(PackageName, Change)], wipe: bool) -> Result<PackageMap> {
         if wipe {
             let _ = std::fs::remove_dir_all(&self.dir);
-        } else if job.compiler != job.old_compiler {
+        } else if job.changes_compiler() {
+            // Upstream keeps `output/` only while the compiler stays the same.
             let _ = std::fs::remove_dir_all(self.dir.join("output"));
         }
         self.sync(&job.old)?;
@@ -298,16 +371,6 @@ impl Upstream<'_> {
     }
 }
 
-fn affected_modules(job: &Job, index: &ManifestIndex, source: &Generated<'_>) -> usize {
-    let new = apply(&job.old, &job.changes);
-    let names: BTreeSet<PackageName> = if job.compiler != job.old_compiler {
-        new.keys().cloned().collect()
-    } else {
-        affected_closure(&new, index, &job.changes.keys().cloned().collect())
-    };
-    names.iter().map(|n| source.module_count(n, new[n])).sum()
-}
-
 fn compilers_dir(purs: &Path, versions: &BTreeSet<Version>, dir: &Path) -> Result<CompilerLocator> {
     std::fs::create_dir_all(dir)?;
     for v in versions {
@@ -319,54 +382,154 @@ fn compilers_dir(purs: &Path, versions: &BTreeSet<Version>, dir: &Path) -> Resul
     Ok(CompilerLocator::only_in(dir))
 }
 
+const STRATEGIES: [&str; 3] = ["wipe", "keep-output", "ours"];
+/// Transitions of the compiler-change window.
+const CHANGE_TRANSITIONS: usize = 3;
+/// Changed packages `--small` keeps (with their dependencies).
+const SMALL_PACKAGES: usize = 6;
+
+/// Runs every strategy over `jobs`, each in its own directory under `scratch`.
+fn replay(
+    jobs: &[Job],
+    minima: &[Minimum],
+    index: &ManifestIndex,
+    source: &Generated<'_>,
+    purs: &Purs,
+    scratch: &Path,
+) -> Result<BTreeMap<&'static str, Figures>> {
+    let first = &jobs[0];
+    let mut results = BTreeMap::new();
+    for strategy in STRATEGIES {
+        let dir = scratch.join(strategy);
+        let mut figures = Figures::default();
+        let mut record = |job: &Job, minimum: Minimum, seconds: f64, before: Counts, after: Counts| {
+            figures.jobs.push(JobFigures {
+                into: job.into,
+                compiler_change: job.changes_compiler(),
+                compiler_invocations: after.compiler_invocations - before.compiler_invocations,
+                modules_compiled: after.modules_compiled - before.modules_compiled,
+                minimum,
+                bytes_copied: after.bytes_copied - before.bytes_copied,
+                seconds,
+            });
+        };
+        match strategy {
+            "ours" => {
+                let cache = Arc::new(StorageCache::local(dir.join("cache"))?);
+                // Cold build of the first old set, not counted as a job.
+                Engine::open(&dir.join("work"), first.old_compiler, purs.clone(), cache.clone())?
+                    .build(&first.old, index, source)?;
+                for (job, minimum) in jobs.iter().zip(minima) {
+                    let start = Instant::now();
+                    // The directory of the job's compiler: after a compiler change a new
+                    // one, whose build keys differ, so nothing is restored from the cache.
+                    let mut engine =
+                        Engine::open(&dir.join("work"), job.compiler, purs.clone(), cache.clone())?;
+                    let run = run_batch(&mut engine, &job.old, &job.ordered_changes(index), index, source)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let seconds = start.elapsed().as_secs_f64();
+                    let done = Counts {
+                        compiler_invocations: run.compiles,
+                        modules_compiled: engine.stats.modules_compiled,
+                        bytes_copied: engine.stats.bytes_restored,
+                    };
+                    record(job, *minimum, seconds, Counts::default(), done);
+                }
+            }
+            _ => {
+                let wipe = strategy == "wipe";
+                let mut up = Upstream { dir: dir.clone(), purs, source, counts: Counts::default() };
+                up.sync(&first.old)?;
+                up.compile(first.old_compiler)?;
+                for (job, minimum) in jobs.iter().zip(minima) {
+                    let start = Instant::now();
+                    let before = up.counts;
+                    up.job(job, &job.ordered_changes(index), wipe)?;
+                    record(job, *minimum, start.elapsed().as_secs_f64(), before, up.counts);
+                }
+            }
+        }
+        results.insert(strategy, figures);
+    }
+    Ok(results)
+}
+
+fn print_figures(results: &BTreeMap<&str, Figures>) {
+    for strategy in STRATEGIES {
+        let f = &results[strategy];
+        println!(
+            "{strategy:<12} jobs {:>3}  compiles {:>4}  modules compiled {:>7}  affected {:>7} (by import {:>7})  bytes copied {:>11}  median job {:>8.3} s  total {:>8.2} s",
+            f.jobs.len(),
+            f.compiler_invocations(),
+            f.modules_compiled(),
+            f.affected_modules(),
+            f.affected_by_import(),
+            f.bytes_copied(),
+            f.median(),
+            f.total()
+        );
+    }
+    let (ours, keep) = (&results["ours"], &results["keep-output"]);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+    println!(
+        "ours: modules compiled / affected = {:.2}; keep-output: modules compiled / affected by import = {:.2}; median job time: keep-output/ours = {:.1}x, wipe/ours = {:.1}x",
+        ratio(ours.modules_compiled() as f64, ours.affected_modules() as f64),
+        ratio(keep.modules_compiled() as f64, keep.affected_by_import() as f64),
+        ratio(keep.median(), ours.median()),
+        ratio(results["wipe"].median(), ours.median()),
+    );
+    for (i, job) in ours.jobs.iter().enumerate().filter(|(_, j)| j.compiler_change) {
+        let line: Vec<String> = STRATEGIES
+            .iter()
+            .map(|s| {
+                let j = &results[s].jobs[i];
+                format!("{s} {} modules in {:.3} s", j.modules_compiled, j.seconds)
+            })
+            .collect();
+        println!(
+            "compiler change into {} ({} modules, affected {}): {}",
+            job.into,
+            job.minimum.set_modules,
+            job.minimum.by_package,
+            line.join(", ")
+        );
+    }
+}
+
+fn window_json(window: Window, sets: &[PackageSet], results: &BTreeMap<&str, Figures>) -> serde_json::Value {
+    let strategies: serde_json::Map<String, serde_json::Value> =
+        results.iter().map(|(k, v)| ((*k).to_owned(), v.to_json())).collect();
+    let s = window.sets(sets);
+    json!({
+        "window": {
+            "from": s[0].version.to_string(),
+            "end": s[s.len() - 1].version.to_string(),
+            "transitions": window.count,
+            "compilers": s.iter().map(|p| p.compiler.to_string()).collect::<BTreeSet<_>>(),
+        },
+        "strategies": strategies,
+    })
+}
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     let (index, sets) =
         load_snapshot(&args.snapshot).with_context(|| format!("reading {}", args.snapshot.display()))?;
     let count = if args.small { 3 } else { args.transitions };
-    if sets.len() < count + 1 {
-        bail!("the snapshot has only {} package sets; need {}", sets.len(), count + 1);
-    }
+    let main = windows::window_ending_at(&sets, args.end, count)?;
+    let change = if args.end.is_none() && !args.no_compiler_change && !main.has_compiler_change(&sets) {
+        windows::compiler_change_window(&sets, main.end, CHANGE_TRANSITIONS)
+    } else {
+        None
+    };
     // --small keeps a few packages that change in the window, with everything any
     // set of the window needs for them.
-    let window = &sets[sets.len() - count - 1..];
-    let keep: Option<BTreeSet<PackageName>> = args.small.then(|| {
-        let mut changed: Vec<PackageName> = Vec::new();
-        for w in window.windows(2) {
-            for (n, v) in &w[1].packages {
-                if w[0].packages.get(n).is_some_and(|old| old != v) && !changed.contains(n) {
-                    changed.push(n.clone());
-                }
-            }
-        }
-        let mut keep = BTreeSet::new();
-        let mut queue: Vec<PackageName> = changed.into_iter().take(6).collect();
-        while let Some(n) = queue.pop() {
-            if keep.insert(n.clone()) {
-                for set in window {
-                    if let Some(m) = set.packages.get(&n).and_then(|v| index.lookup(&n, *v)) {
-                        queue.extend(m.dependencies.keys().cloned());
-                    }
-                }
-            }
-        }
-        keep
-    });
-    let mut jobs = transitions(&sets, count, keep.as_ref());
-    // A restricted set must still be self-contained: drop changes whose new version
-    // needs a package outside the kept part.
-    if let Some(keep) = &keep {
-        for job in &mut jobs {
-            job.changes.retain(|n, c| match c {
-                Change::Update(v) => {
-                    index.lookup(n, *v).is_some_and(|m| m.dependencies.keys().all(|d| keep.contains(d)))
-                }
-                Change::Remove => true,
-            });
-        }
-        for i in 1..jobs.len() {
-            jobs[i].old = apply(&jobs[i - 1].old, &jobs[i - 1].changes);
-        }
-    }
+    let jobs_of = |window: Window| {
+        let keep = args.small.then(|| windows::small_part(window.sets(&sets), &index, SMALL_PACKAGES));
+        windows::jobs(&sets, window, &index, keep.as_ref())
+    };
+    let sections: Vec<(Window, Vec<Job>)> =
+        std::iter::once(main).chain(change).map(|w| (w, jobs_of(w))).collect();
+
     let purs_bin = match &args.purs {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.parent().context("executable dir")?.join("purs-standin"),
@@ -378,93 +541,36 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     let scratch = tempfile::tempdir()?;
-    let versions: BTreeSet<Version> = jobs.iter().flat_map(|j| [j.compiler, j.old_compiler]).collect();
+    let versions: BTreeSet<Version> = sections
+        .iter()
+        .flat_map(|(_, jobs)| jobs.iter().flat_map(|j| [j.compiler, j.old_compiler]))
+        .collect();
     let purs = Purs::new(compilers_dir(&purs_bin, &versions, &scratch.path().join("bin"))?);
     let source = Generated { index: &index, variants: BTreeMap::new() };
-    let first = &jobs[0];
-    println!(
-        "package sets: {} transitions from a set of {} packages ({} modules), compilers {:?}",
-        jobs.len(),
-        first.old.len(),
-        first.old.iter().map(|(n, v)| source.module_count(n, *v)).sum::<usize>(),
-        versions.iter().map(ToString::to_string).collect::<Vec<_>>()
-    );
 
-    let mut results: BTreeMap<&str, Figures> = BTreeMap::new();
-    for strategy in ["wipe", "keep-output", "ours"] {
-        let dir = scratch.path().join(strategy);
-        let mut figures = Figures::default();
-        match strategy {
-            "ours" => {
-                let cache = Arc::new(StorageCache::local(dir.join("cache"))?);
-                // Cold build of the first old set, not counted as a job.
-                Engine::open(&dir.join("work"), first.old_compiler, purs.clone(), cache.clone())?
-                    .build(&first.old, &index, &source)?;
-                for job in &jobs {
-                    let start = Instant::now();
-                    let mut engine =
-                        Engine::open(&dir.join("work"), job.compiler, purs.clone(), cache.clone())?;
-                    let old_set = PackageSet {
-                        version: Version::new(0, 0, 0),
-                        compiler: job.old_compiler,
-                        published: registry_core::Date::from_days(0),
-                        packages: job.old.clone(),
-                    };
-                    let ordered = order_changes(&index, &old_set, &job.changes);
-                    let run = run_batch(&mut engine, &job.old, &ordered, &index, &source)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    figures.job_seconds.push(start.elapsed().as_secs_f64());
-                    figures.compiler_invocations += run.compiles;
-                    figures.modules_compiled += engine.stats.modules_compiled;
-                    figures.bytes_copied += engine.stats.bytes_restored;
-                    figures.affected_modules += affected_modules(job, &index, &source);
-                    figures.jobs += 1;
-                }
-            }
-            _ => {
-                let wipe = strategy == "wipe";
-                let mut up =
-                    Upstream { dir: dir.clone(), purs: &purs, source: &source, figures: Figures::default() };
-                up.sync(&first.old)?;
-                up.compile(first.old_compiler)?;
-                up.figures = Figures::default();
-                for job in &jobs {
-                    let start = Instant::now();
-                    let old_set = PackageSet {
-                        version: Version::new(0, 0, 0),
-                        compiler: job.old_compiler,
-                        published: registry_core::Date::from_days(0),
-                        packages: job.old.clone(),
-                    };
-                    let ordered = order_changes(&index, &old_set, &job.changes);
-                    up.job(job, &ordered, &index, wipe)?;
-                    up.figures.job_seconds.push(start.elapsed().as_secs_f64());
-                    up.figures.affected_modules += affected_modules(job, &index, &source);
-                    up.figures.jobs += 1;
-                }
-                figures = up.figures;
-            }
+    let mut section_json = Vec::new();
+    for (i, (window, jobs)) in sections.iter().enumerate() {
+        let first = &jobs[0];
+        let compilers: BTreeSet<String> =
+            jobs.iter().flat_map(|j| [j.old_compiler, j.compiler]).map(|v| v.to_string()).collect();
+        if i > 0 {
+            println!("\ncompiler change (the window above keeps one compiler):");
         }
         println!(
-            "{strategy:<12} jobs {:>3}  compiles {:>4}  modules compiled {:>7}  affected {:>7}  bytes copied {:>11}  median job {:>8.3} s  total {:>8.2} s",
-            figures.jobs,
-            figures.compiler_invocations,
-            figures.modules_compiled,
-            figures.affected_modules,
-            figures.bytes_copied,
-            figures.median(),
-            figures.total()
+            "package sets: {} transitions {} → {} from a set of {} packages ({} modules), compilers {compilers:?}",
+            jobs.len(),
+            window.sets(&sets)[0].version,
+            sets[window.end].version,
+            first.old.len(),
+            first.old.iter().map(|(n, v)| source.module_count(n, *v)).sum::<usize>(),
         );
-        results.insert(strategy, figures);
+        let minima: Vec<Minimum> = jobs.iter().map(|j| minimum(j, &index, &source)).collect();
+        let results =
+            replay(jobs, &minima, &index, &source, &purs, &scratch.path().join(format!("window-{i}")))?;
+        print_figures(&results);
+        section_json.push(window_json(*window, &sets, &results));
     }
-    let ours = &results["ours"];
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
-    println!(
-        "ours: modules compiled / affected = {:.2}; median job time: keep-output/ours = {:.1}x, wipe/ours = {:.1}x",
-        ratio(ours.modules_compiled as f64, ours.affected_modules as f64),
-        ratio(results["keep-output"].median(), ours.median()),
-        ratio(results["wipe"].median(), ours.median()),
-    );
+    let jobs = &sections[0].1;
 
     // A batch with injected breaking changes on the newest (kept) set.
     let newest = apply(&jobs[jobs.len() - 1].old, &jobs[jobs.len() - 1].changes);
@@ -516,12 +622,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let batch_seconds = start.elapsed().as_secs_f64();
     let invocations = engine.stats.compiles - before;
-    let batch = Batch { old: &newest, changes: &ordered, graph: &index, modules: None };
-    let mut upstream_compiles = 0usize;
-    let _ = upstream_sequential(&batch, &mut |_s: &PackageMap| {
-        upstream_compiles += 1;
-        Ok::<_, String>(CompileOutcome::Ok)
-    });
     let log2k = (k.max(1) as f64).log2().ceil() as usize;
     let bound = 2 + 2 * f * log2k;
     let rejected: Vec<String> = run.result.rejected.iter().map(|r| r.name.to_string()).collect();
@@ -529,17 +629,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "batch: k = {k} changes, f = {f} breaking; ours {invocations} compiler invocations (bound 2 + 2·f·⌈log2 k⌉ = {bound}; upstream one-at-a-time: k + 2 = {}); rejected {rejected:?}; {batch_seconds:.2} s",
         k + 2
     );
-    let _ = upstream_compiles;
     if let Some(path) = &args.json {
-        let strategies: serde_json::Map<String, serde_json::Value> =
-            results.iter().map(|(k, v)| ((*k).to_owned(), v.to_json())).collect();
-        let doc = json!({
-            "strategies": strategies,
-            "batch": { "k": k, "f": f, "compiler_invocations": invocations, "bound": bound, "upstream_compiler_invocations": k + 2, "rejected": rejected },
-        });
+        let mut sections = section_json.into_iter();
+        let mut doc = sections.next().expect("the main window");
+        if let Some(change) = sections.next() {
+            doc["compiler_change"] = change;
+        }
+        doc["batch"] = json!({ "k": k, "f": f, "compiler_invocations": invocations, "bound": bound, "upstream_compiler_invocations": k + 2, "rejected": rejected });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let _ = Duration::ZERO;
     Ok(())
 }

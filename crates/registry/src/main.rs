@@ -10,6 +10,7 @@ use registry_server::Settings;
 use registry_server::init::InitArgs;
 
 mod bench_package_sets;
+mod package_set_update;
 mod verify_data;
 
 #[derive(Parser)]
@@ -25,6 +26,11 @@ enum Command {
     Init(InitArgs),
     /// Run the HTTP API and the job executor.
     Serve(Settings),
+    /// Package sets.
+    PackageSet {
+        #[command(subcommand)]
+        command: PackageSetCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -43,6 +49,12 @@ enum Command {
         #[arg(long)]
         allowlist: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum PackageSetCommand {
+    /// Run a package-set update here, as a package-set job would, with a progress bar.
+    Update(package_set_update::UpdateArgs),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init(args) => registry_server::init::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Serve(settings) => registry_server::app::run(settings).map(|()| ExitCode::SUCCESS),
+        Command::PackageSet { command: PackageSetCommand::Update(args) } => package_set_update::run(&args),
         Command::Config { command: ConfigCommand::Show(settings) } => {
             print!("{}", settings.show());
             Ok(ExitCode::SUCCESS)

@@ -33,6 +33,19 @@ pub const READONLY_BANNER: &str = "\
 /// The only place where READONLY is looked at: it picks the read-only adapters.
 pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
     let layout = settings.layout();
+    build_adapters_with_checkouts(settings, layout.registry_checkout(), layout.index_checkout())
+}
+
+/// [`build_adapters`] with the git working copies of the registry and index
+/// repositories in the given directories: another process on the same data directory
+/// (`registry package-set update`) uses its own, since two processes must not run git in
+/// one working tree. Both push to the same remotes, which serialize them.
+pub fn build_adapters_with_checkouts(
+    settings: &Settings,
+    registry_checkout: std::path::PathBuf,
+    index_checkout: std::path::PathBuf,
+) -> anyhow::Result<Adapters> {
+    let layout = settings.layout();
     let storage: Arc<dyn Storage> = match settings.storage {
         StorageKind::Local => Arc::new(LocalStorage::new(layout.storage())),
         StorageKind::S3 => {
@@ -55,8 +68,8 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
     let repo = |label: &str, dir, remote: String| -> Arc<dyn GitRepo> {
         Arc::new(GitCheckout::new(label, dir, remote).with_branch(settings.git_branch.clone()))
     };
-    let registry = repo("registry", layout.registry_checkout(), settings.registry_remote());
-    let index = repo("registry-index", layout.index_checkout(), settings.index_remote());
+    let registry = repo("registry", registry_checkout, settings.registry_remote());
+    let index = repo("registry-index", index_checkout, settings.index_remote());
     let docs: Arc<dyn DocsSite> =
         Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));
     let sources = Arc::new(GitSourceFetcher::new(&settings.github_url));
@@ -170,6 +183,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             None
         }
     };
+    if let Some(url) = settings.healthchecks_url.clone().filter(|u| !u.trim().is_empty()) {
+        tokio::spawn(
+            async move { crate::healthcheck::ping(&url, crate::healthcheck::Schedule::UPSTREAM).await },
+        );
+    }
     let adapters = build_adapters(&settings)?;
     // A compiler installed since the last start: check the whole registry with it.
     let installed = registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();

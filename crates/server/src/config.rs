@@ -142,6 +142,11 @@ pub struct Settings {
     #[arg(long, env = "PACCHETTIBOTTI_ED25519_PUB", hide_env_values = true)]
     pub pacchettibotti_public_key: Option<String>,
 
+    /// A health-check URL (e.g. healthchecks.io) to GET every 5 minutes while the
+    /// server runs (every minute after a failure; stops after 12 failures).
+    #[arg(long, env = "HEALTHCHECKS_URL", hide_env_values = true)]
+    pub healthchecks_url: Option<String>,
+
     /// Per-kind job time limit, `KIND=DURATION` (repeatable or comma-separated);
     /// defaults: publish, unpublish, transfer 10m; matrix 60m; packageset 90m.
     #[arg(long = "job-timeout", env = "REGISTRY_JOB_TIMEOUTS", value_delimiter = ',', value_parser = parse_job_timeout)]
@@ -228,6 +233,7 @@ impl Settings {
                 "PACCHETTIBOTTI_ED25519_PUB",
                 secret(&self.pacchettibotti_public_key).into(),
             ),
+            ("healthchecks-url", "HEALTHCHECKS_URL", secret(&self.healthchecks_url).into()),
         ]);
         let mut out = String::new();
         for (flag, env, value) in rows {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod executor;
 pub mod finished_cache;
 pub mod handlers;
+pub mod healthcheck;
 pub mod init;
 pub mod job_context;
 pub mod layout;

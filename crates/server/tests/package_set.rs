@@ -16,7 +16,7 @@ use registry_core::{Manifest, PackageName, PackageSet, Sha256, Timestamp, Versio
 use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
 use registry_server::app::{build_adapters, build_handlers};
 use registry_server::config::defaults_for;
-use registry_server::executor::{Executor, Handlers, Wakers, shutdown_pair};
+use registry_server::executor::{Executor, Handlers, ShutdownTrigger, Wakers, shutdown_pair};
 use registry_server::handlers::PackageSetHandler;
 use registry_workload::{GitIdentity, Variant, package_files, write_files, write_git_repo};
 
@@ -117,6 +117,68 @@ async fn wait_finished(store: &Arc<dyn JobStore>, id: &str, limit: Duration) -> 
     }
 }
 
+/// An executor running `handlers` over the registry of `settings`.
+struct Running {
+    store: Arc<dyn JobStore>,
+    wakers: Wakers,
+    trigger: ShutdownTrigger,
+    lanes: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(settings: &registry_server::config::Settings, handlers: Handlers) -> Running {
+        let layout = settings.layout();
+        let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
+        let executor = Arc::new(Executor {
+            store: store.clone(),
+            handlers,
+            adapters: build_adapters(settings).unwrap(),
+            timeouts: HashMap::new(),
+            work_root: layout.jobs(),
+            poll_interval: Duration::from_millis(50),
+        });
+        let wakers = Wakers::new();
+        let (trigger, shutdown) = shutdown_pair();
+        let lanes = executor.start(&wakers, shutdown);
+        Running { store, wakers, trigger, lanes }
+    }
+
+    async fn submit(&self, job: NewJob, at: Timestamp) -> String {
+        let kind = job.job_type();
+        let id = self.store.enqueue(job, at).await.unwrap().job_id;
+        self.wakers.wake(kind);
+        id
+    }
+
+    async fn submit_set(&self, raw: &str) -> String {
+        let request = PackageSetUpdateRequest {
+            update: PackageSetUpdateData::from_json_str(raw).unwrap(),
+            raw_payload: raw.into(),
+            signature: None,
+        };
+        self.submit(NewJob::PackageSet(request), Timestamp::from_unix_millis(1_800_000_000_000)).await
+    }
+
+    async fn stop(self) {
+        self.trigger.trigger();
+        for lane in self.lanes {
+            lane.await.unwrap();
+        }
+    }
+}
+
+fn set_handler(settings: &registry_server::config::Settings, purs: registry_compiler::Purs) -> Handlers {
+    let mut handlers: Handlers = HashMap::new();
+    handlers.insert(
+        JobType::PackageSet,
+        Arc::new(PackageSetHandler {
+            build_root: settings.layout().scratch().join("package-set-builds"),
+            purs,
+        }),
+    );
+    handlers
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,39 +203,14 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     settings.compilers = Some(bin.clone());
     settings.docs_url = "http://127.0.0.1:9".into();
 
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
-    // The registry's own handlers, with a package-set compiler slowed down.
+    // The registry's own handlers, with a package-set compiler slowed down so that the
+    // job is still compiling when the publish arrives.
     let mut handlers: Handlers = build_handlers(&settings, None);
-    handlers.insert(
-        JobType::PackageSet,
-        Arc::new(PackageSetHandler {
-            build_root: layout.scratch().join("package-set-builds"),
-            // Slow enough that the job is still compiling when the publish arrives.
-            purs: registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
-                .with_env("PURS_STANDIN_DELAY_MS", "200"),
-        }),
-    );
-    let executor = Arc::new(Executor {
-        store: store.clone(),
-        handlers,
-        adapters: build_adapters(&settings).unwrap(),
-        timeouts: HashMap::new(),
-        work_root: layout.jobs(),
-        poll_interval: Duration::from_millis(50),
-    });
-    let wakers = Wakers::new();
-    let (trigger, shutdown) = shutdown_pair();
-    let lanes = executor.start(&wakers, shutdown);
-
-    let raw = r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#;
-    let request = PackageSetUpdateRequest {
-        update: PackageSetUpdateData::from_json_str(raw).unwrap(),
-        raw_payload: raw.into(),
-        signature: None,
-    };
-    let now = Timestamp::from_unix_millis(1_800_000_000_000);
-    let id = store.enqueue(NewJob::PackageSet(request), now).await.unwrap().job_id;
-    wakers.wake(JobType::PackageSet);
+    let slow = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
+        .with_env("PURS_STANDIN_DELAY_MS", "200");
+    handlers.extend(set_handler(&settings, slow));
+    let running = Running::start(&settings, handlers);
+    let id = running.submit_set(r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#).await;
 
     // While the package-set job compiles, a publish must start within 1 s.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -182,14 +219,12 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     )
     .unwrap();
     let submitted = registry_server::job_context::now();
-    let publish_id = store.enqueue(NewJob::Publish(publish), submitted).await.unwrap().job_id;
-    wakers.wake(JobType::Publish);
-    let published = wait_finished(&store, &publish_id, Duration::from_secs(30)).await;
-    let publish_log: Vec<String> =
-        published.logs.iter().map(|l| format!("{:?} {}", l.level, l.message)).collect();
-    assert!(published.info.success, "the publish failed: {publish_log:#?}");
+    let publish_id = running.submit(NewJob::Publish(publish), submitted).await;
+    let published = wait_finished(&running.store, &publish_id, Duration::from_secs(30)).await;
+    assert!(published.info.success, "the publish failed: {:#?}", lines(&published));
     let waited = published.info.started_at.unwrap().unix_millis() - submitted.unix_millis();
-    let set_job_running = store
+    let set_job_running = running
+        .store
         .job(
             &id,
             &LogsQuery {
@@ -211,12 +246,9 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     assert!(index_entry.contains(r#""version":"1.0.0""#), "{index_entry}");
     assert!(layout.storage().join("delta/1.0.0.tar.gz").is_file());
 
-    let job = wait_finished(&store, &id, Duration::from_secs(60)).await;
-    trigger.trigger();
-    for lane in lanes {
-        lane.await.unwrap();
-    }
-    let log: Vec<String> = job.logs.iter().map(|l| format!("{:?} {}", l.level, l.message)).collect();
+    let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
+    running.stop().await;
+    let log = lines(&job);
     assert!(job.info.success, "job failed: {log:#?}");
     assert!(log.iter().any(|l| l.contains("alpha was not added")), "{log:#?}");
     assert!(log.iter().any(|l| l.contains("modules compiled")), "{log:#?}");
@@ -236,40 +268,11 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
 
 /// Runs one package-set job for `raw` to its end through an executor over `settings`.
 async fn run_set_job(settings: &registry_server::config::Settings, bin: &Path, raw: &str) -> Job {
-    let layout = settings.layout();
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
-    let mut handlers: Handlers = HashMap::new();
-    handlers.insert(
-        JobType::PackageSet,
-        Arc::new(PackageSetHandler {
-            build_root: layout.scratch().join("package-set-builds"),
-            purs: registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(bin)),
-        }),
-    );
-    let executor = Arc::new(Executor {
-        store: store.clone(),
-        handlers,
-        adapters: build_adapters(settings).unwrap(),
-        timeouts: HashMap::new(),
-        work_root: layout.jobs(),
-        poll_interval: Duration::from_millis(50),
-    });
-    let wakers = Wakers::new();
-    let (trigger, shutdown) = shutdown_pair();
-    let lanes = executor.start(&wakers, shutdown);
-    let request = PackageSetUpdateRequest {
-        update: PackageSetUpdateData::from_json_str(raw).unwrap(),
-        raw_payload: raw.into(),
-        signature: None,
-    };
-    let now = Timestamp::from_unix_millis(1_800_000_000_000);
-    let id = store.enqueue(NewJob::PackageSet(request), now).await.unwrap().job_id;
-    wakers.wake(JobType::PackageSet);
-    let job = wait_finished(&store, &id, Duration::from_secs(60)).await;
-    trigger.trigger();
-    for lane in lanes {
-        lane.await.unwrap();
-    }
+    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(bin));
+    let running = Running::start(settings, set_handler(settings, purs));
+    let id = running.submit_set(raw).await;
+    let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
+    running.stop().await;
     job
 }
 

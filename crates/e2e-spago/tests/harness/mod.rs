@@ -15,8 +15,39 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const REGISTRY: &str = env!("CARGO_BIN_EXE_e2e-spago-registry");
-pub const PURS: &str = env!("CARGO_BIN_EXE_e2e-spago-purs");
+/// The workspace's `registry` binary, built (or found up to date) by cargo.
+pub fn registry_bin() -> PathBuf {
+    built_binaries().0.clone()
+}
+
+/// The workspace's `purs-standin` binary.
+pub fn purs_bin() -> PathBuf {
+    built_binaries().1.clone()
+}
+
+/// Cargo only exposes a package's own binaries to its tests, so the binaries under
+/// test are built here (a no-op after `cargo test --workspace` built them).
+fn built_binaries() -> &'static (PathBuf, PathBuf) {
+    static BINARIES: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/<test> → target/<profile>
+        let dir = exe.parent().and_then(Path::parent).expect("a test binary lives in target/<profile>/deps");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-q", "-p", "registry", "-p", "purs-standin"]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo build");
+        let (registry, purs) = (dir.join("registry"), dir.join("purs-standin"));
+        assert!(
+            status.success() && registry.is_file() && purs.is_file(),
+            "building registry and purs-standin failed"
+        );
+        (registry, purs)
+    })
+}
 const INNER_FLAG: &str = "E2E_SPAGO_IN_NAMESPACE";
 
 /// Everything found outside the repository that the tests need.
@@ -253,7 +284,7 @@ impl World {
     pub fn init_registry(&self, snapshot: &Path) {
         let data = self.data();
         sh(
-            REGISTRY,
+            registry_bin().to_str().expect("a UTF-8 path"),
             &["init", "--data-dir", data.to_str().unwrap(), "--seed", snapshot.to_str().unwrap()],
             None,
         );
@@ -284,7 +315,7 @@ impl World {
     /// plus the TLS front on 127.0.0.1:443 forwarding to it.
     pub fn serve(&self, tools: &Tools, extra: &[&str], env: &[(String, String)]) -> Served {
         let log = self.path().join("server.log");
-        let mut cmd = Command::new(REGISTRY);
+        let mut cmd = Command::new(registry_bin());
         cmd.args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(self.data())
             .args(extra)
@@ -336,7 +367,7 @@ impl World {
         let bin = self.path().join("bin");
         if !bin.exists() {
             std::fs::create_dir_all(&bin).unwrap();
-            std::os::unix::fs::symlink(PURS, bin.join("purs")).unwrap();
+            std::os::unix::fs::symlink(purs_bin(), bin.join("purs")).unwrap();
         }
         let node_bin = tools.node.parent().unwrap();
         let path =

@@ -5,31 +5,58 @@
 //! `registry_build::run_batch`: the same accepted changes as upstream's atomic-then-
 //! one-at-a-time algorithm, with few compiles, in a working directory per compiler
 //! reused across jobs. The new set is committed as `package-sets/<version>.json`.
+//!
+//! [`PackageSetHandler::update`] is the whole update, for the job handler and for the
+//! `registry package-set update` command alike. Updates of one data directory run one at
+//! a time, across processes: each holds `<build_root>/update.lock` from reading the
+//! latest set to committing the new one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use registry_adapters::{ActivityLog, FileChange, Storage};
-use registry_build::{BuildCache, Engine, PackageSource, StorageCache, run_batch};
+use registry_adapters::{ActivityLog, CommitOutcome, FileChange, Storage};
+use registry_build::{
+    BuildCache, BuildEvent, Engine, EventFn, PackageSource, Stats, StorageCache, run_batch,
+};
 use registry_compiler::Purs;
 use registry_core::job::JobDetails;
 use registry_core::json::Codec;
 use registry_core::manifest_index::{self, IncludeRanges};
 use registry_core::metadata::Metadata;
+use registry_core::operation::PackageSetUpdateData;
+use registry_core::package_set_batch::Rejection;
 use registry_core::package_set_rules::{
     Change, ChangeSet, commit_message, compute_new_version, order_changes, print_rejections,
     validate_candidates, validate_package_set,
 };
 use registry_core::{Manifest, ManifestIndex, PackageName, PackageSet, Sha256, Version, commit};
 
-use crate::job_context::{JobContext, JobFailure, JobHandler, now};
+use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler, now};
 
 pub struct PackageSetHandler {
     /// Holds one working directory per compiler version, kept across jobs.
     pub build_root: PathBuf,
     pub purs: Purs,
 }
+
+/// What a package-set update did.
+#[derive(Debug)]
+pub struct UpdateOutcome {
+    /// The set the update started from (the latest one).
+    pub previous: PackageSet,
+    pub new_set: PackageSet,
+    pub accepted: ChangeSet,
+    /// Changes that did not compile, in batch order.
+    pub rejected: Vec<Rejection>,
+    /// What the builds cost.
+    pub stats: Stats,
+    /// `Skipped` in read-only mode.
+    pub commit: CommitOutcome,
+}
+
+/// The lock file serializing package-set updates of one build root.
+pub const UPDATE_LOCK: &str = "update.lock";
 
 fn fail(message: impl Into<String>) -> JobFailure {
     JobFailure(message.into())
@@ -72,8 +99,8 @@ impl PackageSource for StorageSource {
 }
 
 impl PackageSetHandler {
-    async fn latest_set(&self, ctx: &JobContext) -> Result<PackageSet, JobFailure> {
-        let files = ctx.adapters.registry.list("package-sets").await?;
+    async fn latest_set(&self, adapters: &Adapters) -> Result<PackageSet, JobFailure> {
+        let files = adapters.registry.list("package-sets").await?;
         let latest = files
             .iter()
             .filter_map(|f| {
@@ -83,15 +110,14 @@ impl PackageSetHandler {
             .max()
             .ok_or_else(|| fail("The registry has no package set yet, so there is nothing to update."))?;
         let path = format!("package-sets/{latest}.json");
-        let text =
-            ctx.adapters.registry.read(&path).await?.ok_or_else(|| fail(format!("{path} vanished")))?;
+        let text = adapters.registry.read(&path).await?.ok_or_else(|| fail(format!("{path} vanished")))?;
         PackageSet::from_json_str(&text).map_err(|e| fail(format!("{path} cannot be read: {e}")))
     }
 
     /// Manifests of `names` and everything they depend on, from the index repository.
     async fn load_index(
         &self,
-        ctx: &JobContext,
+        adapters: &Adapters,
         names: BTreeSet<PackageName>,
     ) -> Result<ManifestIndex, JobFailure> {
         let mut manifests: Vec<Manifest> = Vec::new();
@@ -102,7 +128,7 @@ impl PackageSetHandler {
                 continue;
             }
             let path = manifest_index::entry_path(&name);
-            let Some(text) = ctx.adapters.index.read(&path).await? else { continue };
+            let Some(text) = adapters.index.read(&path).await? else { continue };
             let entries =
                 manifest_index::parse_entry(&text).map_err(|e| fail(format!("index entry {path}: {e}")))?;
             for m in entries {
@@ -115,14 +141,14 @@ impl PackageSetHandler {
 
     async fn hashes(
         &self,
-        ctx: &JobContext,
+        adapters: &Adapters,
         wanted: &BTreeSet<(PackageName, Version)>,
     ) -> Result<BTreeMap<(PackageName, Version), Sha256>, JobFailure> {
         let mut out = BTreeMap::new();
         let mut metadata: BTreeMap<PackageName, Option<Metadata>> = BTreeMap::new();
         for (name, version) in wanted {
             if !metadata.contains_key(name) {
-                let text = ctx.adapters.registry.read(&format!("metadata/{name}.json")).await?;
+                let text = adapters.registry.read(&format!("metadata/{name}.json")).await?;
                 let parsed = text
                     .map(|t| Metadata::from_json_str(&t))
                     .transpose()
@@ -139,14 +165,26 @@ impl PackageSetHandler {
     }
 }
 
-#[async_trait::async_trait]
-impl JobHandler for PackageSetHandler {
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let JobDetails::PackageSet { payload } = &ctx.job.details else {
-            return Err(fail("The package-set handler received a job of another kind."));
-        };
-        let log: Arc<dyn ActivityLog> = ctx.log.clone();
-        let latest = self.latest_set(ctx).await?;
+impl PackageSetHandler {
+    /// One package-set update, exactly as a job runs it: validation against the latest
+    /// set, the batch decided by compiling, `package-sets/<version>.json` committed
+    /// through `adapters` (so read-only adapters commit nothing). Progress goes to `log`
+    /// (the build's phases as [`BuildEvent::log_line`]s) and every build event also to
+    /// `events`. `job_id` ends the commit message when there is a job. No signature is
+    /// checked here: whoever calls this acts as a trustee.
+    pub async fn update(
+        &self,
+        adapters: &Adapters,
+        log: Arc<dyn ActivityLog>,
+        payload: &PackageSetUpdateData,
+        job_id: Option<&str>,
+        events: Option<EventFn>,
+    ) -> Result<UpdateOutcome, JobFailure> {
+        let _serialized = self.lock_updates(log.as_ref()).await?;
+        // The update before this one may have run in another process.
+        adapters.registry.refresh().await?;
+        adapters.index.refresh().await?;
+        let latest = self.latest_set(adapters).await?;
         log.info(&format!("Latest package set: {} (compiler {})", latest.version, latest.compiler));
         let compiler = payload.compiler.unwrap_or(latest.compiler);
         if compiler < latest.compiler {
@@ -168,7 +206,7 @@ impl JobHandler for PackageSetHandler {
         }
         let names: BTreeSet<PackageName> =
             latest.packages.keys().chain(payload.packages.keys()).cloned().collect();
-        let index = self.load_index(ctx, names).await?;
+        let index = self.load_index(adapters, names).await?;
         validate_package_set(&latest, &index)
             .map_err(|e| fail(format!("The latest package set {} is not valid: {e}", latest.version)))?;
         let validated = validate_candidates(&index, &latest, &payload.packages);
@@ -192,7 +230,7 @@ impl JobHandler for PackageSetHandler {
             Change::Update(v) => Some((n.clone(), *v)),
             Change::Remove => None,
         }));
-        let hashes = self.hashes(ctx, &wanted).await?;
+        let hashes = self.hashes(adapters, &wanted).await?;
         log.info(&format!(
             "Building {} packages with {} changes using purs {compiler}",
             latest.packages.len(),
@@ -200,25 +238,33 @@ impl JobHandler for PackageSetHandler {
         ));
 
         let source = StorageSource {
-            storage: ctx.adapters.storage.clone(),
+            storage: adapters.storage.clone(),
             runtime: tokio::runtime::Handle::current(),
             hashes,
         };
         // The build cache lives in the job's storage adapter, so READONLY (read-only
         // storage) also keeps build results away from the real storage.
         let cache: Arc<dyn BuildCache> = Arc::new(StorageCache::new(
-            ctx.adapters.storage.clone(),
+            adapters.storage.clone(),
             tokio::runtime::Handle::current(),
             log.clone(),
         ));
         let (root, purs) = (self.build_root.clone(), self.purs.clone());
         let old = latest.packages.clone();
         let progress_log = log.clone();
+        let observer = events;
         let run = tokio::task::spawn_blocking(move || {
-            let progress: registry_build::engine::ProgressFn = Arc::new(move |m: &str| progress_log.info(m));
-            let mut engine = Engine::open(&root, compiler, purs, cache)
-                .map_err(|e| e.to_string())?
-                .with_progress(progress);
+            // The observer first: a progress display ends its bar before the phase line.
+            let events: EventFn = Arc::new(move |e: &BuildEvent| {
+                if let Some(observer) = &observer {
+                    observer(e)
+                }
+                if let Some(line) = e.log_line() {
+                    progress_log.info(&line)
+                }
+            });
+            let mut engine =
+                Engine::open(&root, compiler, purs, cache).map_err(|e| e.to_string())?.with_events(events);
             let run = run_batch(&mut engine, &old, &ordered, &index, &source).map_err(|e| e.to_string())?;
             Ok::<_, String>((run, engine.stats.clone(), index))
         })
@@ -248,9 +294,8 @@ impl JobHandler for PackageSetHandler {
             published: now().date(),
             packages: run.result.packages(&latest.packages),
         };
-        let message =
-            commit::append_job_id(&commit_message(&latest, &accepted, version), Some(&ctx.job.info.job_id));
-        ctx.adapters
+        let message = commit::append_job_id(&commit_message(&latest, &accepted, version), job_id);
+        let commit = adapters
             .registry
             .commit(
                 &[FileChange::write(format!("package-sets/{version}.json"), new_set.to_pretty())],
@@ -258,7 +303,50 @@ impl JobHandler for PackageSetHandler {
                 log.as_ref(),
             )
             .await?;
-        log.notice(&format!("Released package set {version}."));
-        Ok(())
+        if !matches!(commit, CommitOutcome::Skipped) {
+            log.notice(&format!("Released package set {version}."));
+        }
+        Ok(UpdateOutcome {
+            previous: latest,
+            new_set,
+            accepted,
+            rejected: run.result.rejected,
+            stats,
+            commit,
+        })
+    }
+
+    /// Waits until no other update of this build root runs (another job, or the
+    /// command in another process), then holds the lock until the guard is dropped.
+    async fn lock_updates(&self, log: &dyn ActivityLog) -> Result<std::fs::File, JobFailure> {
+        let path = self.build_root.join(UPDATE_LOCK);
+        let cannot = |e: std::io::Error| fail(format!("Cannot lock {}: {e}", path.display()));
+        std::fs::create_dir_all(&self.build_root).map_err(cannot)?;
+        let file =
+            std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        log.info(&format!(
+            "Another package-set update of this data directory is running (a job, or `registry package-set update`); waiting for it to finish ({})",
+            path.display()
+        ));
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| fail(format!("Waiting for {} stopped: {e}", path.display())))?
+            .map_err(cannot)
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for PackageSetHandler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let JobDetails::PackageSet { payload } = &ctx.job.details else {
+            return Err(fail("The package-set handler received a job of another kind."));
+        };
+        let log: Arc<dyn ActivityLog> = ctx.log.clone();
+        self.update(&ctx.adapters, log, payload, Some(&ctx.job.info.job_id), None).await.map(|_| ())
     }
 }
