@@ -3,7 +3,7 @@
 //!
 //! Publish, unpublish and transfer jobs read a package's metadata early and write
 //! it back later; they share a lane, so they never overlap each other. Matrix jobs
-//! run in the builds lane, in parallel with them, and also rewrite the metadata
+//! run in their own lane, in parallel with them, and also rewrite the metadata
 //! (to add a compiler). Without a lock, a matrix job could write back metadata read
 //! before a publish added a version, and that version would vanish from it. So a
 //! package operation holds its package's lock for its whole run, and a matrix job
