@@ -5,11 +5,14 @@
 //! * [`publish`]: upstream `API.publish` step by step, reconciling partial earlier
 //!   attempts (stored tarball, metadata written, index missing).
 //! * [`unpublish`]: upstream's authenticated unpublish, in an order a retry completes.
+//! * [`matrix`]: compiler-matrix jobs (compile a published version with another
+//!   compiler, record it in the metadata) and the planning of the jobs that follow.
 //!
 //! A job fails with a [`Failure`]: one sentence (or a short paragraph) saying what
 //! was wrong and how to fix it; the server makes it the job's last log line.
 
 pub mod files;
+pub mod matrix;
 pub mod publish;
 pub mod registry;
 pub mod unpublish;

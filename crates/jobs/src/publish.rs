@@ -51,6 +51,20 @@ const MODULE_CHECK_SINCE: Version = Version::new(0, 15, 0);
 /// A gzip stream of an empty tar is larger than this: anything smaller is broken.
 const MIN_TARBALL_BYTES: usize = 30;
 
+/// What a successful publish wrote: the version and the compiler it was verified
+/// with, which the compiler matrix starts from (upstream's `{ compiler,
+/// dependencies, version }` result of `API.publish`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub name: PackageName,
+    pub version: Version,
+    pub compiler: Version,
+    /// The manifest's dependency ranges.
+    pub dependencies: BTreeMap<PackageName, Range>,
+    /// The build plan it was compiled with.
+    pub resolutions: BTreeMap<PackageName, Version>,
+}
+
 /// Runs publish jobs with a compiler driver (its installed compilers are the
 /// registry's supported compilers).
 #[derive(Clone)]
@@ -85,7 +99,9 @@ impl Publisher {
         Publisher { purs }
     }
 
-    pub async fn run(&self, env: &JobEnv, data: &PublishData) -> Result<(), Failure> {
+    /// Publishes, or completes an earlier attempt that stopped before the index
+    /// entry; either way the version is then in the registry as returned.
+    pub async fn run(&self, env: &JobEnv, data: &PublishData) -> Result<Published, Failure> {
         let log = env.log();
         let name = &data.name;
         let version = data.version;
@@ -184,8 +200,16 @@ impl Publisher {
 
         // 12. A version already in the metadata: an earlier attempt stored the
         // tarball and wrote the metadata; finish it.
+        let outcome = Published {
+            name: name.clone(),
+            version,
+            compiler,
+            dependencies: manifest.dependencies.clone(),
+            resolutions: resolutions.clone(),
+        };
         if let Some(published) = published {
-            return self.complete_earlier_attempt(env, &manifest, metadata, &published).await;
+            self.complete_earlier_attempt(env, &manifest, metadata, &published).await?;
+            return Ok(outcome);
         }
 
         // 13a. Dependencies.
@@ -231,7 +255,7 @@ impl Publisher {
             log.info(&format!("No documentation is published for compilers before {PURSUIT_PUBLISH_SINCE}"));
         }
         log.notice(&format!("Published {id} with compiler {compiler}."));
-        Ok(())
+        Ok(outcome)
     }
 
     async fn fetch(&self, env: &JobEnv, location: &Location, data: &PublishData) -> Result<Dirs, Failure> {
@@ -792,7 +816,7 @@ fn check_modules(
 }
 
 /// Downloads a stored tarball and checks it against its metadata (size, then hash).
-async fn download_verified(
+pub(crate) async fn download_verified(
     env: &JobEnv,
     name: &PackageName,
     version: Version,

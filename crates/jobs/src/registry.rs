@@ -98,3 +98,20 @@ pub async fn all_manifests(index: &dyn GitRepo) -> Result<Vec<Manifest>, Failure
     }
     Ok(manifests)
 }
+
+/// Every package's metadata (upstream `readAllMetadata`): `metadata/<name>.json`
+/// files whose name is a package name.
+pub async fn all_metadata(registry: &dyn GitRepo) -> Result<BTreeMap<PackageName, Metadata>, Failure> {
+    let files =
+        registry.list("metadata").await.context(|| "Listing the registry's metadata failed".to_owned())?;
+    let mut all = BTreeMap::new();
+    for file in files {
+        let Some(name) = file.strip_suffix(".json").and_then(|n| PackageName::parse(n).ok()) else {
+            continue;
+        };
+        if let Some(metadata) = read_metadata(registry, &name).await? {
+            all.insert(name, metadata);
+        }
+    }
+    Ok(all)
+}

@@ -15,8 +15,12 @@ use registry_queue::{JobStore, SqliteStore};
 use crate::api::{self, ApiState, NoTrustedKey};
 use crate::config::{Settings, StorageKind};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
-use crate::handlers::{CommandHandler, PackageSetHandler, PublishHandler, TransferHandler, UnpublishHandler};
-use crate::job_context::{Adapters, now};
+use crate::handlers::matrix::enqueue_new_compiler_jobs;
+use crate::handlers::{
+    CommandHandler, MatrixHandler, PackageSetHandler, PublishHandler, TransferHandler, UnpublishHandler,
+};
+use crate::job_context::{Adapters, JobHandler, now};
+use crate::package_locks::{HoldingPackageLock, PackageLocks};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
 use registry_core::location::Owner;
 
@@ -99,14 +103,28 @@ pub fn build_adapters_with_checkouts(
 
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
-    let purs =
-        registry_compiler::Purs::new(registry_compiler::CompilerLocator::new(settings.compilers.clone()));
-    handlers.insert(JobType::Publish, Arc::new(PublishHandler(registry_jobs::publish::Publisher::new(purs))));
-    handlers.insert(JobType::Unpublish, Arc::new(UnpublishHandler::new(trustee.clone())));
-    handlers.insert(JobType::Transfer, Arc::new(TransferHandler::new(trustee)));
+    let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
+    let purs = registry_compiler::Purs::new(locator.clone());
+    // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
+    let locks = PackageLocks::default();
+    let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
+        Arc::new(HoldingPackageLock { inner, locks: locks.clone() })
+    };
+    let publisher = registry_jobs::publish::Publisher::new(purs);
+    handlers.insert(JobType::Publish, package_operation(Arc::new(PublishHandler(publisher))));
+    handlers.insert(JobType::Unpublish, package_operation(Arc::new(UnpublishHandler::new(trustee.clone()))));
+    handlers.insert(JobType::Transfer, package_operation(Arc::new(TransferHandler::new(trustee))));
+    let matrix_purs = registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::Matrix));
+    handlers.insert(
+        JobType::Matrix,
+        Arc::new(MatrixHandler {
+            builder: registry_jobs::matrix::MatrixBuilder::new(matrix_purs),
+            locks: locks.clone(),
+        }),
+    );
     handlers.insert(JobType::PackageSet, Arc::new(package_set_handler(settings)));
     for (kind, program) in &settings.job_commands {
-        handlers.insert(*kind, Arc::new(CommandHandler::new(program)));
+        handlers.insert(*kind, package_operation(Arc::new(CommandHandler::new(program))));
     }
     handlers
 }
@@ -186,6 +204,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let adapters = build_adapters(&settings)?;
+    // A compiler installed since the last start: check the whole registry with it.
+    let installed = registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
+    if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await {
+        tracing::error!("checking for a new compiler failed: {err:#}; no matrix jobs were queued for it");
+    }
     let handlers = build_handlers(&settings, trustee.clone());
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();

@@ -1,9 +1,11 @@
 //! The job executor: independent lanes, each running one job at a time.
 //!
-//! Package operations (publish, unpublish, transfer) and builds (matrix, package
-//! set) run in separate lanes, so a publish never waits behind a 90-minute package
-//! set build. Within a lane upstream's order holds: the highest-priority kind
-//! first, oldest first within a kind.
+//! Package operations (publish, unpublish, transfer), matrix builds and package-set
+//! builds run in separate lanes, so a publish never waits behind a 90-minute package
+//! set build, and a flood of matrix jobs (thousands after a new compiler) never
+//! starves package sets, as it does upstream where one loop runs everything. Within
+//! a lane upstream's order holds: the highest-priority kind first, oldest first
+//! within a kind.
 //!
 //! A run ends in one of four ways: success, failure (the handler's message becomes
 //! the last ERROR line), timeout, or shutdown. On timeout and shutdown the handler's
@@ -23,9 +25,10 @@ use tokio::sync::{Notify, watch};
 use crate::job_context::{Adapters, JobContext, JobHandler, JobLog, now};
 
 /// The lanes: kinds in priority order.
-pub const LANES: [(&str, &[JobType]); 2] = [
+pub const LANES: [(&str, &[JobType]); 3] = [
     ("package operations", &[JobType::Publish, JobType::Unpublish, JobType::Transfer]),
-    ("builds", &[JobType::Matrix, JobType::PackageSet]),
+    ("matrix builds", &[JobType::Matrix]),
+    ("package sets", &[JobType::PackageSet]),
 ];
 
 /// Jobs found running this many times at start-up are failed, not run again.

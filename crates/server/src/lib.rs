@@ -12,6 +12,7 @@ pub mod healthcheck;
 pub mod init;
 pub mod job_context;
 pub mod layout;
+pub mod package_locks;
 pub mod trustee;
 
 pub use config::Settings;

@@ -310,6 +310,18 @@ impl TestRegistry {
         self.dir.path()
     }
 
+    /// A job environment over this registry, and the job's log.
+    pub fn job_env(&self) -> (JobEnv, Arc<MemoryLog>) {
+        let log = Arc::new(MemoryLog::default());
+        (self.env(log.clone()), log)
+    }
+
+    /// Installs the stand-in compiler as `purs-X_Y_Z` too (it plays that version).
+    pub fn install_compiler(&self, version: &str) {
+        let name = format!("purs-{}", version.replace('.', "_"));
+        std::os::unix::fs::symlink(standin(), self.root().join("compilers").join(name)).unwrap();
+    }
+
     fn env(&self, log: Arc<MemoryLog>) -> JobEnv {
         let n = self.jobs.fetch_add(1, Ordering::SeqCst);
         let docs: Arc<dyn DocsSite> = Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None));
@@ -341,7 +353,7 @@ impl TestRegistry {
     pub async fn publish(&self, data: &PublishData) -> Outcome {
         let log = Arc::new(MemoryLog::default());
         let env = self.env(log.clone());
-        let result = self.publisher.run(&env, data).await;
+        let result = self.publisher.run(&env, data).await.map(|_| ());
         Outcome { result, log: log.lines() }
     }
 

@@ -1,20 +1,23 @@
 //! Publish and unpublish jobs: the server side of `registry-jobs`.
 //!
 //! The job logic lives in the `registry-jobs` crate, written against the adapter
-//! traits; these handlers give it the job's adapters, log and work directory.
+//! traits; these handlers give it the job's adapters, log and work directory. A
+//! publish that wrote a version then queues the matrix jobs that follow it.
 
 use std::sync::Arc;
 
 use registry_adapters::ActivityLog;
 use registry_core::job::JobDetails;
 use registry_core::location::Owner;
+use registry_jobs::matrix::plan_after_publish;
 use registry_jobs::publish::Publisher;
 use registry_jobs::unpublish::Unpublisher;
 use registry_jobs::{Failure, JobEnv};
 
+use super::matrix::enqueue_follow_ups;
 use crate::job_context::{JobContext, JobFailure, JobHandler, now};
 
-fn env(ctx: &JobContext) -> JobEnv {
+pub(crate) fn env(ctx: &JobContext) -> JobEnv {
     let log: Arc<dyn ActivityLog> = ctx.log.clone();
     JobEnv {
         job_id: ctx.job.info.job_id.clone(),
@@ -29,7 +32,7 @@ fn env(ctx: &JobContext) -> JobEnv {
     }
 }
 
-fn failure(f: Failure) -> JobFailure {
+pub(crate) fn failure(f: Failure) -> JobFailure {
     JobFailure(f.0)
 }
 
@@ -41,7 +44,11 @@ impl JobHandler for PublishHandler {
         let JobDetails::Publish { payload, .. } = &ctx.job.details else {
             return Err(JobFailure("The publish handler received a job of another kind.".into()));
         };
-        self.0.run(&env(ctx), payload).await.map_err(failure)
+        let env = env(ctx);
+        let published = self.0.run(&env, payload).await.map_err(failure)?;
+        let compilers = self.0.purs.locator.installed_versions();
+        enqueue_follow_ups(ctx, plan_after_publish(&env, &compilers, &published).await).await;
+        Ok(())
     }
 }
 

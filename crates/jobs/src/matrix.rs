@@ -1,0 +1,485 @@
+//! The compiler matrix (upstream `MatrixBuilder`, inventory §7.3–7.4): which
+//! compilers each published version works with.
+//!
+//! A publish verifies a version with one compiler. Matrix jobs then try the others:
+//! * [`MatrixBuilder`] runs one job in two steps. [`MatrixBuilder::compile`]
+//!   installs the job's build plan and the package itself from storage (each
+//!   tarball checked against its metadata's size and hash) and compiles them all
+//!   with the job's compiler; a failure changes nothing. [`MatrixBuilder::record`]
+//!   adds the compiler to `published[version].compilers` (sorted, no repeats) and
+//!   commits the metadata file. The caller runs `record` while no other job
+//!   writes the package's metadata.
+//! * [`plan_after_publish`] and [`plan_after_matrix`] choose the jobs that follow
+//!   (the core's `solve_for_all_compilers` and `solve_dependants_for_compiler`
+//!   over a compiler index of the whole registry, read once per call);
+//!   [`new_compiler_jobs`] is the start-up check for a newly installed compiler.
+//!
+//! Planning only proposes jobs: the queue decides whether one is new (a package
+//! version is tried once per compiler, and a failed try is never queued again).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use registry_adapters::{ActivityLog, FileChange, GitRepo};
+use registry_compiler::{CompilerFailure, Purs};
+use registry_core::json::Codec;
+use registry_core::metadata::PublishedMetadata;
+use registry_core::solver::{
+    CompilerIndex, DependantStatus, ManifestDeps, MatrixNote, MatrixSolverResult, build_compiler_index,
+    published_compilers, solve_dependants_for_compiler, solve_for_all_compilers,
+};
+use registry_core::{Metadata, PackageName, Range, Version, commit};
+
+use crate::publish::{Published, download_verified};
+use crate::registry::{all_manifests, all_metadata, metadata_path, read_metadata};
+use crate::{Context, Failure, JobEnv};
+
+/// One matrix job: compile `name@version` with `compiler`, its dependencies pinned
+/// to `build_plan`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixJob {
+    pub name: PackageName,
+    pub version: Version,
+    pub compiler: Version,
+    /// The dependencies to install (the resolutions solved when the job was queued).
+    pub build_plan: BTreeMap<PackageName, Version>,
+}
+
+impl MatrixJob {
+    fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// Runs matrix jobs with a compiler driver.
+#[derive(Clone)]
+pub struct MatrixBuilder {
+    pub purs: Purs,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        Failure(format!(
+            "Internal error: a compiler-matrix step crashed ({e}). This is a bug in the registry."
+        ))
+    })
+}
+
+impl MatrixBuilder {
+    pub fn new(purs: Purs) -> Self {
+        MatrixBuilder { purs }
+    }
+
+    /// Installs the build plan and the package into `<work>/.registry` and compiles
+    /// `.registry/*/src/**/*.purs` with the job's compiler. Writes nothing durable.
+    pub async fn compile(&self, env: &JobEnv, job: &MatrixJob) -> Result<(), Failure> {
+        let log = env.log();
+        let id = job.id();
+        let compiler = job.compiler;
+        let mut packages = job.build_plan.clone();
+        if let Some(planned) = packages.insert(job.name.clone(), job.version)
+            && planned != job.version
+        {
+            log.warn(&format!(
+                "The build plan names {}@{planned}; {id} itself is installed instead",
+                job.name
+            ));
+        }
+        let deps_dir = env.work_dir.join(".registry");
+        std::fs::create_dir_all(&deps_dir).context(|| format!("Creating {} failed", deps_dir.display()))?;
+        for (name, version) in &packages {
+            let published = published_entry(env, job, name, *version).await?;
+            let tarball = download_verified(env, name, *version, &published).await?;
+            let (dest, top) = (deps_dir.clone(), format!("{name}-{version}"));
+            blocking(move || {
+                registry_tarball::extract_tarball(
+                    tarball.as_ref(),
+                    &dest,
+                    Some(&top),
+                    &registry_tarball::Limits::default(),
+                )
+            })
+            .await?
+            .context(|| format!("Unpacking the tarball of {name}@{version} failed"))?;
+            log.debug(&format!("Installed {name}@{version}"));
+        }
+        log.info(&format!(
+            "Installed {id} and its build plan ({} dependencies); compiling with {compiler}",
+            packages.len() - 1
+        ));
+
+        let purs = self.purs.clone();
+        let (cwd, output) = (env.work_dir.clone(), env.work_dir.join("output"));
+        let globs = vec![".registry/*/src/**/*.purs".to_owned()];
+        let result = blocking(move || purs.compile(Some(compiler), Some(cwd), globs, Some(output))).await?;
+        let unchanged = format!("The metadata of {id} is unchanged.");
+        match result {
+            Ok(_) => {
+                log.info(&format!("Compilation succeeded with compiler {compiler}"));
+                Ok(())
+            }
+            Err(CompilerFailure::CompilationError(errors)) if !errors.is_empty() => {
+                log.info(&format!(
+                    "Compilation failed with compiler {compiler}:\n{}",
+                    CompilerFailure::CompilationError(errors.clone())
+                ));
+                let first = &errors[0];
+                let message = first.message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+                Err(Failure(format!(
+                    "{id} does not compile with compiler {compiler}: error {} in file {} at line {}: {}{} {unchanged}",
+                    first.error_code,
+                    relative_to(&first.filename, &env.work_dir),
+                    first.position.start_line,
+                    message.trim_end_matches('.'),
+                    if errors.len() > 1 {
+                        format!(" ({} errors in all; see the log).", errors.len())
+                    } else {
+                        ".".into()
+                    }
+                )))
+            }
+            Err(CompilerFailure::MissingCompiler) => Err(Failure(format!(
+                "Compiler {compiler} is not installed on this registry, so {id} cannot be compiled with it. \
+                 {unchanged}"
+            ))),
+            Err(other) => {
+                Err(Failure(format!("Compiling {id} with compiler {compiler} failed: {other} {unchanged}")))
+            }
+        }
+    }
+
+    /// Adds the job's compiler to the version's compilers and commits the metadata.
+    /// Returns the metadata as it now is (READONLY adapters only log the write).
+    pub async fn record(&self, env: &JobEnv, job: &MatrixJob) -> Result<Metadata, Failure> {
+        let id = job.id();
+        let mut metadata = read_metadata(env.registry.as_ref(), &job.name).await?.ok_or_else(|| {
+            Failure(format!(
+                "{id} compiled with {}, but the registry has no metadata for {} any more, so nothing was recorded.",
+                job.compiler, job.name
+            ))
+        })?;
+        let Some(published) = metadata.published.get_mut(&job.version) else {
+            return Err(Failure(format!(
+                "{id} compiled with {}, but it is no longer published (unpublished since the job was queued?), so \
+                 nothing was recorded.",
+                job.compiler
+            )));
+        };
+        if published.compilers.contains(&job.compiler) {
+            env.log().info(&format!(
+                "The metadata of {id} already lists compiler {}: nothing to write",
+                job.compiler
+            ));
+            return Ok(metadata);
+        }
+        published.compilers.push(job.compiler);
+        published.compilers.sort();
+        published.compilers.dedup();
+        let listed = published.compilers.iter().map(Version::to_string).collect::<Vec<_>>().join(", ");
+        let message = commit::append_job_id(&commit::update_metadata(job.name.as_str()), Some(&env.job_id));
+        env.registry
+            .commit(&[FileChange::write(metadata_path(&job.name), metadata.to_pretty())], &message, env.log())
+            .await
+            .context(|| {
+                format!("Writing the metadata of {} to the {} failed", job.name, env.registry.describe())
+            })?;
+        env.log().info(&format!(
+            "Recorded that {id} compiles with {}: its compilers are now {listed}",
+            job.compiler
+        ));
+        Ok(metadata)
+    }
+}
+
+/// The metadata entry of a package the job installs.
+async fn published_entry(
+    env: &JobEnv,
+    job: &MatrixJob,
+    name: &PackageName,
+    version: Version,
+) -> Result<PublishedMetadata, Failure> {
+    let entry =
+        read_metadata(env.registry.as_ref(), name).await?.and_then(|m| m.published.get(&version).cloned());
+    entry.ok_or_else(|| {
+        if *name == job.name {
+            Failure(format!(
+                "{} is not published in the registry (unpublished since the job was queued?), so it cannot be \
+                 compiled with {}.",
+                job.id(),
+                job.compiler
+            ))
+        } else {
+            Failure(format!(
+                "The build plan of {} names {name}@{version}, which is not published in the registry (unpublished \
+                 since the job was queued?); nothing was compiled and the metadata of {} is unchanged.",
+                job.id(),
+                job.name
+            ))
+        }
+    })
+}
+
+fn relative_to(filename: &str, work_dir: &Path) -> String {
+    let prefix = format!("{}/", work_dir.display());
+    filename.strip_prefix(&prefix).unwrap_or(filename).to_owned()
+}
+
+/// The registry as the planner needs it: every manifest's dependencies, every
+/// package's metadata, and who depends on each package.
+pub struct MatrixView {
+    manifests: Vec<ManifestDeps>,
+    metadata: BTreeMap<PackageName, Metadata>,
+    /// Indexes into `manifests` of the manifests depending on a package (any range).
+    depending_on: HashMap<PackageName, Vec<usize>>,
+}
+
+impl MatrixView {
+    pub fn new(manifests: Vec<ManifestDeps>, metadata: BTreeMap<PackageName, Metadata>) -> Self {
+        let mut depending_on: HashMap<PackageName, Vec<usize>> = HashMap::new();
+        for (at, manifest) in manifests.iter().enumerate() {
+            for dependency in manifest.dependencies.keys() {
+                depending_on.entry(dependency.clone()).or_default().push(at);
+            }
+        }
+        MatrixView { manifests, metadata, depending_on }
+    }
+
+    /// Reads every manifest of the index and every metadata file.
+    pub async fn read(registry: &dyn GitRepo, index: &dyn GitRepo) -> Result<Self, Failure> {
+        let manifests = all_manifests(index).await?.iter().map(ManifestDeps::from).collect();
+        Ok(MatrixView::new(manifests, all_metadata(registry).await?))
+    }
+
+    fn compiler_index(&self, compilers: &[Version]) -> Result<CompilerIndex, Failure> {
+        build_compiler_index(compilers, &self.manifests, &published_compilers(&self.metadata))
+            .map_err(|e| Failure(e.to_string()))
+    }
+
+    /// Manifests depending on `name` with a range that includes `version`.
+    fn dependants_of(&self, name: &PackageName, version: Version) -> Vec<ManifestDeps> {
+        let Some(found) = self.depending_on.get(name) else { return Vec::new() };
+        found
+            .iter()
+            .map(|at| &self.manifests[*at])
+            .filter(|m| m.dependencies.get(name).is_some_and(|range: &Range| range.includes(version)))
+            .cloned()
+            .collect()
+    }
+
+    /// After `name@version` was published with `compiler`: the same version with
+    /// every other compiler whose solve picks exactly that compiler, and its
+    /// dependants with `compiler`.
+    pub fn after_publish(
+        &self,
+        compilers: &[Version],
+        published: &Published,
+        log: &dyn ActivityLog,
+    ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+        let solver = self.compiler_index(compilers)?.solver();
+        let manifest = ManifestDeps {
+            name: published.name.clone(),
+            version: published.version,
+            dependencies: published.dependencies.clone(),
+        };
+        let same_package = solve_for_all_compilers(&solver, compilers, published.compiler, &manifest);
+        log_notes(&same_package.notes, log);
+        let mut planned = same_package.results;
+        planned.extend(self.cascade(&solver, published.compiler, &published.name, published.version, log));
+        Ok(planned)
+    }
+
+    /// After a matrix job compiled `name@version` with `compiler`: its dependants
+    /// with `compiler`.
+    pub fn after_matrix(
+        &self,
+        compilers: &[Version],
+        name: &PackageName,
+        version: Version,
+        compiler: Version,
+        log: &dyn ActivityLog,
+    ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+        let solver = self.compiler_index(compilers)?.solver();
+        Ok(self.cascade(&solver, compiler, name, version, log))
+    }
+
+    fn cascade(
+        &self,
+        solver: &registry_core::solver::Solver,
+        compiler: Version,
+        name: &PackageName,
+        version: Version,
+        log: &dyn ActivityLog,
+    ) -> BTreeSet<MatrixSolverResult> {
+        let outcome = solve_dependants_for_compiler(
+            solver,
+            compiler,
+            name,
+            version,
+            |n, v| DependantStatus::from_metadata(&self.metadata, n, v),
+            |n, v| self.dependants_of(n, v),
+        );
+        log_notes(&outcome.notes, log);
+        log.info(&format!(
+            "Cascade from {name}@{version}: {} planned out of {} dependants visited",
+            outcome.results.len(),
+            outcome.visited.len()
+        ));
+        outcome.results
+    }
+}
+
+fn log_notes(notes: &[MatrixNote], log: &dyn ActivityLog) {
+    for note in notes {
+        match note {
+            MatrixNote::NoMetadata { name } => log.warn(&format!("No metadata for dependant {name}, skipping")),
+            MatrixNote::NotPublished { name, version } => {
+                log.warn(&format!("Dependant {name}@{version} not in metadata.published, skipping"))
+            }
+            MatrixNote::Unsolvable { name, version, compiler, error } => {
+                log.info(&format!("Failed to solve with compiler {compiler}: {name}@{version}"));
+                log.debug(&format!("Solver error for {name}@{version} with compiler {compiler}: {error}"));
+            }
+            MatrixNote::CompilerMismatch { name, version, compiler, solved } => log.debug(&format!(
+                "Produced a compiler-derived build plan for {name}@{version} that selects a compiler ({solved}) \
+                 that differs from the target compiler ({compiler})."
+            )),
+        }
+    }
+}
+
+/// The matrix jobs that follow a publish (upstream's `executeJob` for publish jobs).
+pub async fn plan_after_publish(
+    env: &JobEnv,
+    compilers: &[Version],
+    published: &Published,
+) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+    let view = MatrixView::read(env.registry.as_ref(), env.index.as_ref()).await?;
+    let (compilers, published, log) = (compilers.to_vec(), published.clone(), env.log.clone());
+    blocking(move || view.after_publish(&compilers, &published, log.as_ref())).await?
+}
+
+/// The matrix jobs that follow a successful matrix job.
+pub async fn plan_after_matrix(
+    env: &JobEnv,
+    compilers: &[Version],
+    job: &MatrixJob,
+) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+    let view = MatrixView::read(env.registry.as_ref(), env.index.as_ref()).await?;
+    let (compilers, job, log) = (compilers.to_vec(), job.clone(), env.log.clone());
+    blocking(move || view.after_matrix(&compilers, &job.name, job.version, job.compiler, log.as_ref()))
+        .await?
+}
+
+/// The newest installed compiler, if no compiler of `prelude`'s highest published
+/// version is as new: then the registry has not been checked against it yet
+/// (upstream `checkIfNewCompiler`; the newest prelude works with every current
+/// compiler by definition).
+pub fn new_compiler(installed: &[Version], prelude: Option<&Metadata>) -> Option<Version> {
+    let latest = *installed.iter().max()?;
+    let (_, newest) = prelude?.published.last_key_value()?;
+    newest.compilers.iter().all(|c| *c < latest).then_some(latest)
+}
+
+/// What the start-up check found: a compiler new to the registry and the versions
+/// to compile with it first (every indexed version without dependencies; their
+/// dependants follow as those jobs succeed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCompilerJobs {
+    pub compiler: Version,
+    pub roots: Vec<(PackageName, Version)>,
+}
+
+/// Upstream's `checkIfNewCompiler` and `upgradeRegistryToNewCompiler`, without the
+/// enqueueing. Logs as upstream does.
+pub async fn new_compiler_jobs(
+    registry: &dyn GitRepo,
+    index: &dyn GitRepo,
+    installed: &[Version],
+    log: &Arc<dyn ActivityLog>,
+) -> Result<Option<NewCompilerJobs>, Failure> {
+    log.info("Checking if there's a new compiler in town...");
+    let prelude = PackageName::parse("prelude").expect("'prelude' is a valid package name");
+    let Some(compiler) = new_compiler(installed, read_metadata(registry, &prelude).await?.as_ref()) else {
+        return Ok(None);
+    };
+    log.info(&format!("New compiler found: {compiler}"));
+    log.info("Starting upgrade of the whole registry to the new compiler...");
+    let roots = all_manifests(index)
+        .await?
+        .into_iter()
+        .filter(|m| m.dependencies.is_empty())
+        .map(|m| (m.name, m.version))
+        .collect();
+    Ok(Some(NewCompilerJobs { compiler, roots }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn prelude(published: &[(&str, &[&str])]) -> Metadata {
+        let entries: serde_json::Map<String, serde_json::Value> = published
+            .iter()
+            .map(|(version, compilers)| {
+                let entry = serde_json::json!({
+                    "bytes": 1, "compilers": compilers,
+                    "hash": "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+                    "publishedTime": "2024-01-01T00:00:00.000Z", "ref": "",
+                });
+                (version.to_string(), entry)
+            })
+            .collect();
+        Metadata::decode(&serde_json::json!({
+            "location": { "githubOwner": "purescript", "githubRepo": "purescript-prelude" },
+            "published": entries, "unpublished": {},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_compiler_is_new_when_the_newest_prelude_lists_only_older_ones() {
+        let installed = [v("0.15.14"), v("0.15.15")];
+        // Only the highest prelude version counts, not the one that lists 0.15.15.
+        let old = prelude(&[("5.0.0", &["0.15.15"]), ("6.0.0", &["0.15.10", "0.15.14"])]);
+        assert_eq!(new_compiler(&installed, Some(&old)), Some(v("0.15.15")));
+        let current = prelude(&[("6.0.0", &["0.15.14", "0.15.15"])]);
+        assert_eq!(new_compiler(&installed, Some(&current)), None);
+        // A prelude verified with a compiler newer than any installed is not behind.
+        let ahead = prelude(&[("6.0.0", &["0.15.16"])]);
+        assert_eq!(new_compiler(&installed, Some(&ahead)), None);
+        assert_eq!(new_compiler(&installed, None), None);
+        assert_eq!(new_compiler(&[], Some(&old)), None);
+        assert_eq!(new_compiler(&installed, Some(&prelude(&[]))), None);
+    }
+
+    #[test]
+    fn dependants_are_found_by_range() {
+        let range = |s: &str| Range::parse(s).unwrap();
+        let deps = |name: &str, version: &str, on: &[(&str, &str)]| ManifestDeps {
+            name: PackageName::parse(name).unwrap(),
+            version: v(version),
+            dependencies: on.iter().map(|(d, r)| (PackageName::parse(d).unwrap(), range(r))).collect(),
+        };
+        let view = MatrixView::new(
+            vec![
+                deps("base", "1.0.0", &[]),
+                deps("old", "1.0.0", &[("base", ">=0.1.0 <1.0.0")]),
+                deps("new", "1.0.0", &[("base", ">=1.0.0 <2.0.0")]),
+                deps("new", "1.1.0", &[("base", ">=1.0.0 <2.0.0"), ("other", ">=1.0.0 <2.0.0")]),
+            ],
+            BTreeMap::new(),
+        );
+        let found: Vec<String> = view
+            .dependants_of(&PackageName::parse("base").unwrap(), v("1.0.0"))
+            .iter()
+            .map(|m| format!("{}@{}", m.name, m.version))
+            .collect();
+        assert_eq!(found, ["new@1.0.0", "new@1.1.0"]);
+        assert!(view.dependants_of(&PackageName::parse("new").unwrap(), v("1.0.0")).is_empty());
+    }
+}

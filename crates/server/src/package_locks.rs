@@ -1,0 +1,91 @@
+//! One lock per package, so that jobs in different lanes never interleave their
+//! read-modify-write of the same metadata file.
+//!
+//! Publish, unpublish and transfer jobs read a package's metadata early and write
+//! it back later; they share a lane, so they never overlap each other. Matrix jobs
+//! run in their own lane, in parallel with them, and also rewrite the metadata
+//! (to add a compiler). Without a lock, a matrix job could write back metadata read
+//! before a publish added a version, and that version would vanish from it. So a
+//! package operation holds its package's lock for its whole run, and a matrix job
+//! holds it while it reads, changes and commits the metadata.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use registry_core::PackageName;
+use registry_core::job::JobDetails;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::job_context::{JobContext, JobFailure, JobHandler};
+
+/// Shared by every handler of one server. A package's entry is kept once made (at
+/// most one small entry per package the server has touched).
+#[derive(Clone, Default)]
+pub struct PackageLocks {
+    locks: Arc<Mutex<HashMap<PackageName, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl PackageLocks {
+    /// Waits until no other job holds `name`'s lock, then holds it until the guard drops.
+    pub async fn lock(&self, name: &PackageName) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(name.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// The package a job reads and writes the metadata of, if any.
+pub fn package_of(details: &JobDetails) -> Option<&PackageName> {
+    match details {
+        JobDetails::Publish { package_name, .. }
+        | JobDetails::Unpublish { package_name, .. }
+        | JobDetails::Transfer { package_name, .. }
+        | JobDetails::Matrix { package_name, .. } => Some(package_name),
+        JobDetails::PackageSet { .. } => None,
+    }
+}
+
+/// Runs `inner` holding the lock of the job's package for the whole run.
+pub struct HoldingPackageLock {
+    pub inner: Arc<dyn JobHandler>,
+    pub locks: PackageLocks,
+}
+
+#[async_trait]
+impl JobHandler for HoldingPackageLock {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let _guard = match package_of(&ctx.job.details) {
+            Some(name) => Some(self.locks.lock(name).await),
+            None => None,
+        };
+        self.inner.run(ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_holder_per_package_at_a_time() {
+        let locks = PackageLocks::default();
+        let (a, b) = (PackageName::parse("a").unwrap(), PackageName::parse("b").unwrap());
+        let held = locks.lock(&a).await;
+        // Another package is free…
+        let _other = tokio::time::timeout(Duration::from_millis(100), locks.lock(&b)).await.unwrap();
+        // …the same one waits until the holder lets go.
+        let waiting = tokio::spawn({
+            let (locks, a) = (locks.clone(), a.clone());
+            async move { locks.lock(&a).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
+    }
+}
