@@ -1,0 +1,62 @@
+//! Completing an earlier attempt that wrote the metadata but not the index entry.
+
+use registry_core::json::Codec;
+use registry_core::metadata::PublishedMetadata;
+use registry_core::{Manifest, Metadata};
+
+use super::commits::{write_index_entry, write_metadata};
+use super::install::download_verified;
+use super::{Publisher, blocking};
+use crate::registry::read_entry;
+use crate::{Context, Failure, JobEnv};
+
+impl Publisher {
+    /// The version is in the metadata but not the index: an earlier attempt stopped
+    /// after writing the metadata. The stored tarball must be intact and hold the
+    /// manifest received now; then the metadata (owners may have changed) and the
+    /// index entry are written.
+    pub(super) async fn complete_earlier_attempt(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        metadata: Metadata,
+        published: &PublishedMetadata,
+    ) -> Result<(), Failure> {
+        let id = manifest.id();
+        let log = env.log();
+        log.info(&format!("{id} is in the metadata but not in the index: completing an earlier attempt"));
+        let tarball = download_verified(env, &manifest.name, manifest.version, published).await?;
+        let dest = env.work_dir.join("existing");
+        std::fs::create_dir_all(&dest).context(|| format!("Creating {} failed", dest.display()))?;
+        let top = format!("{}-{}", manifest.name, manifest.version);
+        let (dest_for_extract, top_for_extract) = (dest.clone(), top.clone());
+        blocking(move || {
+            registry_tarball::extract_tarball(
+                tarball.as_ref(),
+                &dest_for_extract,
+                Some(&top_for_extract),
+                &registry_tarball::Limits::default(),
+            )
+        })
+        .await?
+        .context(|| format!("Unpacking the stored tarball of {id} failed"))?;
+        let stored = std::fs::read_to_string(dest.join(&top).join("purs.json"))
+            .ok()
+            .and_then(|text| Manifest::from_json_str(&text).ok());
+        if stored.as_ref() != Some(manifest) {
+            return Err(Failure(format!(
+                "The source manifest differs from the manifest in the existing tarball of {id}, which an earlier \
+                 attempt stored: restore the source at ref '{}' to what was published then, or publish a new version.",
+                manifest.git_ref
+            )));
+        }
+        write_metadata(env, &manifest.name, &metadata).await?;
+        let entry = read_entry(env.index.as_ref(), &manifest.name).await?;
+        write_index_entry(env, manifest, entry).await?;
+        log.notice(&format!(
+            "Published {id}, completing an earlier attempt that had stored the tarball and the metadata. Its \
+             documentation was not published by this retry."
+        ));
+        Ok(())
+    }
+}
