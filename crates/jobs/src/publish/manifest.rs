@@ -1,15 +1,81 @@
-//! Reading the package's manifest from its source.
+//! Reading the package's manifest from its source, in upstream's order of
+//! preference: `purs.json`, `spago.yaml`, then the legacy `bower.json` and
+//! `spago.dhall` (see [`super::legacy`]).
 
 use std::path::Path;
 
-use registry_core::Manifest;
 use registry_core::json;
 use registry_core::spago_yaml::{SpagoYaml, spago_yaml_to_manifest};
+use registry_core::{Location, Manifest, PackageName, Version};
 
+use super::legacy;
 use crate::Failure;
 
-/// `purs.json`, else `spago.yaml` (with `ref` from the request).
-pub(super) fn read_manifest(dir: &Path, git_ref: &str) -> Result<Manifest, Failure> {
+/// Where the manifest is, and what the request and the metadata say about the
+/// package (legacy formats take name, version, location and ref from here).
+pub(super) struct ManifestRequest<'a> {
+    pub dir: &'a Path,
+    pub name: &'a PackageName,
+    pub version: Version,
+    pub git_ref: &'a str,
+    /// The registered location (the metadata's).
+    pub location: &'a Location,
+}
+
+/// Which file the manifest came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ManifestOrigin {
+    PursJson,
+    SpagoYaml,
+    BowerJson,
+    SpagoDhall,
+}
+
+impl ManifestOrigin {
+    /// The file's name, for a converted manifest's log line.
+    pub(super) fn file(self) -> &'static str {
+        match self {
+            ManifestOrigin::PursJson => "purs.json",
+            ManifestOrigin::SpagoYaml => "spago.yaml",
+            ManifestOrigin::BowerJson => "bower.json",
+            ManifestOrigin::SpagoDhall => "spago.dhall",
+        }
+    }
+}
+
+/// The package's manifest and where it came from; `dhall_to_json` is the program
+/// that evaluates a `spago.dhall`.
+pub(super) async fn read_manifest(
+    request: &ManifestRequest<'_>,
+    dhall_to_json: &Path,
+) -> Result<(Manifest, ManifestOrigin), Failure> {
+    if let Some(manifest) = read_modern(request.dir, request.git_ref)? {
+        return Ok(manifest);
+    }
+    let dir = request.dir;
+    if dir.join("bower.json").is_file() {
+        let text = std::fs::read_to_string(dir.join("bower.json")).map_err(|e| {
+            Failure(format!(
+                "bower.json at ref '{}' cannot be read ({e}); save it as UTF-8 text and publish again.",
+                request.git_ref
+            ))
+        })?;
+        return Ok((legacy::from_bower_json(&text, request)?, ManifestOrigin::BowerJson));
+    }
+    if dir.join("spago.dhall").is_file() {
+        let manifest = legacy::from_spago_dhall(request, dhall_to_json).await?;
+        return Ok((manifest, ManifestOrigin::SpagoDhall));
+    }
+    Err(Failure(format!(
+        "No manifest found at ref '{}': add a purs.json (or a spago.yaml with a 'publish' section) at the \
+         package's root and publish again.",
+        request.git_ref
+    )))
+}
+
+/// `purs.json`, else `spago.yaml` (with `ref` from the request); `None` when
+/// there is neither.
+fn read_modern(dir: &Path, git_ref: &str) -> Result<Option<(Manifest, ManifestOrigin)>, Failure> {
     let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
     if let Some(text) = read("purs.json") {
         let value = json::parse(&text).map_err(|e| {
@@ -23,7 +89,7 @@ pub(super) fn read_manifest(dir: &Path, git_ref: &str) -> Result<Manifest, Failu
                  \"MIT\" and publish again."
             )));
         }
-        return Manifest::decode_authored(&value).map_err(|e| {
+        return Manifest::decode_authored(&value).map(|m| Some((m, ManifestOrigin::PursJson))).map_err(|e| {
             Failure(format!(
                 "purs.json at ref '{git_ref}' is not a valid manifest: {e}. Fix it and publish again."
             ))
@@ -33,20 +99,14 @@ pub(super) fn read_manifest(dir: &Path, git_ref: &str) -> Result<Manifest, Failu
         let config = SpagoYaml::parse(&text).map_err(|e| {
             Failure(format!("spago.yaml at ref '{git_ref}' cannot be read: {e}. Fix it and publish again."))
         })?;
-        return spago_yaml_to_manifest(git_ref, &config).map_err(|e| {
-            Failure(format!(
-                "spago.yaml at ref '{git_ref}' does not describe a publishable package: {e} Fix it and publish again."
-            ))
-        });
+        return spago_yaml_to_manifest(git_ref, &config)
+            .map(|m| Some((m, ManifestOrigin::SpagoYaml)))
+            .map_err(|e| {
+                Failure(format!(
+                    "spago.yaml at ref '{git_ref}' does not describe a publishable package: {e} Fix it and publish \
+                     again."
+                ))
+            });
     }
-    if read("bower.json").is_some() || read("spago.dhall").is_some() {
-        return Err(Failure(format!(
-            "The source at ref '{git_ref}' has only a legacy manifest (bower.json or spago.dhall), which this \
-             registry does not read yet; add a purs.json or a spago.yaml with a 'publish' section and publish again."
-        )));
-    }
-    Err(Failure(format!(
-        "No manifest found at ref '{git_ref}': add a purs.json (or a spago.yaml with a 'publish' section) at the \
-         package's root and publish again."
-    )))
+    Ok(None)
 }

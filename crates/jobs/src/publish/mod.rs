@@ -2,8 +2,8 @@
 //!
 //! Steps, each failing with a sentence that says what to fix:
 //! location gate → fetch the source at `ref` → manifest (`purs.json`, else
-//! `spago.yaml`) → name, version and location agree with the request → licence →
-//! build plan (solve, or check the given resolutions) → module names →
+//! `spago.yaml`, else legacy `bower.json`, else `spago.dhall`) → name, version
+//! and location agree with the request → licence → build plan (solve, or check the given resolutions) → module names →
 //! install dependencies (verified) → unused/missing dependencies (`purs graph`) →
 //! package files → compile exactly what ships → reproducible tarball within the
 //! size limits → upload (never overwrite) → metadata commit → index commit →
@@ -18,7 +18,7 @@
 //!   then the index entry is written.
 //!
 //! One module per step: `source` (fetch), `manifest` (read), `checks`
-//! (request, licence, module names), `plan` (build plan), `install`
+//! (request, licence, module names), `legacy` (bower.json, spago.dhall), `plan` (build plan), `install`
 //! (dependencies), `imports` (unused/missing dependencies), `package_files`,
 //! `compile`, `tarball` (package and upload), `commits` (metadata and
 //! index), `retry` (completing an earlier attempt), `docs`.
@@ -29,6 +29,7 @@ mod compile;
 mod docs;
 mod imports;
 mod install;
+mod legacy;
 mod manifest;
 mod package_files;
 mod plan;
@@ -53,7 +54,8 @@ use crate::{Context, Failure, JobEnv};
 use checks::{check_licence, check_manifest, check_modules};
 use commits::{write_index_entry, write_metadata};
 pub(crate) use install::download_verified;
-use manifest::read_manifest;
+pub use legacy::DHALL_TO_JSON;
+use manifest::{ManifestOrigin, ManifestRequest, read_manifest};
 use tarball::upload;
 
 /// What a successful publish wrote: the version and the compiler it was verified
@@ -75,6 +77,9 @@ pub struct Published {
 #[derive(Clone)]
 pub struct Publisher {
     pub purs: Purs,
+    /// The program that evaluates a legacy `spago.dhall` ([`DHALL_TO_JSON`] from
+    /// PATH by default); without it such packages are refused with a message.
+    pub dhall_to_json: PathBuf,
 }
 
 /// Where the job's files are.
@@ -101,7 +106,14 @@ fn location_text(location: &Location) -> String {
 
 impl Publisher {
     pub fn new(purs: Purs) -> Self {
-        Publisher { purs }
+        Publisher { purs, dhall_to_json: PathBuf::from(DHALL_TO_JSON) }
+    }
+
+    /// Evaluates `spago.dhall` files with `program` instead of `dhall-to-json`
+    /// from PATH.
+    pub fn with_dhall_to_json(mut self, program: impl Into<PathBuf>) -> Self {
+        self.dhall_to_json = program.into();
+        self
     }
 
     /// Publishes, or completes an earlier attempt that stopped before the index
@@ -160,9 +172,26 @@ impl Publisher {
         }
 
         // 4–6. Manifest, checked against the request and the registered location.
-        let manifest = read_manifest(&dirs.package, &data.git_ref)?;
+        let request = ManifestRequest {
+            dir: &dirs.package,
+            name,
+            version,
+            git_ref: &data.git_ref,
+            location: &metadata.location,
+        };
+        let (manifest, origin) = read_manifest(&request, &self.dhall_to_json).await?;
         check_manifest(&manifest, data, &metadata.location)?;
-        log.info(&format!("Read the manifest of {id}"));
+        match origin {
+            ManifestOrigin::PursJson => log.info(&format!("Read the manifest of {id}")),
+            ManifestOrigin::SpagoYaml | ManifestOrigin::BowerJson | ManifestOrigin::SpagoDhall => {
+                log.notice(&format!(
+                    "{id} has no purs.json: converted its {} into this manifest, which the published package \
+                     will contain as purs.json:\n{}",
+                    origin.file(),
+                    manifest.to_pretty().trim_end()
+                ))
+            }
+        }
         // The manifest is trusted for owners only.
         metadata.owners = manifest.owners.clone();
 
