@@ -8,6 +8,9 @@ use crate::name::PackageName;
 use crate::package_set::PackageSet;
 use crate::version::Version;
 
+pub mod daily;
+pub use daily::{DailyCandidates, daily_candidates};
+
 /// One change to a package set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
