@@ -10,6 +10,7 @@ use registry_server::Settings;
 use registry_server::init::InitArgs;
 
 mod bench_package_sets;
+mod package_set_daily;
 mod package_set_update;
 mod verify_data;
 
@@ -55,6 +56,8 @@ enum Command {
 enum PackageSetCommand {
     /// Run a package-set update here, as a package-set job would, with a progress bar.
     Update(package_set_update::UpdateArgs),
+    /// Submit the versions published in the last 24 hours as a package-set request (daily sets).
+    Daily(package_set_daily::DailyArgs),
 }
 
 #[derive(Subcommand)]
@@ -86,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => registry_server::init::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Serve(settings) => registry_server::app::run(settings).map(|()| ExitCode::SUCCESS),
         Command::PackageSet { command: PackageSetCommand::Update(args) } => package_set_update::run(&args),
+        Command::PackageSet { command: PackageSetCommand::Daily(args) } => package_set_daily::run(&args),
         Command::Config { command: ConfigCommand::Show(settings) } => {
             print!("{}", settings.show());
             Ok(ExitCode::SUCCESS)

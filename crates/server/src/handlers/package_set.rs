@@ -100,7 +100,8 @@ impl PackageSource for StorageSource {
 }
 
 impl PackageSetHandler {
-    async fn latest_set(&self, adapters: &Adapters) -> Result<PackageSet, JobFailure> {
+    /// The highest-versioned `package-sets/<version>.json` of the registry repository.
+    pub async fn latest_set(&self, adapters: &Adapters) -> Result<PackageSet, JobFailure> {
         let files = adapters.registry.list("package-sets").await?;
         let latest = files
             .iter()
@@ -116,7 +117,7 @@ impl PackageSetHandler {
     }
 
     /// Manifests of `names` and everything they depend on, from the index repository.
-    async fn load_index(
+    pub async fn load_index(
         &self,
         adapters: &Adapters,
         names: BTreeSet<PackageName>,
