@@ -31,7 +31,7 @@ use registry_core::solver::{
 };
 use registry_core::{Metadata, PackageName, Range, Version, commit};
 
-use crate::publish::{Published, download_verified};
+use crate::publish::{Published, install_verified};
 use crate::registry::{all_manifests, all_metadata, metadata_path, read_metadata};
 use crate::{Context, Failure, JobEnv};
 
@@ -90,18 +90,7 @@ impl MatrixBuilder {
         std::fs::create_dir_all(&deps_dir).context(|| format!("Creating {} failed", deps_dir.display()))?;
         for (name, version) in &packages {
             let published = published_entry(env, job, name, *version).await?;
-            let tarball = download_verified(env, name, *version, &published).await?;
-            let (dest, top) = (deps_dir.clone(), format!("{name}-{version}"));
-            blocking(move || {
-                registry_tarball::extract_tarball(
-                    tarball.as_ref(),
-                    &dest,
-                    Some(&top),
-                    &registry_tarball::Limits::default(),
-                )
-            })
-            .await?
-            .context(|| format!("Unpacking the tarball of {name}@{version} failed"))?;
+            install_verified(env, name, *version, &published, &deps_dir).await?;
             log.debug(&format!("Installed {name}@{version}"));
         }
         log.info(&format!(

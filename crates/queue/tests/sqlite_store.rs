@@ -26,6 +26,11 @@ fn publish(name: &str, version: &str) -> NewJob {
     )
 }
 
+fn unpublish(name: &str, version: &str) -> NewJob {
+    let raw = format!(r#"{{"name":"{name}","version":"{version}","reason":"Mistake."}}"#);
+    NewJob::Unpublish(AuthenticatedData::decode(&json!({"payload": raw, "signature": "ab"})).unwrap())
+}
+
 fn transfer(name: &str) -> NewJob {
     let raw = format!(r#"{{"name":"{name}","newLocation":{{"githubOwner":"o","githubRepo":"r"}}}}"#);
     NewJob::Transfer(AuthenticatedData::decode(&json!({"payload": raw, "signature": "ab"})).unwrap())
@@ -67,7 +72,17 @@ async fn duplicates_follow_the_rules_per_kind() {
     assert!(!retry.duplicate);
     store.finish(&retry.job_id, true, ts(5)).await.unwrap();
     let after_success = store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap();
-    assert_eq!((after_success.job_id, after_success.duplicate), (retry.job_id, true));
+    assert_eq!((after_success.job_id, after_success.duplicate), (retry.job_id.clone(), true));
+    // Once the version is unpublished, the old success no longer answers for it.
+    let unpublish_other = store.enqueue(unpublish("aff", "1.0.1"), ts(6)).await.unwrap();
+    store.finish(&unpublish_other.job_id, true, ts(6)).await.unwrap();
+    assert!(store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
+    let failed_unpublish = store.enqueue(unpublish("aff", "1.0.0"), ts(6)).await.unwrap();
+    store.finish(&failed_unpublish.job_id, false, ts(6)).await.unwrap();
+    assert!(store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
+    let unpublished = store.enqueue(unpublish("aff", "1.0.0"), ts(6)).await.unwrap();
+    store.finish(&unpublished.job_id, true, ts(6)).await.unwrap();
+    assert!(!store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
 
     // Package sets: same canonical payload while unfinished, whatever the raw text.
     let a = store.enqueue(package_set(r#"{"packages":{"b":"1.0.0","a":null}}"#), ts(7)).await.unwrap();

@@ -51,7 +51,12 @@ pub struct UpdateArgs {
     #[arg(long = "compiler", value_name = "X.Y.Z", value_parser = parse_version)]
     pub compiler: Option<Version>,
 
-    #[command(flatten)]
+    /// The server's settings, so the update sees the same repositories, storage and
+    /// compilers; the listening address, job timeouts and job commands are unused.
+    #[command(
+        flatten,
+        next_help_heading = "Registry settings (as for `registry serve`; --host, --port, --job-timeout and --job-command are not used)"
+    )]
     pub settings: Settings,
 }
 

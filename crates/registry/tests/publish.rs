@@ -265,4 +265,12 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
         git_log(&index_git)[0],
         format!("Remove manifest entry for beta@1.1.0\n\nJob ID: {unpublished}")
     );
+
+    // Publishing the unpublished version again is a new job that says why it cannot be,
+    // not the old successful one.
+    let (again, job) = run(&server, "/api/v1/publish", &publish_request("beta", "1.1.0", false)).await;
+    assert_eq!(job["success"], false, "{job}");
+    let (level, message) = verdict(&server, &again).await;
+    assert!(level == "NOTICE" && message.contains("unpublished"), "{level}: {message}");
+    assert_eq!(git_log(&index_git).len(), index_commits + 1, "nothing was written");
 }

@@ -30,19 +30,7 @@ impl Publisher {
                         "{dep_id} is in the build plan but is not published in the registry; fix the resolutions."
                     ))
                 })?;
-            let tarball = download_verified(env, dep, *version, &published).await?;
-            let dest = deps_dir.to_path_buf();
-            let top = format!("{dep}-{version}");
-            blocking(move || {
-                registry_tarball::extract_tarball(
-                    tarball.as_ref(),
-                    &dest,
-                    Some(&top),
-                    &registry_tarball::Limits::default(),
-                )
-            })
-            .await?
-            .context(|| format!("Unpacking the tarball of {dep_id} failed"))?;
+            install_verified(env, dep, *version, &published, deps_dir).await?;
         }
         env.log().info(&format!("Installed {} dependencies", resolutions.len()));
         Ok(())
@@ -50,7 +38,31 @@ impl Publisher {
 }
 
 /// Downloads a stored tarball and checks it against its metadata (size, then hash).
-pub(crate) async fn download_verified(
+/// Downloads `name@version`, checks it against `published` and unpacks it into
+/// `dir/<name>-<version>/`.
+pub(crate) async fn install_verified(
+    env: &JobEnv,
+    name: &PackageName,
+    version: Version,
+    published: &PublishedMetadata,
+    dir: &Path,
+) -> Result<(), Failure> {
+    let tarball = download_verified(env, name, version, published).await?;
+    let (dest, top) = (dir.to_path_buf(), format!("{name}-{version}"));
+    blocking(move || {
+        registry_tarball::extract_tarball(
+            tarball.as_ref(),
+            &dest,
+            Some(&top),
+            &registry_tarball::Limits::default(),
+        )
+    })
+    .await?
+    .context(|| format!("Unpacking the tarball of {name}@{version} failed"))?;
+    Ok(())
+}
+
+pub(super) async fn download_verified(
     env: &JobEnv,
     name: &PackageName,
     version: Version,
