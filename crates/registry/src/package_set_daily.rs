@@ -59,21 +59,7 @@ struct Plan {
 
 pub fn run(args: &DailyArgs) -> anyhow::Result<ExitCode> {
     let settings = &args.settings;
-    let layout = settings.layout();
-    if !layout.database().exists() {
-        bail!(
-            "{} is not an initialized registry data directory: run `registry init --data-dir {}` first",
-            layout.root().display(),
-            layout.root().display()
-        );
-    }
-    let checkouts = layout.scratch().join(CHECKOUTS);
-    let adapters = app::build_adapters_with_checkouts(
-        settings,
-        checkouts.join("registry"),
-        checkouts.join("registry-index"),
-        checkouts.join("package-sets"),
-    )?;
+    let adapters = app::build_command_adapters(settings, CHECKOUTS)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -20,7 +20,7 @@ use registry_server::app;
 use registry_server::handlers::package_set::UpdateOutcome;
 
 /// Where this command keeps its own git working copies (see
-/// [`app::build_adapters_with_checkouts`]), under the data directory's scratch folder.
+/// [`app::build_command_adapters`]), under the data directory's scratch folder.
 const CHECKOUTS: &str = "package-set-command";
 
 #[derive(Debug, clap::Args)]
@@ -96,21 +96,7 @@ impl UpdateArgs {
 pub fn run(args: &UpdateArgs) -> anyhow::Result<ExitCode> {
     let payload = args.payload()?;
     let settings = &args.settings;
-    let layout = settings.layout();
-    if !layout.database().exists() {
-        bail!(
-            "{} is not an initialized registry data directory: run `registry init --data-dir {}` first",
-            layout.root().display(),
-            layout.root().display()
-        );
-    }
-    let checkouts = layout.scratch().join(CHECKOUTS);
-    let adapters = app::build_adapters_with_checkouts(
-        settings,
-        checkouts.join("registry"),
-        checkouts.join("registry-index"),
-        checkouts.join("package-sets"),
-    )?;
+    let adapters = app::build_command_adapters(settings, CHECKOUTS)?;
     let handler = app::package_set_handler(settings);
     let display = Display::new();
     if settings.readonly {

@@ -41,6 +41,34 @@ pub fn build_adapters(settings: &Settings) -> anyhow::Result<Adapters> {
     )
 }
 
+/// Fails, saying how to fix it, unless `settings` name an initialized data directory.
+pub fn require_initialized(settings: &Settings) -> anyhow::Result<()> {
+    let layout = settings.layout();
+    let db = layout.database();
+    if !db.exists() {
+        bail!(
+            "{} is not an initialized registry data directory (no {}): run `registry init --data-dir {}` first",
+            layout.root().display(),
+            db.display(),
+            layout.root().display()
+        );
+    }
+    Ok(())
+}
+
+/// Adapters for a command that runs beside a server on an initialized data
+/// directory, with its own git working copies in `scratch/<checkouts>/`.
+pub fn build_command_adapters(settings: &Settings, checkouts: &str) -> anyhow::Result<Adapters> {
+    require_initialized(settings)?;
+    let dir = settings.layout().scratch().join(checkouts);
+    build_adapters_with_checkouts(
+        settings,
+        dir.join("registry"),
+        dir.join("registry-index"),
+        dir.join("package-sets"),
+    )
+}
+
 /// [`build_adapters`] with the git working copies of the registry, index and legacy
 /// package-sets repositories in the given directories: another process on the same data
 /// directory (`registry package-set update`) uses its own, since two processes must not
@@ -154,16 +182,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.readonly {
         eprintln!("{READONLY_BANNER}");
     }
+    require_initialized(&settings)?;
     let layout = settings.layout();
     let db = layout.database();
-    if !db.exists() {
-        bail!(
-            "{} is not an initialized registry data directory (no {}): run `registry init --data-dir {}` first",
-            layout.root().display(),
-            db.display(),
-            layout.root().display()
-        );
-    }
     let store: Arc<dyn JobStore> =
         Arc::new(SqliteStore::open(&db).with_context(|| format!("opening the database {}", db.display()))?);
     let report = store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?;
