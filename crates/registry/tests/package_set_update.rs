@@ -6,10 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use registry_core::json::Codec;
-use registry_core::manifest_index::entry_path;
-use registry_core::metadata::{Metadata, PublishedMetadata};
-use registry_core::{Manifest, PackageName, PackageSet, Sha256, Timestamp, Version};
-use registry_workload::{Variant, package_files, write_files};
+use registry_core::{PackageName, PackageSet, Version};
 
 const BIN: &str = env!("CARGO_BIN_EXE_registry");
 
@@ -20,18 +17,6 @@ fn standin() -> PathBuf {
     let status = Command::new(cargo).args(["build", "-q", "-p", "purs-standin"]).status().unwrap();
     assert!(status.success() && path.exists(), "building purs-standin failed");
     path
-}
-
-const PACKAGES: [(&str, &[&str]); 4] =
-    [("prelude", &[]), ("alpha", &["prelude"]), ("beta", &["prelude"]), ("gamma", &["alpha", "beta"])];
-
-fn manifest(name: &str, version: &str, deps: &[&str]) -> Manifest {
-    let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\":\">=0.0.0 <100.0.0\"")).collect();
-    Manifest::from_json_str(&format!(
-        r#"{{"name":"{name}","version":"{version}","license":"MIT","location":{{"githubOwner":"o","githubRepo":"{name}"}},"ref":"v{version}","dependencies":{{{}}}}}"#,
-        deps.join(",")
-    ))
-    .unwrap()
 }
 
 /// A data directory made by `registry init` from a seed: index, metadata and package
@@ -46,49 +31,7 @@ impl Seeded {
         let dir = tempfile::tempdir().unwrap();
         let seed = dir.path().join("seed");
         let storage = dir.path().join("storage");
-        let mut set_packages = Vec::new();
-        for (name, deps) in PACKAGES {
-            let mut entry = String::new();
-            let mut published = Vec::new();
-            for (version, variant) in
-                [("1.0.0", Variant::Normal), ("1.1.0", Variant::Normal), ("2.0.0", Variant::Breaking)]
-            {
-                let m = manifest(name, version, deps);
-                entry.push_str(&m.to_compact());
-                entry.push('\n');
-                let src = dir.path().join("src").join(format!("{name}-{version}"));
-                write_files(&src, &package_files(&m, variant)).unwrap();
-                let tarball = registry_tarball::create_tarball(&src, &format!("{name}-{version}")).unwrap();
-                std::fs::create_dir_all(storage.join(name)).unwrap();
-                std::fs::write(storage.join(name).join(format!("{version}.tar.gz")), &tarball).unwrap();
-                let meta = PublishedMetadata {
-                    bytes: tarball.len() as u64,
-                    compilers: vec![Version::new(0, 15, 15)],
-                    hash: Sha256::of_bytes(&tarball),
-                    published_time: Timestamp::from_unix_millis(1_700_000_000_000),
-                    git_ref: Some(String::new()),
-                };
-                published.push(format!("\"{version}\":{}", meta.to_compact()));
-            }
-            let path = seed.join("index").join(entry_path(&PackageName::parse(name).unwrap()));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, entry).unwrap();
-            let metadata = Metadata::from_json_str(&format!(
-                r#"{{"location":{{"githubOwner":"o","githubRepo":"{name}"}},"published":{{{}}},"unpublished":{{}}}}"#,
-                published.join(",")
-            ))
-            .unwrap();
-            std::fs::create_dir_all(seed.join("metadata")).unwrap();
-            std::fs::write(seed.join(format!("metadata/{name}.json")), metadata.to_pretty()).unwrap();
-            set_packages.push(format!("\"{name}\":\"1.0.0\""));
-        }
-        std::fs::create_dir_all(seed.join("package-sets")).unwrap();
-        let set = PackageSet::from_json_str(&format!(
-            r#"{{"version":"0.1.0","compiler":"0.15.15","published":"2024-01-01","packages":{{{}}}}}"#,
-            set_packages.join(",")
-        ))
-        .unwrap();
-        std::fs::write(seed.join("package-sets/0.1.0.json"), set.to_pretty()).unwrap();
+        registry_workload::write_small_registry(&seed, &storage).unwrap();
 
         let data = dir.path().join("data");
         let out = Command::new(BIN)

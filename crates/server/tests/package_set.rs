@@ -9,16 +9,14 @@ use std::time::{Duration, Instant};
 
 use registry_core::job::{Job, JobType, LogLevel};
 use registry_core::json::Codec;
-use registry_core::manifest_index::entry_path;
-use registry_core::metadata::{Metadata, PublishedMetadata};
 use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest, PublishData};
-use registry_core::{Manifest, PackageName, PackageSet, Sha256, Timestamp, Version};
+use registry_core::{Manifest, PackageName, PackageSet, Timestamp, Version};
 use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
 use registry_server::app::{build_adapters, build_handlers};
 use registry_server::config::defaults_for;
 use registry_server::executor::{Executor, Handlers, ShutdownTrigger, Wakers, shutdown_pair};
 use registry_server::handlers::PackageSetHandler;
-use registry_workload::{GitIdentity, Variant, package_files, write_files, write_git_repo};
+use registry_workload::{GitIdentity, Variant, fixture_manifest, package_files, write_git_repo};
 
 fn standin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -30,67 +28,9 @@ fn standin() -> PathBuf {
     path
 }
 
-const PACKAGES: [(&str, &[&str]); 4] =
-    [("prelude", &[]), ("alpha", &["prelude"]), ("beta", &["prelude"]), ("gamma", &["alpha", "beta"])];
-
-fn manifest(name: &str, version: &str, deps: &[&str]) -> Manifest {
-    let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\":\">=0.0.0 <100.0.0\"")).collect();
-    Manifest::from_json_str(&format!(
-        r#"{{"name":"{name}","version":"{version}","license":"MIT","location":{{"githubOwner":"o","githubRepo":"{name}"}},"ref":"v{version}","dependencies":{{{}}}}}"#,
-        deps.join(",")
-    ))
-    .unwrap()
-}
-
-/// Seeds index, metadata, package set 0.1.0 and tarballs: every package at 1.0.0
-/// and 1.1.0 (normal) and 2.0.0 (drops an export its dependants use).
+/// Seeds `dir/seed` (index, metadata, package set 0.1.0) and the tarballs in `storage`.
 fn seed(dir: &Path, storage: &Path) {
-    let mut set_packages = Vec::new();
-    for (name, deps) in PACKAGES {
-        let mut entry = String::new();
-        let mut published = Vec::new();
-        for (version, variant) in
-            [("1.0.0", Variant::Normal), ("1.1.0", Variant::Normal), ("2.0.0", Variant::Breaking)]
-        {
-            let m = manifest(name, version, deps);
-            entry.push_str(&m.to_compact());
-            entry.push('\n');
-            let src = dir.join("src").join(format!("{name}-{version}"));
-            write_files(&src, &package_files(&m, variant)).unwrap();
-            let tarball = registry_tarball::create_tarball(&src, &format!("{name}-{version}")).unwrap();
-            std::fs::create_dir_all(storage.join(name)).unwrap();
-            std::fs::write(storage.join(name).join(format!("{version}.tar.gz")), &tarball).unwrap();
-            published.push(format!(
-                "\"{version}\":{}",
-                PublishedMetadata {
-                    bytes: tarball.len() as u64,
-                    compilers: vec![Version::new(0, 15, 15)],
-                    hash: Sha256::of_bytes(&tarball),
-                    published_time: Timestamp::from_unix_millis(1_700_000_000_000),
-                    git_ref: Some(String::new()),
-                }
-                .to_compact()
-            ));
-        }
-        let path = dir.join("seed/index").join(entry_path(&PackageName::parse(name).unwrap()));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, entry).unwrap();
-        let metadata = format!(
-            r#"{{"location":{{"githubOwner":"o","githubRepo":"{name}"}},"published":{{{}}},"unpublished":{{}}}}"#,
-            published.join(",")
-        );
-        let metadata = Metadata::from_json_str(&metadata).unwrap();
-        std::fs::create_dir_all(dir.join("seed/metadata")).unwrap();
-        std::fs::write(dir.join(format!("seed/metadata/{name}.json")), metadata.to_pretty()).unwrap();
-        set_packages.push(format!("\"{name}\":\"1.0.0\""));
-    }
-    std::fs::create_dir_all(dir.join("seed/package-sets")).unwrap();
-    let set = PackageSet::from_json_str(&format!(
-        r#"{{"version":"0.1.0","compiler":"0.15.15","published":"2024-01-01","packages":{{{}}}}}"#,
-        set_packages.join(",")
-    ))
-    .unwrap();
-    std::fs::write(dir.join("seed/package-sets/0.1.0.json"), set.to_pretty()).unwrap();
+    registry_workload::write_small_registry(&dir.join("seed"), storage).unwrap();
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -194,7 +134,9 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     let github = dir.path().join("github");
     // prelude 2.0.0 drops what dependants import, so delta stays below it.
     let delta = Manifest::from_json_str(
-        &manifest("delta", "1.0.0", &["prelude"]).to_compact().replace(">=0.0.0 <100.0.0", ">=1.0.0 <2.0.0"),
+        &fixture_manifest("delta", "1.0.0", &["prelude"])
+            .to_compact()
+            .replace(">=0.0.0 <100.0.0", ">=1.0.0 <2.0.0"),
     )
     .unwrap();
     write_git_repo(&github.join("o/delta.git"), &[(&delta, Variant::Normal)], &GitIdentity::default())
@@ -384,8 +326,8 @@ async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_with
     assert!(second.info.success, "{log:#?}");
     assert!(log.iter().any(|l| l.contains("Restored 4 packages from the build cache")), "{log:#?}");
     // Only alpha 1.1.0 and gamma over it compile (the stand-in: one module each).
-    let alpha = package_files(&manifest("alpha", "1.1.0", &["prelude"]), Variant::Normal);
-    let gamma = package_files(&manifest("gamma", "1.0.0", &["alpha", "beta"]), Variant::Normal);
+    let alpha = package_files(&fixture_manifest("alpha", "1.1.0", &["prelude"]), Variant::Normal);
+    let gamma = package_files(&fixture_manifest("gamma", "1.0.0", &["alpha", "beta"]), Variant::Normal);
     let expected = [alpha, gamma].iter().flat_map(|f| f.keys()).filter(|p| p.ends_with(".purs")).count();
     assert!(
         log.iter().any(|l| l.contains(&format!(", {expected} modules compiled,"))),

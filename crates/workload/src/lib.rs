@@ -8,11 +8,13 @@
 //! declarations), so both the real compiler and the project's stand-in accept them.
 //! Same inputs, same bytes.
 
+mod fixture;
 mod names;
 mod repo;
 mod snapshot;
 mod sources;
 
+pub use fixture::{SMALL_REGISTRY, fixture_manifest, write_small_registry};
 pub use names::{api_module, module_prefix};
 pub use repo::{GitIdentity, write_git_repo};
 pub use snapshot::{load_snapshot, shared_snapshot};
