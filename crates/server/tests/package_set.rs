@@ -28,9 +28,19 @@ fn standin() -> PathBuf {
     path
 }
 
-/// Seeds `dir/seed` (index, metadata, package set 0.1.0) and the tarballs in `storage`.
-fn seed(dir: &Path, storage: &Path) {
-    registry_workload::write_small_registry(&dir.join("seed"), storage).unwrap();
+/// A registry initialized from the small test registry (its tarballs in local
+/// storage), and a compilers folder with the stand-in as purs 0.15.15.
+fn seeded_registry() -> (tempfile::TempDir, registry_server::config::Settings, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let settings = defaults_for(&data);
+    let seed = dir.path().join("seed");
+    registry_workload::write_small_registry(&seed, &settings.layout().storage()).unwrap();
+    registry_server::init::init(&data, Some(&seed)).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
+    (dir, settings, bin)
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -121,15 +131,8 @@ fn set_handler(settings: &registry_server::config::Settings, purs: registry_comp
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut settings = defaults_for(&data);
+    let (dir, mut settings, bin) = seeded_registry();
     let layout = settings.layout();
-    seed(dir.path(), &layout.storage());
-    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
     // A new package to publish, from a local "GitHub".
     let github = dir.path().join("github");
     // prelude 2.0.0 drops what dependants import, so delta stays below it.
@@ -238,15 +241,8 @@ fn forget_legacy_tags(layout: &registry_server::layout::DataDir) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_set_that_cannot_be_mirrored_fails_the_job_but_stays_released() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let settings = defaults_for(&data);
+    let (_dir, settings, bin) = seeded_registry();
     let layout = settings.layout();
-    seed(dir.path(), &layout.storage());
-    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
     let legacy = layout.legacy_package_sets_bare();
     let today = registry_server::job_context::now().date().to_string().replace('-', "");
     git(&legacy, &["tag", &format!("psc-0.15.15-{today}"), "main"]);
@@ -301,15 +297,8 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_without_compiling() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let settings = defaults_for(&data);
+    let (_dir, settings, bin) = seeded_registry();
     let layout = settings.layout();
-    seed(dir.path(), &layout.storage());
-    registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(standin(), bin.join("purs-0_15_15")).unwrap();
 
     let first = run_set_job(&settings, &bin, r#"{"packages":{"beta":"1.1.0"}}"#).await;
     assert!(first.info.success, "{:#?}", lines(&first));
