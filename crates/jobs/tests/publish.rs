@@ -123,7 +123,7 @@ async fn a_chain_publishes_and_every_failure_says_what_to_fix() {
         (
             "too-large",
             Box::new(|f| {
-                f.insert("src/blob.bin".into(), noise(2_100_000));
+                f.insert("src/blob.bin".into(), registry_workload::incompressible_bytes(2_100_000));
             }),
             "more than the limit of 2000000 bytes",
         ),
@@ -343,19 +343,6 @@ const MIT_TEXT: &str = "Permission is hereby granted, free of charge, to any per
     software and associated documentation files (the \"Software\"), to deal in the Software.\n\nThe above \
     copyright notice and this permission notice shall be included in all copies or substantial portions of the \
     Software.\n";
-
-/// Bytes gzip cannot shrink.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
 
 fn tar_listing(tarball: &[u8]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();

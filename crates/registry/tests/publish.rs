@@ -70,19 +70,6 @@ fn commit_tag(repo: &Path, files: &std::collections::BTreeMap<String, Vec<u8>>, 
     }
 }
 
-/// Bytes gzip cannot shrink.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
 fn git_log(bare: &Path) -> Vec<String> {
     let out =
         Command::new("git").current_dir(bare).args(["log", "--format=%B%x00", "main"]).output().unwrap();
@@ -199,7 +186,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
     let mut unused = beta2.encode();
     unused["dependencies"]["gamma"] = ">=1.0.0 <2.0.0".into();
     let mut large = base.clone();
-    large.insert("src/blob.bin".into(), noise(2_100_000));
+    large.insert("src/blob.bin".into(), registry_workload::incompressible_bytes(2_100_000));
     let cases = [
         ("no-licence", with_manifest(no_licence), "purs.json at ref 'no-licence' has no 'license' field"),
         (

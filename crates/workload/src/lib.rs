@@ -18,4 +18,6 @@ pub use fixture::{SMALL_REGISTRY, fixture_manifest, write_small_registry};
 pub use names::{api_module, module_prefix};
 pub use repo::{GitIdentity, write_git_repo};
 pub use snapshot::{load_snapshot, shared_snapshot};
-pub use sources::{Variant, package_files, pick_update, write_files, write_set_sources};
+pub use sources::{
+    Variant, incompressible_bytes, package_files, pick_update, write_files, write_set_sources,
+};

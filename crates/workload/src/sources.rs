@@ -128,3 +128,16 @@ pub fn pick_update(
             Some((name.clone(), *current, other.version))
         })
 }
+
+/// `len` deterministic pseudo-random bytes that gzip cannot shrink (for size limits).
+pub fn incompressible_bytes(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
