@@ -18,7 +18,15 @@ pub trait ActivityLog: Send + Sync {
     fn notice(&self, message: &str) {
         self.log(LogLevel::Notice, message)
     }
+    /// A write that READONLY mode skipped, as one searchable NOTICE:
+    /// `READONLY: would <what>`, where `what` says what would have happened.
+    fn readonly_skip(&self, what: &str) {
+        self.notice(&format!("{READONLY_PREFIX}{what}"))
+    }
 }
+
+/// How every line about a write skipped in READONLY mode begins.
+pub const READONLY_PREFIX: &str = "READONLY: would ";
 
 /// Discards everything (for work done outside any job, e.g. `registry init`).
 pub struct NullLog;

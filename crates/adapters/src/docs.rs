@@ -156,8 +156,8 @@ impl DocsSite for ReadOnlyDocsSite {
         docs_json: &[u8],
         log: &dyn ActivityLog,
     ) -> Result<(), DocsError> {
-        log.notice(&format!(
-            "READONLY: skipped publishing documentation for {name}@{version} ({} bytes of JSON) to the {}",
+        log.readonly_skip(&format!(
+            "publish documentation for {name}@{version} ({} bytes of JSON) to the {}",
             docs_json.len(),
             self.inner.describe()
         ));

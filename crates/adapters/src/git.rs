@@ -541,8 +541,8 @@ impl GitRepo for ReadOnlyGitRepo {
         if described.is_empty() {
             return Ok(CommitOutcome::NoChange);
         }
-        log.notice(&format!(
-            "READONLY: skipped committing and pushing to the {}: {}; commit message: \"{message}\"",
+        log.readonly_skip(&format!(
+            "commit and push to the {}: {}; commit message: \"{message}\"",
             self.inner.describe(),
             described.join(", ")
         ));
@@ -561,8 +561,8 @@ impl GitRepo for ReadOnlyGitRepo {
             check_tag(tag)?;
         }
         for tag in tags {
-            log.notice(&format!(
-                "READONLY: skipped creating the tag {tag} on the new commit and pushing it to the {}",
+            log.readonly_skip(&format!(
+                "create the tag {tag} on the new commit and push it to the {}",
                 self.inner.describe()
             ));
         }

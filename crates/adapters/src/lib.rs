@@ -24,7 +24,7 @@ pub mod source;
 pub mod storage;
 pub mod testing;
 
-pub use activity::{ActivityLog, NullLog};
+pub use activity::{ActivityLog, NullLog, READONLY_PREFIX};
 pub use docs::{DocsError, DocsSite, HttpDocsSite, ReadOnlyDocsSite};
 pub use git::{CommitOutcome, FileChange, GitCheckout, GitError, GitRepo, ReadOnlyGitRepo, TagsOutcome};
 pub use s3::{S3Config, S3Storage};

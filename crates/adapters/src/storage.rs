@@ -291,8 +291,8 @@ impl Storage for ReadOnlyStorage {
         if self.inner.download(name, version).await?.is_some() {
             return Err(StorageError::AlreadyExists { key, target: self.inner.describe() });
         }
-        log.notice(&format!(
-            "READONLY: skipped uploading {key} ({} bytes) to {}; kept in the local read-only cache instead",
+        log.readonly_skip(&format!(
+            "upload {key} ({} bytes) to {}; kept it in the local read-only cache instead",
             tarball.len(),
             self.inner.describe()
         ));
@@ -321,7 +321,7 @@ impl Storage for ReadOnlyStorage {
         {
             return Err(StorageError::NotFound { key, target: self.inner.describe() });
         }
-        log.notice(&format!("READONLY: skipped deleting {key} from {}", self.inner.describe()));
+        log.readonly_skip(&format!("delete {key} from {}", self.inner.describe()));
         Ok(())
     }
 
@@ -342,8 +342,8 @@ impl Storage for ReadOnlyStorage {
         }
         let stored = self.cache.put_object(key, bytes.clone(), &crate::NullLog).await?;
         if stored {
-            log.notice(&format!(
-                "READONLY: skipped storing {key} ({} bytes) in {}; kept in the local read-only cache instead",
+            log.readonly_skip(&format!(
+                "store {key} ({} bytes) in {}; kept it in the local read-only cache instead",
                 bytes.len(),
                 self.inner.describe()
             ));

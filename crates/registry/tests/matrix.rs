@@ -377,8 +377,7 @@ async fn readonly_matrix_jobs_log_the_metadata_they_would_write() {
         let lines = messages(&server.job(id).await);
         let skipped = format!("commit message: \"Update metadata for {name}\n\nJob ID: {id}\"");
         assert!(
-            lines.iter().any(|m| m
-                .starts_with("READONLY: skipped committing and pushing to the registry repository")
+            lines.iter().any(|m| m.starts_with("READONLY: would commit and push to the registry repository")
                 && m.contains(&format!("write metadata/{name}.json"))
                 && m.ends_with(&skipped)),
             "{lines:#?}"

@@ -215,7 +215,7 @@ fn readonly_builds_the_set_without_committing_it() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.starts_with("Package set 0.2.0 built (read-only: not committed)"), "{stdout}");
-    assert!(stderr.contains("READONLY: skipped committing"), "{stderr}");
+    assert!(stderr.contains("READONLY: would commit"), "{stderr}");
     assert_eq!(registry.committed_sets(), ["package-sets/0.1.0.json"]);
 }
 

@@ -156,10 +156,8 @@ async fn readonly_transfer_changes_no_remote_and_logs_the_skipped_commit() {
     assert_eq!(job["success"], true, "{job}");
     assert_eq!(git(&bare(&setup.registry), &["for-each-ref"]), refs_before, "nothing pushed");
     let notices = server.get(&format!("/api/v1/jobs/{id}?level=NOTICE")).await.json();
-    let skipped = messages(&notices)
-        .into_iter()
-        .find(|m| m.starts_with("READONLY: skipped committing"))
-        .unwrap_or_default();
+    let skipped =
+        messages(&notices).into_iter().find(|m| m.starts_with("READONLY: would commit")).unwrap_or_default();
     assert!(
         skipped.contains("registry repository at")
             && skipped.contains(&format!("Update metadata for aff\n\nJob ID: {id}")),

@@ -170,14 +170,14 @@ async fn readonly_runs_jobs_without_writing_and_logs_what_it_skipped() {
     let notices: Vec<&str> =
         job.logs.iter().filter(|l| l.level == LogLevel::Notice).map(|l| l.message.as_str()).collect();
     let expect = [
-        ("READONLY: skipped uploading aff/2.0.0.tar.gz (11 bytes) to local directory", "upload"),
-        ("READONLY: skipped deleting aff/1.0.0.tar.gz from local directory", "delete"),
+        ("READONLY: would upload aff/2.0.0.tar.gz (11 bytes) to local directory", "upload"),
+        ("READONLY: would delete aff/1.0.0.tar.gz from local directory", "delete"),
         ("registry repository at", "registry commit target"),
         ("\"Update metadata for aff\"", "registry commit message"),
         ("write metadata/aff.json (16 bytes)", "registry commit size"),
         ("\"Update manifest for aff@2.0.0\"", "index commit message"),
         (
-            "READONLY: skipped publishing documentation for aff@2.0.0 (13 bytes of JSON) to the documentation site at http://",
+            "READONLY: would publish documentation for aff@2.0.0 (13 bytes of JSON) to the documentation site at http://",
             "docs",
         ),
     ];
@@ -188,6 +188,13 @@ async fn readonly_runs_jobs_without_writing_and_logs_what_it_skipped() {
         );
     }
     assert_eq!(notices.len(), 5, "{notices:#?}");
+    // One searchable form: every skipped write says what would have happened.
+    for notice in &notices {
+        assert!(
+            notice.starts_with(registry_adapters::READONLY_PREFIX) && notice.contains("would"),
+            "a READONLY notice not in the form 'READONLY: would …': {notice}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
