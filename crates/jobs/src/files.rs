@@ -116,3 +116,25 @@ pub fn root_text_files(dir: &Path) -> Vec<(String, String)> {
     files.sort();
     files
 }
+
+/// Copies `from` to `to` (which must not exist), refusing anything but regular
+/// files and directories: for trees the registry made itself, such as what ships.
+pub fn copy_plain_tree(from: &Path, to: &Path) -> Result<(), Failure> {
+    std::fs::create_dir(to).map_err(|e| io("Creating", to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io("Listing", from, e))? {
+        let entry = entry.map_err(|e| io("Listing", from, e))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(|e| io("Reading", &source, e))?;
+        if kind.is_dir() {
+            copy_plain_tree(&source, &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(&source, &target).map_err(|e| io("Copying", &source, e))?;
+        } else {
+            return Err(Failure(format!(
+                "{} is neither a file nor a directory; this is a bug in the registry.",
+                entry.file_name().to_string_lossy()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,13 +1,45 @@
 //! Publishing documentation (best effort: the package is published either way).
+//!
+//! `purs publish` insists on a clean git tree whose HEAD carries exactly the tag
+//! `v<version>`. The author's clone is not that: the registry writes `purs.json`
+//! into it (dirty when the author tracks one) and it holds whatever the author
+//! committed, links included. So the documentation is generated from a fresh
+//! repository holding exactly what ships (the packaging directory), committed at
+//! the original commit's time so `tagTime` is the author's.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use registry_adapters::process;
 use registry_core::json;
 use registry_core::validation::format_pursuit_resolutions;
-use registry_core::{Location, Manifest, PackageName, Version};
+use registry_core::{Manifest, PackageName, Version};
+use tokio::process::Command;
 
 use super::{Dirs, Publisher, blocking};
+use crate::files::copy_plain_tree;
 use crate::{Context, Failure, JobEnv};
+
+/// Runs git in `dir` with a fixed identity and dates, never reading the server's
+/// own git configuration for anything that matters here.
+async fn git(dir: &Path, args: &[&str], date: Option<&str>) -> Result<String, Failure> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .args([
+            "-c",
+            "user.name=registry",
+            "-c",
+            "user.email=registry@localhost",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args);
+    if let Some(date) = date {
+        cmd.env("GIT_AUTHOR_DATE", date).env("GIT_COMMITTER_DATE", date);
+    }
+    let output = process::run(&mut cmd).await.map_err(|e| Failure(format!("git {} failed: {e}", args[0])))?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
 
 impl Publisher {
     pub(super) async fn publish_docs(
@@ -25,22 +57,21 @@ impl Publisher {
             json::print_compact(&format_pursuit_resolutions(resolutions, &deps)),
         )
         .context(|| "Writing the resolutions file failed".to_owned())?;
-        // purs publish wants a clean tree: what the registry added is not the author's change.
-        let exclude = dirs.clone.join(".git/info/exclude");
-        let mut excluded = std::fs::read_to_string(&exclude).unwrap_or_default();
-        excluded.push_str("\noutput\npurs.json\n");
-        let _ = std::fs::create_dir_all(dirs.clone.join(".git/info"));
-        std::fs::write(&exclude, excluded).context(|| "Writing .git/info/exclude failed".to_owned())?;
-        // The clone may come from a mirror; the docs name the package's real repository.
-        if let Location::GitHub { owner, repo, .. } = &manifest.location {
-            let _ = std::process::Command::new("git")
-                .current_dir(&dirs.clone)
-                .args(["remote", "set-url", "origin", &format!("https://github.com/{owner}/{repo}.git")])
-                .output();
-        }
+
+        let source = env.work_dir.join("docs-source");
+        let (packaging, copy_to) = (dirs.packaging.clone(), source.clone());
+        blocking(move || copy_plain_tree(&packaging, &copy_to)).await??;
+        // The tag's time is the tagged commit's: keep the author's.
+        let time = git(&dirs.clone, &["log", "-1", "--format=%ct", "HEAD"], None).await?;
+        let date = Some(format!("@{time} +0000"));
+        let date = date.as_deref();
+        git(&source, &["init", "--quiet"], date).await?;
+        git(&source, &["add", "--all"], date).await?;
+        git(&source, &["commit", "--quiet", "--message", &manifest.id()], date).await?;
+        git(&source, &["tag", &format!("v{}", manifest.version)], date).await?;
+
         let purs = self.purs.clone();
-        let cwd = dirs.package.clone();
-        let docs = blocking(move || purs.publish(Some(compiler), cwd, resolutions_file))
+        let docs = blocking(move || purs.publish(Some(compiler), source, resolutions_file))
             .await?
             .map_err(|e| Failure(format!("purs publish failed: {e}")))?;
         env.docs

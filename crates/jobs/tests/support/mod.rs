@@ -195,6 +195,45 @@ pub struct TestRegistry {
     pub index: Arc<FaultyRepo>,
     pub publisher: Publisher,
     jobs: std::sync::atomic::AtomicUsize,
+    /// Where documentation goes; unreachable unless a test records it.
+    docs: Mutex<Arc<dyn DocsSite>>,
+}
+
+/// A documentation site that keeps what it is sent, `(name@version, docs JSON)`.
+#[derive(Default)]
+pub struct RecordingDocs(pub Mutex<Vec<(String, serde_json::Value)>>);
+
+#[async_trait]
+impl DocsSite for RecordingDocs {
+    fn describe(&self) -> String {
+        "recording documentation site".into()
+    }
+
+    async fn publish(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        docs_json: &[u8],
+        _log: &dyn ActivityLog,
+    ) -> Result<(), registry_adapters::DocsError> {
+        let json = serde_json::from_slice(docs_json).expect("purs publish printed JSON");
+        self.0.lock().unwrap().push((format!("{name}@{version}"), json));
+        Ok(())
+    }
+
+    async fn published_versions(
+        &self,
+        name: &PackageName,
+    ) -> Result<Vec<Version>, registry_adapters::DocsError> {
+        let prefix = format!("{name}@");
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(id, _)| id.strip_prefix(&prefix).map(|v| Version::parse(v).unwrap()))
+            .collect())
+    }
 }
 
 pub struct Outcome {
@@ -302,6 +341,7 @@ impl TestRegistry {
             index: Arc::new(checkout("registry-index", "index.git")),
             publisher: Publisher::new(Purs::new(CompilerLocator::only_in(&compilers))),
             jobs: Default::default(),
+            docs: Mutex::new(Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None))),
             dir,
         }
     }
@@ -316,6 +356,11 @@ impl TestRegistry {
         (self.env(log.clone()), log)
     }
 
+    /// Sends documentation to `site` from now on.
+    pub fn set_docs(&self, site: Arc<dyn DocsSite>) {
+        *self.docs.lock().unwrap() = site;
+    }
+
     /// Installs the stand-in compiler as `purs-X_Y_Z` too (it plays that version).
     pub fn install_compiler(&self, version: &str) {
         let name = format!("purs-{}", version.replace('.', "_"));
@@ -324,7 +369,7 @@ impl TestRegistry {
 
     fn env(&self, log: Arc<MemoryLog>) -> JobEnv {
         let n = self.jobs.fetch_add(1, Ordering::SeqCst);
-        let docs: Arc<dyn DocsSite> = Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None));
+        let docs = self.docs.lock().unwrap().clone();
         let work_dir = self.root().join(format!("work/job-{n}"));
         std::fs::create_dir_all(&work_dir).unwrap();
         JobEnv {
