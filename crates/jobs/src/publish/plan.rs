@@ -36,25 +36,15 @@ impl Publisher {
                 supported()
             )));
         }
-        if let (Some(compiler), Some(resolutions)) = (data.compiler, &data.resolutions) {
+        // Given resolutions are checked against the manifest whether or not a
+        // compiler is given (upstream validates them in both cases).
+        if let Some(resolutions) = &data.resolutions {
             let unresolved = get_unresolved_dependencies(manifest, resolutions);
-            if unresolved.is_empty() {
-                return Ok((compiler, resolutions.clone()));
+            match (unresolved.is_empty(), data.compiler) {
+                (true, Some(compiler)) => return Ok((compiler, resolutions.clone())),
+                (true, None) => {}
+                (false, _) => return Err(unresolved_failure(&id, &unresolved)),
             }
-            let described: Vec<String> = unresolved
-                .iter()
-                .map(|u| match u {
-                    UnresolvedDependency::Missing { name, range } => format!("{name} ({range}) is missing"),
-                    UnresolvedDependency::OutOfRange { name, range, version } => {
-                        format!("{name}@{version} is outside {range}")
-                    }
-                })
-                .collect();
-            return Err(Failure(format!(
-                "The resolutions given for {id} do not satisfy its manifest: {}. Fix the resolutions or leave \
-                 them out to let the registry solve.",
-                described.join("; ")
-            )));
         }
         let reach =
             reachable(env.registry.as_ref(), env.index.as_ref(), manifest.dependencies.keys().cloned())
@@ -85,4 +75,21 @@ impl Publisher {
             ))
         })
     }
+}
+
+fn unresolved_failure(id: &str, unresolved: &[UnresolvedDependency]) -> Failure {
+    let described: Vec<String> = unresolved
+        .iter()
+        .map(|u| match u {
+            UnresolvedDependency::Missing { name, range } => format!("{name} ({range}) is missing"),
+            UnresolvedDependency::OutOfRange { name, range, version } => {
+                format!("{name}@{version} is outside {range}")
+            }
+        })
+        .collect();
+    Failure(format!(
+        "The resolutions given for {id} do not satisfy its manifest: {}. Fix the resolutions or leave them out \
+         to let the registry solve.",
+        described.join("; ")
+    ))
 }
