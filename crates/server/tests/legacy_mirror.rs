@@ -43,6 +43,7 @@ fn index() -> ManifestIndex {
         manifest("alpha", "1.2.0", r#"{"githubOwner":"o","githubRepo":"alpha"}"#, &["prelude"]),
         manifest("then", "1.0.0", r#"{"gitUrl":"https://example.org/then.git"}"#, &["prelude", "alpha"]),
         manifest("mono", "1.0.0", r#"{"githubOwner":"o","githubRepo":"mono","subdir":"lib"}"#, &[]),
+        manifest("user", "1.0.0", r#"{"githubOwner":"o","githubRepo":"user"}"#, &["mono", "prelude"]),
     ];
     ManifestIndex::from_manifests(IncludeRanges::IgnoreRanges, &manifests).unwrap()
 }
@@ -190,16 +191,33 @@ async fn a_set_whose_tag_exists_is_not_mirrored() {
 }
 
 #[tokio::test]
-async fn a_package_in_a_subdirectory_cannot_be_mirrored() {
+async fn a_package_in_a_subdirectory_and_its_dependants_are_left_out_with_a_notice() {
     let legacy = legacy(false);
-    let before = legacy.refs();
-    let (result, _) = mirror(&legacy, &set("2024-01-05", &format!(r#"{PACKAGES},"mono":"1.0.0""#))).await;
-    assert_eq!(
-        result.unwrap_err(),
-        "Failed to convert package set 0.2.0 to a legacy package set: Failed to convert packages:\n\
-         Package mono uses the 'subdir' key, which is not supported for legacy package sets."
+    let with_mono = format!(r#"{PACKAGES},"mono":"1.0.0","user":"1.0.0""#);
+    let (result, log) = mirror(&legacy, &set("2024-01-05", &with_mono)).await;
+    result.unwrap_or_else(|e| panic!("{e}\n{log:#?}"));
+    let written = LegacyPackageSet::from_json_str(&legacy.show("packages.json")).unwrap();
+    let names: Vec<&str> = written.0.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["alpha", "metadata", "prelude", "then"]);
+    let notices: Vec<&str> =
+        log.iter().filter(|(l, _)| *l == LogLevel::Notice).map(|(_, m)| m.as_str()).collect();
+    assert!(
+        notices.contains(
+            &"mono is left out of the legacy package set: it lives in a subdirectory ('subdir') of its \
+              repository, which legacy package sets cannot express."
+        ),
+        "{notices:#?}"
     );
-    assert_eq!(legacy.refs(), before);
+    assert!(
+        notices.contains(
+            &"user is left out of the legacy package set: it depends on mono, which the legacy package set \
+              does not contain."
+        ),
+        "{notices:#?}"
+    );
+    // The next set mirrors too: nothing about mono blocks later jobs.
+    let (next, log) = mirror(&legacy, &set("2024-01-06", &with_mono)).await;
+    next.unwrap_or_else(|e| panic!("{e}\n{log:#?}"));
 }
 
 #[tokio::test]

@@ -206,27 +206,65 @@ pub struct ConvertedLegacyPackageSet {
     /// The registry package-set version it was converted from.
     pub upstream: Version,
     pub package_set: LegacyPackageSet,
+    /// Packages of the registry set that the legacy set leaves out, with why:
+    /// legacy sets cannot express a `subdir` location, and a package whose
+    /// dependencies are left out could not be built from the legacy set.
+    pub left_out: Vec<(PackageName, String)>,
 }
 
-/// Converts a registry package set. Every package's manifest must be in `index`
-/// and live at a location without `subdir`; a `metadata` entry carrying
-/// `v<compiler>` is added, because legacy tools read the compiler from it.
+/// Converts a registry package set. Every package's manifest must be in `index`.
+/// Packages at a location with a `subdir` (which legacy sets cannot express) are
+/// left out, and so is every package that depends on one left out (upstream fails
+/// the whole conversion instead, which made every later mirror fail); a
+/// `metadata` entry carrying `v<compiler>` is added, because legacy tools read the
+/// compiler from it.
 pub fn convert_package_set(
     index: &ManifestIndex,
     set: &PackageSet,
 ) -> Result<ConvertedLegacyPackageSet, String> {
     let mut converted = BTreeMap::new();
+    let mut left_out: Vec<(PackageName, String)> = Vec::new();
     let mut failures = Vec::new();
     for (name, version) in &set.packages {
         match convert_package(index, name, *version) {
-            Ok(entry) => {
+            Ok(Some(entry)) => {
                 converted.insert(name.clone(), entry);
             }
+            Ok(None) => left_out.push((
+                name.clone(),
+                format!(
+                    "{name} is left out of the legacy package set: it lives in a subdirectory ('subdir') of its \
+                     repository, which legacy package sets cannot express."
+                ),
+            )),
             Err(e) => failures.push(e),
         }
     }
     if !failures.is_empty() {
         return Err(format!("Failed to convert packages:\n{}", failures.join("\n")));
+    }
+    // Dependants of what is left out, until nothing changes (the set is small).
+    loop {
+        let missing: Vec<(PackageName, String)> = converted
+            .iter()
+            .filter_map(|(name, entry): (&PackageName, &LegacyPackageSetEntry)| {
+                let gone = entry.dependencies.iter().find(|d| !converted.contains_key(*d))?;
+                Some((
+                    name.clone(),
+                    format!(
+                        "{name} is left out of the legacy package set: it depends on {gone}, which the legacy \
+                         package set does not contain."
+                    ),
+                ))
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        for (name, reason) in missing {
+            converted.remove(&name);
+            left_out.push((name, reason));
+        }
     }
     let metadata = PackageName::parse("metadata").expect("'metadata' is a valid package name");
     converted.insert(
@@ -241,14 +279,17 @@ pub fn convert_package_set(
         tag: PscTag { compiler: set.compiler, date: set.published },
         upstream: set.version,
         package_set: LegacyPackageSet(converted),
+        left_out,
     })
 }
 
+/// The legacy entry of `name@version`; `None` when legacy sets cannot express its
+/// location.
 fn convert_package(
     index: &ManifestIndex,
     name: &PackageName,
     version: Version,
-) -> Result<LegacyPackageSetEntry, String> {
+) -> Result<Option<LegacyPackageSetEntry>, String> {
     let versions = index.versions(name).ok_or_else(|| format!("No registry index entry found for {name}"))?;
     let manifest = versions
         .get(&version)
@@ -256,17 +297,13 @@ fn convert_package(
     let repo = match &manifest.location {
         Location::GitHub { owner, repo, subdir: None } => format!("https://github.com/{owner}/{repo}.git"),
         Location::Git { url, subdir: None } => url.clone(),
-        _ => {
-            return Err(format!(
-                "Package {name} uses the 'subdir' key, which is not supported for legacy package sets."
-            ));
-        }
+        Location::GitHub { subdir: Some(_), .. } | Location::Git { subdir: Some(_), .. } => return Ok(None),
     };
-    Ok(LegacyPackageSetEntry {
+    Ok(Some(LegacyPackageSetEntry {
         dependencies: manifest.dependencies.keys().cloned().collect(),
         repo,
         version: manifest.git_ref.clone(),
-    })
+    }))
 }
 
 /// Dhall keywords that cannot be record labels unquoted.
@@ -358,6 +395,7 @@ mod tests {
             tag: full,
             upstream: Version::new(1, 2, 0),
             package_set: set.clone(),
+            left_out: Vec::new(),
         };
         let mut latest = LatestCompatibleSets::default();
         latest.raise(full);

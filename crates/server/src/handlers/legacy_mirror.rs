@@ -3,7 +3,8 @@
 //! as upstream's `MirrorPackageSet` does (inventory §6.2).
 //!
 //! The set is converted (every package at a location without `subdir`, plus the
-//! `metadata` entry naming the compiler), its full tag `psc-<compiler>-<YYYYMMDD>`
+//! `metadata` entry naming the compiler; a `subdir` package and its dependants are
+//! left out with a NOTICE each, where upstream fails every later mirror), its full tag `psc-<compiler>-<YYYYMMDD>`
 //! must not exist yet, and `src/packages.dhall`, `packages.json` and
 //! `latest-compatible-sets.json` (only ever raised) are committed as
 //! `Update to the <version> package set.`; then the full tag, and the bare compiler
@@ -46,6 +47,9 @@ pub async fn mirror_package_set(
     log.info(&format!("Mirroring legacy package set {name} to the legacy package sets repo"));
     let converted = convert_package_set(index, set)
         .map_err(|e| fail(format!("Failed to convert package set {name} to a legacy package set: {e}")))?;
+    for (_, reason) in &converted.left_out {
+        log.notice(reason);
+    }
     let tag = converted.tag.to_string();
 
     let existing = repo.tags().await.map_err(|e| {
