@@ -23,9 +23,21 @@ pub fn print_pretty(value: &Value) -> String {
     out
 }
 
+/// Deepest nesting `serde_json` accepts (its fixed recursion limit), which keeps
+/// parsing, dropping and printing untrusted values off the end of the stack.
+pub const MAX_DEPTH: usize = 128;
+
 /// Parses JSON text into a value, keeping object key order.
 pub fn parse(text: &str) -> Result<Value, DecodeError> {
-    serde_json::from_str(text).map_err(|e| DecodeError::new(format!("Invalid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        DecodeError::new(match message.strip_prefix("recursion limit exceeded") {
+            Some(at) => {
+                format!("Invalid JSON: arrays and objects are nested more than {MAX_DEPTH} levels deep{at}")
+            }
+            None => format!("Invalid JSON: {message}"),
+        })
+    })
 }
 
 /// A decoding failure with the path (from the outside in) where it happened.
@@ -197,6 +209,20 @@ pub fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_reason() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let err = parse(&deep).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "Invalid JSON: arrays and objects are nested more than 128 levels deep at line 1"
+            ),
+            "{err}"
+        );
+        let ok = "[".repeat(100) + &"]".repeat(100);
+        assert!(parse(&ok).is_ok());
+    }
 
     #[test]
     fn printing_matches_javascript_stringify() {

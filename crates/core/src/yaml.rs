@@ -6,20 +6,44 @@
 //! `0o` and `0x` integers, floats), quoted and block scalars stay strings, mapping
 //! keys keep their order and must be unique, aliases copy their anchor's value.
 //! Parsing is done by `yaml-rust2`, a pure-Rust YAML 1.2 parser.
+//!
+//! The text is untrusted (an author's `spago.yaml`), so building is bounded: the
+//! parser's events are pulled one at a time (its own `load` recurses once per
+//! nesting level, which a deep document turns into a stack overflow), nesting is
+//! limited to [`MAX_DEPTH`] and the built value to [`MAX_WEIGHT`], which stops
+//! aliases that copy anchors of anchors ("billion laughs") before they allocate.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::TScalarStyle;
 
 use crate::json::{Map, Value};
+
+/// Deepest nesting of sequences and mappings accepted (a spago.yaml needs about 6).
+pub const MAX_DEPTH: usize = 64;
+
+/// Most bytes (estimated: [`NODE_WEIGHT`] per value plus its text) the built
+/// value may take, aliases counted at their expanded size; a spago.yaml takes a
+/// few kilobytes.
+pub const MAX_WEIGHT: usize = 8 << 20;
+
+/// What one value costs in memory besides its text, roughly.
+const NODE_WEIGHT: usize = 48;
 
 /// Parses a single YAML document into JSON.
 pub fn to_json(text: &str) -> Result<Value, String> {
     let mut builder = Builder::default();
-    Parser::new_from_str(text).load(&mut builder, true).map_err(|e| format!("Invalid YAML: {e}"))?;
-    if let Some(error) = builder.error {
-        return Err(error);
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        let (event, _) = parser.next_token().map_err(|e| format!("Invalid YAML: {e}"))?;
+        if event == Event::StreamEnd {
+            break;
+        }
+        builder.on_event(event);
+        if let Some(error) = builder.error {
+            return Err(error);
+        }
     }
     match builder.documents.len() {
         0 => Ok(Value::Null),
@@ -28,16 +52,20 @@ pub fn to_json(text: &str) -> Result<Value, String> {
     }
 }
 
+/// A collection being built, with the weight of what it holds so far.
 enum Frame {
-    Sequence { items: Vec<Value>, anchor: usize },
-    Mapping { map: Map<String, Value>, key: Option<String>, anchor: usize },
+    Sequence { items: Vec<Value>, anchor: usize, weight: usize },
+    Mapping { map: Map<String, Value>, key: Option<String>, anchor: usize, weight: usize },
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     documents: Vec<Value>,
-    anchors: HashMap<usize, Value>,
+    /// Each anchor's value and weight.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// The weight of everything built so far, copies included.
+    weight: usize,
     /// The first error; events after it are ignored.
     error: Option<String>,
 }
@@ -47,23 +75,52 @@ impl Builder {
         self.error.get_or_insert(message);
     }
 
-    fn finish(&mut self, value: Value, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+    /// Counts `weight` against the budget before the value it stands for is kept.
+    fn charge(&mut self, weight: usize) -> bool {
+        self.weight = self.weight.saturating_add(weight);
+        if self.weight > MAX_WEIGHT {
+            self.fail(format!(
+                "The YAML is too large once its aliases are expanded (more than about {} MiB); write the \
+                 values out instead of repeating aliases",
+                MAX_WEIGHT >> 20
+            ));
+            return false;
         }
-        self.add(value);
+        true
     }
 
-    fn add(&mut self, value: Value) {
+    fn open(&mut self, frame: Frame) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(format!("The YAML nests sequences and mappings more than {MAX_DEPTH} levels deep"));
+        } else {
+            self.stack.push(frame);
+        }
+    }
+
+    fn finish(&mut self, value: Value, anchor: usize, weight: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (value.clone(), weight));
+        }
+        self.add(value, weight);
+    }
+
+    fn add(&mut self, value: Value, weight: usize) {
         match self.stack.last_mut() {
             None => self.documents.push(value),
-            Some(Frame::Sequence { items, .. }) => items.push(value),
-            Some(Frame::Mapping { map, key, .. }) => match key.take() {
+            Some(Frame::Sequence { items, weight: total, .. }) => {
+                *total += weight;
+                items.push(value)
+            }
+            Some(Frame::Mapping { map, key, weight: total, .. }) => match key.take() {
                 None => match key_text(&value) {
-                    Ok(text) => *key = Some(text),
+                    Ok(text) => {
+                        *total += weight;
+                        *key = Some(text)
+                    }
                     Err(e) => self.fail(e),
                 },
                 Some(k) => {
+                    *total += weight;
                     if map.contains_key(&k) {
                         self.fail(format!("Map keys must be unique; '{k}' appears twice"));
                     } else {
@@ -88,27 +145,45 @@ fn key_text(value: &Value) -> Result<String, String> {
     }
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, _mark: Marker) {
+impl Builder {
+    fn on_event(&mut self, event: Event) {
         if self.error.is_some() {
             return;
         }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = resolve(&text, style, tag.as_ref());
-                self.finish(value, anchor);
+                let weight = NODE_WEIGHT + text.len();
+                if self.charge(weight) {
+                    let value = resolve(&text, style, tag.as_ref());
+                    self.finish(value, anchor, weight);
+                }
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Sequence { items: Vec::new(), anchor }),
+            Event::SequenceStart(anchor, _) => {
+                if self.charge(NODE_WEIGHT) {
+                    self.open(Frame::Sequence { items: Vec::new(), anchor, weight: NODE_WEIGHT })
+                }
+            }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Mapping { map: Map::new(), key: None, anchor })
+                if self.charge(NODE_WEIGHT) {
+                    self.open(Frame::Mapping { map: Map::new(), key: None, anchor, weight: NODE_WEIGHT })
+                }
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Sequence { items, anchor }) => self.finish(Value::Array(items), anchor),
-                Some(Frame::Mapping { map, anchor, .. }) => self.finish(Value::Object(map), anchor),
+                Some(Frame::Sequence { items, anchor, weight }) => {
+                    self.finish(Value::Array(items), anchor, weight)
+                }
+                Some(Frame::Mapping { map, anchor, weight, .. }) => {
+                    self.finish(Value::Object(map), anchor, weight)
+                }
                 None => self.fail("Unbalanced YAML collection".to_owned()),
             },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(value) => self.add(value),
+            // Charged before the copy is made: the copy is what a bomb multiplies.
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, w)| *w) {
+                Some(weight) if self.charge(weight) => {
+                    let value = self.anchors[&id].0.clone();
+                    self.add(value, weight);
+                }
+                Some(_) => {}
                 None => self.fail("YAML alias refers to an unknown anchor".to_owned()),
             },
             Event::Nothing
@@ -216,6 +291,33 @@ mod tests {
     #[test]
     fn sequences_of_single_key_maps_and_aliases() {
         assert_eq!(json("x: &d [a, {b: c}]\ny: *d"), r#"{"x":["a",{"b":"c"}],"y":["a",{"b":"c"}]}"#);
+    }
+
+    #[test]
+    fn alias_bombs_stop_before_they_expand() {
+        let mut bomb = String::from(
+            "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+        );
+        for (name, prev) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let err = to_json(&bomb).unwrap_err();
+        assert!(err.contains("too large once its aliases are expanded"), "{err}");
+        // Aliases within the budget still copy.
+        assert_eq!(json("a: &a [1, 2]\nb: [*a, *a]"), r#"{"a":[1,2],"b":[[1,2],[1,2]]}"#);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let flow = "[".repeat(200) + &"]".repeat(200);
+        assert!(to_json(&flow).is_err());
+        let block: String = (0..100_000).map(|_| "- ").collect::<String>() + "x";
+        let err = to_json(&block).unwrap_err();
+        assert!(err.contains("more than 64 levels deep"), "{err}");
+        let ok: String = (0..10).map(|_| "- ").collect::<String>() + "x";
+        assert!(to_json(&ok).is_ok());
     }
 
     #[test]

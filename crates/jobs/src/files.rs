@@ -1,78 +1,78 @@
-//! A package's files on disk: listing them for the packaging rules (links
-//! resolved, anything leading outside the package marked as such), copying the
-//! selected ones, and finding its modules.
+//! A package's files on disk: listing them for the packaging rules, copying the
+//! selected ones, finding its modules and reading its text files.
+//!
+//! Everything here works on a package that [`crate::secure::secure_package`] has
+//! made safe (only directories and regular files), and still never follows a
+//! link itself: a link met here is listed as leading outside and never read, so no
+//! walk can loop or leave the package whatever the directory holds.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use registry_core::glob::{EntryKind, Tree};
 
 use crate::Failure;
 
-fn io(what: &str, path: &Path, err: std::io::Error) -> Failure {
-    Failure(format!("{what} {} failed: {err}", path.display()))
+/// Why reading a package file failed; `display` is the path inside the package.
+fn io(what: &str, display: &str, err: std::io::Error) -> Failure {
+    Failure(format!("{what} {display} in the package failed: {}", err.kind()))
 }
 
-/// Lists `root` as a [`Tree`]. A symbolic link is listed as what it points to when
-/// that is inside `root`, and as [`EntryKind::Outside`] otherwise (or when it
-/// dangles), so the packaging rules can refuse or drop it. The root's `.git` is
-/// not listed.
-pub fn list_tree(root: &Path) -> Result<Tree, Failure> {
-    let real_root = root.canonicalize().map_err(|e| io("Reading", root, e))?;
+/// Lists `root` as a [`Tree`], without following links. Links still present are
+/// listed as [`EntryKind::Outside`], as are the paths of `outside_links` (links
+/// that were removed because they lead outside the package), so the packaging
+/// rules can refuse or drop them. The root's `.git` is not listed.
+pub fn list_tree(root: &Path, outside_links: &[String]) -> Result<Tree, Failure> {
     let mut entries: Vec<(String, EntryKind)> = Vec::new();
-    let mut visited: BTreeSet<PathBuf> = BTreeSet::from([real_root.clone()]);
-    let mut pending: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| io("Listing", &dir, e))? {
-            let entry = entry.map_err(|e| io("Listing", &dir, e))?;
+    let mut pending: Vec<String> = vec![String::new()];
+    while let Some(rel) = pending.pop() {
+        let dir = root.join(&rel);
+        let shown = if rel.is_empty() { "." } else { rel.as_str() };
+        for entry in std::fs::read_dir(&dir).map_err(|e| io("Listing", shown, e))? {
+            let entry = entry.map_err(|e| io("Listing", shown, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if rel.is_empty() && name == ".git" {
                 continue;
             }
-            let path = entry.path();
             let rel_path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            let kind = match path.canonicalize() {
-                Ok(real) if real.starts_with(&real_root) => {
-                    if real.is_dir() {
-                        // A link back up the tree would loop: list it once.
-                        if visited.insert(real) {
-                            pending.push((path.clone(), rel_path.clone()));
-                        }
-                        EntryKind::Dir
-                    } else {
-                        EntryKind::File
-                    }
-                }
-                _ => EntryKind::Outside,
+            // `file_type` is the entry's own type (lstat): a link is never followed.
+            let kind = entry.file_type().map_err(|e| io("Reading", &rel_path, e))?;
+            let kind = if kind.is_dir() {
+                pending.push(rel_path.clone());
+                EntryKind::Dir
+            } else if kind.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Outside
             };
             entries.push((rel_path, kind));
         }
     }
+    entries.extend(outside_links.iter().map(|p| (p.clone(), EntryKind::Outside)));
     Tree::new(entries).map_err(Failure)
 }
 
-/// Copies the files and directories of `tree` from `from` to `to` (links are
-/// copied as the files they point to; the tree holds no outside links).
+/// Copies the files and directories of `tree` from `from` to `to`; only regular
+/// files are copied (the tree's outside links are skipped).
 pub fn copy_tree(tree: &Tree, from: &Path, to: &Path) -> Result<(), Failure> {
-    let real_root = from.canonicalize().map_err(|e| io("Reading", from, e))?;
-    std::fs::create_dir_all(to).map_err(|e| io("Creating", to, e))?;
+    std::fs::create_dir_all(to).map_err(|e| io("Creating", "the packaging directory", e))?;
     for (rel, kind) in tree.entries() {
         let source = from.join(rel);
         let target = to.join(rel);
-        // Checked again here: nothing outside the package may be copied, whatever the listing said.
-        let real = source.canonicalize().map_err(|e| io("Reading", &source, e))?;
-        if !real.starts_with(&real_root) {
-            return Err(Failure(format!(
-                "{rel} resolves outside the package directory; remove the link or the file and publish again."
-            )));
-        }
         match kind {
-            EntryKind::Dir => std::fs::create_dir_all(&target).map_err(|e| io("Creating", &target, e))?,
+            EntryKind::Dir => std::fs::create_dir_all(&target).map_err(|e| io("Creating", rel, e))?,
             EntryKind::File => {
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| io("Creating", parent, e))?;
+                // Checked again here: nothing but a regular file of the package is copied.
+                let meta = std::fs::symlink_metadata(&source).map_err(|e| io("Reading", rel, e))?;
+                if !meta.is_file() {
+                    return Err(Failure(format!(
+                        "{rel} is not a regular file of the package; remove it and publish again."
+                    )));
                 }
-                std::fs::copy(&source, &target).map_err(|e| io("Copying", &source, e))?;
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| io("Creating", rel, e))?;
+                }
+                std::fs::copy(&source, &target).map_err(|e| io("Copying", rel, e))?;
             }
             EntryKind::Outside => {}
         }
@@ -80,19 +80,21 @@ pub fn copy_tree(tree: &Tree, from: &Path, to: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `.purs` files below `dir`, relative to `dir`, sorted.
+/// `.purs` files below `dir`, relative to `dir`, sorted. Links are not followed
+/// (and a link named `*.purs` is not listed), so the walk ends whatever the
+/// directory holds.
 pub fn purs_files(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    let mut pending = vec![(dir.to_path_buf(), String::new())];
-    while let Some((current, rel)) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+    let mut pending = vec![String::new()];
+    while let Some(rel) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push((path, rel_path));
-            } else if name.ends_with(".purs") {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                pending.push(rel_path);
+            } else if kind.is_file() && name.ends_with(".purs") {
                 found.push(rel_path);
             }
         }
@@ -101,16 +103,46 @@ pub fn purs_files(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Reads the regular file `rel` of `root` as UTF-8 text of at most `limit` bytes,
+/// without following a link; `Ok(None)` when there is nothing at `rel`. The error
+/// says what is wrong with the file (without its contents or any server path).
+pub fn read_package_text(root: &Path, rel: &str, limit: u64) -> Result<Option<String>, String> {
+    let path = root.join(rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({})", e.kind())),
+    };
+    if meta.is_symlink() {
+        return Err("is a symbolic link, which the registry does not follow".to_owned());
+    }
+    if !meta.is_file() {
+        return Err("is not a regular file".to_owned());
+    }
+    if meta.len() > limit {
+        return Err(format!("is {} bytes, more than the limit of {limit} bytes", meta.len()));
+    }
+    let file = std::fs::File::open(&path).map_err(|e| format!("cannot be read ({})", e.kind()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read ({})", e.kind()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("is more than the limit of {limit} bytes"));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| "is not UTF-8 text".to_owned())
+}
+
 /// Regular files at the top of `dir` up to 1 MB (licence files and manifests for
-/// licence detection), as (name, contents).
+/// licence detection), as (name, contents). Links are not read.
 pub fn root_text_files(dir: &Path) -> Vec<(String, String)> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return files };
     for entry in entries.flatten() {
-        let path = entry.path();
-        let small_file = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 1_000_000);
-        if small_file && let Ok(text) = std::fs::read_to_string(&path) {
-            files.push((entry.file_name().to_string_lossy().into_owned(), text));
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Ok(Some(text)) = read_package_text(dir, &name, 1_000_000) {
+            files.push((name, text));
         }
     }
     files.sort();

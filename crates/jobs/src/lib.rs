@@ -15,6 +15,7 @@ pub mod files;
 pub mod matrix;
 pub mod publish;
 pub mod registry;
+pub mod secure;
 pub mod unpublish;
 
 use std::path::PathBuf;

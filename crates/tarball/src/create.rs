@@ -1,7 +1,7 @@
 //! Reproducible `.tar.gz` creation.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
@@ -118,12 +118,14 @@ fn append<W: Write>(
                 .map_err(io_error(format!("Adding {name}")))
         }
         Some((path, executable)) => {
-            let bytes = fs::read(path).map_err(io_error(format!("Reading {}", path.display())))?;
+            // Streamed, not read whole: memory stays small whatever the file's size.
+            let file = fs::File::open(path).map_err(io_error(format!("Reading {}", path.display())))?;
+            let size = file.metadata().map_err(io_error(format!("Reading {}", path.display())))?.len();
             header.set_entry_type(EntryType::Regular);
             header.set_mode(if *executable { 0o755 } else { 0o644 });
-            header.set_size(bytes.len() as u64);
+            header.set_size(size);
             archive
-                .append_data(&mut header, name, bytes.as_slice())
+                .append_data(&mut header, name, file.take(size))
                 .map_err(io_error(format!("Adding {name}")))
         }
     }

@@ -10,7 +10,7 @@ use registry_core::{License, Location, Manifest, Version};
 
 use super::location_text;
 use crate::Failure;
-use crate::files::root_text_files;
+use crate::files::{read_package_text, root_text_files};
 
 /// Module names are enforced from this compiler on (older code may not parse).
 const MODULE_CHECK_SINCE: Version = Version::new(0, 15, 0);
@@ -80,13 +80,7 @@ pub(super) fn check_modules(
     compiler: Version,
     log: &dyn registry_adapters::ActivityLog,
 ) -> Result<(), Failure> {
-    let contents: Vec<(String, Result<String, String>)> = modules
-        .iter()
-        .map(|m| (format!("src/{m}"), std::fs::read_to_string(src.join(m)).map_err(|e| e.to_string())))
-        .collect();
-    match validate_purs_modules(
-        contents.iter().map(|(p, c)| (p.as_str(), c.as_deref().map_err(Clone::clone))),
-    ) {
+    match module_header_report(src, "src/", modules) {
         Ok(()) => Ok(()),
         Err(report) if compiler >= MODULE_CHECK_SINCE => Err(Failure(format!(
             "Some modules have malformed or disallowed names (libraries cannot publish Main or Test.Main); rename \
@@ -99,6 +93,28 @@ pub(super) fn check_modules(
             Ok(())
         }
     }
+}
+
+/// The module-header report of `modules` (inside `dir`, shown after `shown_prefix`).
+/// Files are read one at a time, each up to the largest file a package may hold,
+/// so memory stays bounded whatever the package holds.
+pub(super) fn module_header_report(dir: &Path, shown_prefix: &str, modules: &[String]) -> Result<(), String> {
+    let max = registry_tarball::Limits::default().max_file_bytes;
+    let mut report = String::new();
+    for module in modules {
+        let shown = format!("{shown_prefix}{module}");
+        let contents = match read_package_text(dir, module, max) {
+            Ok(Some(text)) => Ok(text),
+            Ok(None) => Err("the file does not exist".to_owned()),
+            Err(why) => Err(format!("the file {why}")),
+        };
+        if let Err(part) =
+            validate_purs_modules([(shown.as_str(), contents.as_deref().map_err(Clone::clone))])
+        {
+            report.push_str(&part);
+        }
+    }
+    if report.is_empty() { Ok(()) } else { Err(report) }
 }
 
 #[cfg(test)]

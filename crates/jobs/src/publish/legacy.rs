@@ -18,7 +18,7 @@ use registry_core::legacy::manifest::{
     Bowerfile, LegacyFields, SpagoDhallJson, bowerfile_to_purs_json, spago_dhall_to_purs_json,
 };
 
-use super::manifest::ManifestRequest;
+use super::manifest::{ManifestRequest, read_manifest_file};
 use crate::Failure;
 
 /// The program that turns a Dhall expression into JSON: `dhall-to-json` from
@@ -36,14 +36,26 @@ pub(super) enum DhallError {
     /// It ran and failed; its standard error.
     Failed(String),
     TimedOut,
+    /// It wrote more than [`MAX_DHALL_OUTPUT_BYTES`].
+    TooLarge,
 }
 
+/// Most bytes of JSON read from `dhall-to-json`: Dhall expressions can expand
+/// far beyond their size, and a manifest's JSON is a few kilobytes.
+const MAX_DHALL_OUTPUT_BYTES: u64 = 1_000_000;
+
+/// Most bytes of its standard error kept for the job log.
+const MAX_DHALL_STDERR_BYTES: u64 = 16_000;
+
 /// Runs `program` with `input` as standard input in `cwd` and returns its
-/// standard output (upstream `dhallToJson`).
+/// standard output (upstream `dhallToJson`). The output is read up to
+/// [`MAX_DHALL_OUTPUT_BYTES`]; beyond that the program is stopped.
 pub(super) async fn dhall_to_json(program: &Path, input: &Path, cwd: &Path) -> Result<String, DhallError> {
-    let stdin =
-        std::fs::File::open(input).map_err(|e| DhallError::Failed(format!("{}: {e}", input.display())))?;
-    let child = tokio::process::Command::new(program)
+    use tokio::io::AsyncReadExt;
+
+    let stdin = std::fs::File::open(input)
+        .map_err(|e| DhallError::Failed(format!("spago.dhall cannot be read ({})", e.kind())))?;
+    let mut child = tokio::process::Command::new(program)
         .current_dir(cwd)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::piped())
@@ -51,19 +63,29 @@ pub(super) async fn dhall_to_json(program: &Path, input: &Path, cwd: &Path) -> R
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| DhallError::NotInstalled(format!("{}: {e}", program.display())))?;
-    let output = tokio::time::timeout(DHALL_TIME_LIMIT, child.wait_with_output())
-        .await
-        .map_err(|_| DhallError::TimedOut)?
-        .map_err(|e| DhallError::Failed(e.to_string()))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(DhallError::Failed("its output could not be read".to_owned()));
+    };
+    let run = async {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdout = stdout.take(MAX_DHALL_OUTPUT_BYTES + 1);
+        let mut stderr = stderr.take(MAX_DHALL_STDERR_BYTES);
+        let (read_out, _) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        read_out.map_err(|e| DhallError::Failed(e.to_string()))?;
+        if out.len() as u64 > MAX_DHALL_OUTPUT_BYTES {
+            return Err(DhallError::TooLarge);
+        }
+        let status = child.wait().await.map_err(|e| DhallError::Failed(e.to_string()))?;
+        Ok((status, out, err))
+    };
+    // On any early return `child` is dropped, which kills the program.
+    let (status, stdout, stderr) =
+        tokio::time::timeout(DHALL_TIME_LIMIT, run).await.map_err(|_| DhallError::TimedOut)??;
+    if status.success() {
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
     } else {
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        Err(DhallError::Failed(if stderr.is_empty() {
-            format!("it exited with {}", output.status)
-        } else {
-            stderr
-        }))
+        let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
+        Err(DhallError::Failed(if stderr.is_empty() { format!("it exited with {status}") } else { stderr }))
     }
 }
 
@@ -114,7 +136,7 @@ pub(super) async fn from_spago_dhall(
     program: &Path,
 ) -> Result<Manifest, Failure> {
     let at = request.git_ref;
-    if !request.dir.join("packages.dhall").is_file() {
+    if read_manifest_file(request.dir, "packages.dhall", at)?.is_none() {
         return Err(Failure(format!(
             "The source at ref '{at}' has a spago.dhall but no packages.dhall next to it, and the registry needs \
              the package set to know the dependencies' versions; commit packages.dhall, {OR_ADD_PURS_JSON}."
@@ -133,6 +155,13 @@ pub(super) async fn from_spago_dhall(
             return Err(Failure(format!(
                 "dhall-to-json could not evaluate spago.dhall at ref '{at}': {stderr}\nFix spago.dhall and \
                  packages.dhall (every import must resolve), {OR_ADD_PURS_JSON}."
+            )));
+        }
+        Err(DhallError::TooLarge) => {
+            return Err(Failure(format!(
+                "dhall-to-json turned spago.dhall at ref '{at}' into more than {MAX_DHALL_OUTPUT_BYTES} bytes of \
+                 JSON, more than a manifest can be (its expressions expand too far); simplify spago.dhall, {}.",
+                OR_ADD_PURS_JSON
             )));
         }
         Err(DhallError::TimedOut) => {
@@ -180,6 +209,7 @@ mod tests {
             version: Version::new(1, 2, 3),
             git_ref: "v1.2.3",
             location: &location,
+            outside_links: &[],
         })
     }
 

@@ -10,6 +10,23 @@ use registry_core::{Location, Manifest, PackageName, Version};
 
 use super::legacy;
 use crate::Failure;
+use crate::files::read_package_text;
+
+/// Largest manifest file read (`purs.json`, `spago.yaml`, `bower.json`,
+/// `spago.dhall`, `packages.dhall`): real ones are a few kilobytes, a package
+/// set's `packages.dhall` some hundreds.
+pub(super) const MAX_MANIFEST_BYTES: u64 = 1_000_000;
+
+/// The text of the manifest file `file` in `dir`, `None` when there is none; the
+/// error names the file and what is wrong with it.
+pub(super) fn read_manifest_file(dir: &Path, file: &str, git_ref: &str) -> Result<Option<String>, Failure> {
+    read_package_text(dir, file, MAX_MANIFEST_BYTES).map_err(|why| {
+        Failure(format!(
+            "{file} at ref '{git_ref}' {why} (a manifest file may have at most {MAX_MANIFEST_BYTES} bytes of \
+             UTF-8 text); fix it and publish again."
+        ))
+    })
+}
 
 /// Where the manifest is, and what the request and the metadata say about the
 /// package (legacy formats take name, version, location and ref from here).
@@ -20,6 +37,8 @@ pub(super) struct ManifestRequest<'a> {
     pub git_ref: &'a str,
     /// The registered location (the metadata's).
     pub location: &'a Location,
+    /// Links removed from `dir` because they lead outside the package.
+    pub outside_links: &'a [String],
 }
 
 /// Which file the manifest came from.
@@ -53,18 +72,24 @@ pub(super) async fn read_manifest(
         return Ok(manifest);
     }
     let dir = request.dir;
-    if dir.join("bower.json").is_file() {
-        let text = std::fs::read_to_string(dir.join("bower.json")).map_err(|e| {
-            Failure(format!(
-                "bower.json at ref '{}' cannot be read ({e}); save it as UTF-8 text and publish again.",
-                request.git_ref
-            ))
-        })?;
+    if let Some(text) = read_manifest_file(dir, "bower.json", request.git_ref)? {
         return Ok((legacy::from_bower_json(&text, request)?, ManifestOrigin::BowerJson));
     }
-    if dir.join("spago.dhall").is_file() {
+    if read_manifest_file(dir, "spago.dhall", request.git_ref)?.is_some() {
         let manifest = legacy::from_spago_dhall(request, dhall_to_json).await?;
         return Ok((manifest, ManifestOrigin::SpagoDhall));
+    }
+    let links: Vec<&str> = ["purs.json", "spago.yaml", "bower.json", "spago.dhall"]
+        .into_iter()
+        .filter(|f| request.outside_links.iter().any(|l| l == f))
+        .collect();
+    if !links.is_empty() {
+        return Err(Failure(format!(
+            "{} at ref '{}' is a link leading outside the package directory, which the registry does not read; \
+             commit the manifest itself instead of a link and publish again.",
+            links.join(", "),
+            request.git_ref
+        )));
     }
     Err(Failure(format!(
         "No manifest found at ref '{}': add a purs.json (or a spago.yaml with a 'publish' section) at the \
@@ -76,8 +101,7 @@ pub(super) async fn read_manifest(
 /// `purs.json`, else `spago.yaml` (with `ref` from the request); `None` when
 /// there is neither.
 fn read_modern(dir: &Path, git_ref: &str) -> Result<Option<(Manifest, ManifestOrigin)>, Failure> {
-    let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
-    if let Some(text) = read("purs.json") {
+    if let Some(text) = read_manifest_file(dir, "purs.json", git_ref)? {
         let value = json::parse(&text).map_err(|e| {
             Failure(format!(
                 "purs.json at ref '{git_ref}' is not valid JSON ({e}); fix it and publish again."
@@ -95,7 +119,7 @@ fn read_modern(dir: &Path, git_ref: &str) -> Result<Option<(Manifest, ManifestOr
             ))
         });
     }
-    if let Some(text) = read("spago.yaml") {
+    if let Some(text) = read_manifest_file(dir, "spago.yaml", git_ref)? {
         let config = SpagoYaml::parse(&text).map_err(|e| {
             Failure(format!("spago.yaml at ref '{git_ref}' cannot be read: {e}. Fix it and publish again."))
         })?;

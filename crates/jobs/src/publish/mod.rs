@@ -92,6 +92,8 @@ struct Dirs {
     deps: PathBuf,
     /// `<work>/<name>-<version>`: exactly what ships.
     packaging: PathBuf,
+    /// Links removed from `package` because they lead outside it (see `crate::secure`).
+    outside_links: Vec<String>,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
@@ -178,6 +180,7 @@ impl Publisher {
             version,
             git_ref: &data.git_ref,
             location: &metadata.location,
+            outside_links: &dirs.outside_links,
         };
         let (manifest, origin) = read_manifest(&request, &self.dhall_to_json).await?;
         check_manifest(&manifest, data, &metadata.location)?;

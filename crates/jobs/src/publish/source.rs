@@ -1,9 +1,13 @@
-//! Fetching the source at the requested ref, and where the job keeps its files.
+//! Fetching the source at the requested ref and making it safe to read, and
+//! where the job keeps its files.
+
+use std::path::Path;
 
 use registry_core::Location;
 use registry_core::operation::PublishData;
 
-use super::{Dirs, Publisher};
+use super::{Dirs, Publisher, blocking};
+use crate::secure::{Secured, secure_package, some_paths};
 use crate::{Context, Failure, JobEnv};
 
 impl Publisher {
@@ -46,11 +50,88 @@ impl Publisher {
                 dir
             }
         };
+        let secured = {
+            let (clone, package) = (clone.clone(), package.clone());
+            blocking(move || {
+                let secured = secure_package(&package, &registry_tarball::Limits::default())?;
+                hide_from_git_status(&clone, &package, &secured);
+                Ok::<_, Failure>(secured)
+            })
+            .await??
+        };
+        report(env, &secured);
         Ok(Dirs {
+            outside_links: secured.outside,
             package,
             clone,
             deps: env.work_dir.join(".registry"),
             packaging: env.work_dir.join(format!("{}-{}", data.name, data.version)),
         })
+    }
+}
+
+/// Tells the job log what [`secure_package`] removed, so nothing is dropped silently.
+fn report(env: &JobEnv, secured: &Secured) {
+    let log = env.log();
+    let licences: Vec<String> = secured
+        .outside
+        .iter()
+        .filter(|p| {
+            let upper = p.to_uppercase();
+            upper.starts_with("LICENSE") || upper.starts_with("LICENCE")
+        })
+        .cloned()
+        .collect();
+    if !licences.is_empty() {
+        log.notice(&format!(
+            "{} leads outside the package directory, so it was ignored: it is not checked against the \
+             manifest's licence and not packaged. Commit the licence text itself instead of a link.",
+            some_paths(&licences, 5)
+        ));
+    }
+    if !secured.outside.is_empty() {
+        log.warn(&format!(
+            "These links lead outside the package directory (or nowhere) and were ignored: the registry does not \
+             read them and does not package them: {}",
+            some_paths(&secured.outside, 20)
+        ));
+    }
+    if !secured.directory_links.is_empty() {
+        log.warn(&format!(
+            "These links point to directories, which the registry does not follow, so they were ignored and are \
+             not packaged (commit the directory itself instead): {}",
+            some_paths(&secured.directory_links, 20)
+        ));
+    }
+    if !secured.copied.is_empty() {
+        log.debug(&format!(
+            "These links are read and packaged as copies of the package files they point to: {}",
+            some_paths(&secured.copied, 20)
+        ));
+    }
+}
+
+/// `purs publish` wants the checkout to match the commit; the links replaced or
+/// removed by [`secure_package`] are the registry's change, not the author's.
+/// Best effort: only the documentation step notices if this fails.
+fn hide_from_git_status(clone: &Path, package: &Path, secured: &Secured) {
+    use std::io::Write;
+    let Ok(prefix) = package.strip_prefix(clone) else { return };
+    let paths: String = secured.changed().map(|p| format!("{}\n", prefix.join(p).display())).collect();
+    if paths.is_empty() {
+        return;
+    }
+    let child = std::process::Command::new("git")
+        .current_dir(clone)
+        .args(["update-index", "--skip-worktree", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Ok(mut child) = child {
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(paths.as_bytes());
+        }
+        let _ = child.wait();
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use registry_adapters::{StorageError, tarball_key};
-use registry_core::validation::{TarballSize, validate_tarball_size};
+use registry_core::validation::{MAX_PACKAGE_BYTES, TarballSize, validate_tarball_size};
 use registry_core::{Manifest, Sha256};
 
 use super::{Dirs, Publisher, blocking};
@@ -11,6 +11,29 @@ use crate::{Context, Failure, JobEnv};
 
 /// A gzip stream of an empty tar is larger than this: anything smaller is broken.
 const MIN_TARBALL_BYTES: usize = 30;
+
+/// A tarball in memory that refuses to grow past `cap`: one over the limit is
+/// refused anyway, so packaging stops there instead of holding all of it.
+struct CappedVec {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for CappedVec {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.bytes.len());
+        if room == 0 {
+            return Err(std::io::Error::other("the tarball is over the size limit"));
+        }
+        let n = buf.len().min(room);
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 impl Publisher {
     pub(super) async fn tarball(
@@ -21,9 +44,23 @@ impl Publisher {
     ) -> Result<Vec<u8>, Failure> {
         let top = format!("{}-{}", manifest.name, manifest.version);
         let packaging = dirs.packaging.clone();
-        let tarball = blocking(move || registry_tarball::create_tarball(&packaging, &top))
-            .await?
-            .context(|| format!("Packaging {} failed", manifest.id()))?;
+        let written = blocking(move || {
+            let mut out = CappedVec { bytes: Vec::new(), cap: MAX_PACKAGE_BYTES as usize + 1 };
+            let result = registry_tarball::write_tarball(&packaging, &top, &mut out);
+            (result, out)
+        })
+        .await?;
+        let tarball = match written {
+            (Ok(()), out) => out.bytes,
+            (Err(_), out) if out.bytes.len() > MAX_PACKAGE_BYTES as usize => {
+                return Err(Failure(format!(
+                    "The tarball of {} is more than the limit of {MAX_PACKAGE_BYTES} bytes. Leave large files out \
+                     with 'excludeFiles' in the manifest and publish again.",
+                    manifest.id()
+                )));
+            }
+            (Err(e), _) => return Err(e).context(|| format!("Packaging {} failed", manifest.id())),
+        };
         let size = tarball.len() as u64;
         match validate_tarball_size(size) {
             TarballSize::ExceedsMaximum => Err(Failure(format!(
