@@ -152,19 +152,25 @@ pub fn root_text_files(dir: &Path) -> Vec<(String, String)> {
 /// Copies `from` to `to` (which must not exist), refusing anything but regular
 /// files and directories: for trees the registry made itself, such as what ships.
 pub fn copy_plain_tree(from: &Path, to: &Path) -> Result<(), Failure> {
-    std::fs::create_dir(to).map_err(|e| io("Creating", to, e))?;
-    for entry in std::fs::read_dir(from).map_err(|e| io("Listing", from, e))? {
-        let entry = entry.map_err(|e| io("Listing", from, e))?;
+    copy_plain_below(from, to, "")
+}
+
+fn copy_plain_below(from: &Path, to: &Path, rel: &str) -> Result<(), Failure> {
+    let shown = if rel.is_empty() { "." } else { rel };
+    std::fs::create_dir(to).map_err(|e| io("Creating", shown, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io("Listing", shown, e))? {
+        let entry = entry.map_err(|e| io("Listing", shown, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
         let (source, target) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().map_err(|e| io("Reading", &source, e))?;
+        let kind = entry.file_type().map_err(|e| io("Reading", &rel, e))?;
         if kind.is_dir() {
-            copy_plain_tree(&source, &target)?;
+            copy_plain_below(&source, &target, &rel)?;
         } else if kind.is_file() {
-            std::fs::copy(&source, &target).map_err(|e| io("Copying", &source, e))?;
+            std::fs::copy(&source, &target).map_err(|e| io("Copying", &rel, e))?;
         } else {
             return Err(Failure(format!(
-                "{} is neither a file nor a directory; this is a bug in the registry.",
-                entry.file_name().to_string_lossy()
+                "{rel} is neither a file nor a directory; this is a bug in the registry."
             )));
         }
     }

@@ -36,13 +36,6 @@ pub struct Secured {
     pub copied: Vec<String>,
 }
 
-impl Secured {
-    /// Every path that no longer matches the commit.
-    pub fn changed(&self) -> impl Iterator<Item = &String> {
-        self.outside.iter().chain(&self.directory_links).chain(&self.copied)
-    }
-}
-
 /// Makes `root` hold only directories and regular files (see the module docs).
 /// Links to files inside are copied within the installation limits' per-file and
 /// total sizes; the walk stops at [`MAX_SOURCE_ENTRIES`] entries and refuses paths

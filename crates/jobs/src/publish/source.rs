@@ -1,8 +1,6 @@
 //! Fetching the source at the requested ref and making it safe to read, and
 //! where the job keeps its files.
 
-use std::path::Path;
-
 use registry_core::Location;
 use registry_core::operation::PublishData;
 
@@ -51,13 +49,8 @@ impl Publisher {
             }
         };
         let secured = {
-            let (clone, package) = (clone.clone(), package.clone());
-            blocking(move || {
-                let secured = secure_package(&package, &registry_tarball::Limits::default())?;
-                hide_from_git_status(&clone, &package, &secured);
-                Ok::<_, Failure>(secured)
-            })
-            .await??
+            let package = package.clone();
+            blocking(move || secure_package(&package, &registry_tarball::Limits::default())).await??
         };
         report(env, &secured);
         Ok(Dirs {
@@ -108,30 +101,5 @@ fn report(env: &JobEnv, secured: &Secured) {
             "These links are read and packaged as copies of the package files they point to: {}",
             some_paths(&secured.copied, 20)
         ));
-    }
-}
-
-/// `purs publish` wants the checkout to match the commit; the links replaced or
-/// removed by [`secure_package`] are the registry's change, not the author's.
-/// Best effort: only the documentation step notices if this fails.
-fn hide_from_git_status(clone: &Path, package: &Path, secured: &Secured) {
-    use std::io::Write;
-    let Ok(prefix) = package.strip_prefix(clone) else { return };
-    let paths: String = secured.changed().map(|p| format!("{}\n", prefix.join(p).display())).collect();
-    if paths.is_empty() {
-        return;
-    }
-    let child = std::process::Command::new("git")
-        .current_dir(clone)
-        .args(["update-index", "--skip-worktree", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Ok(mut child) = child {
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(paths.as_bytes());
-        }
-        let _ = child.wait();
     }
 }
