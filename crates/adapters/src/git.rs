@@ -91,6 +91,11 @@ pub trait GitRepo: Send + Sync {
         Ok(())
     }
 
+    /// Full messages of the remote's commits that changed `path`, newest first,
+    /// keeping those whose message contains `needle` (plain text). This is how a job
+    /// run again after a crash finds its own writes: their messages name the job.
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError>;
+
     /// Applies `changes`, commits them with `message` and pushes.
     async fn commit(
         &self,
@@ -333,6 +338,19 @@ impl GitRepo for GitCheckout {
         Ok(())
     }
 
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
+        check_path(path)?;
+        let _guard = self.fresh_for_reading().await?;
+        let grep = format!("--grep={needle}");
+        // NUL ends each message: messages contain blank lines.
+        let log = self.run(&["log", "--format=%B%x00", "--fixed-strings", &grep, "HEAD", "--", path]).await?;
+        Ok(log
+            .split('\0')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty() && m.contains(needle))
+            .collect())
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -465,11 +483,13 @@ fn visible_files(root: &Path) -> Result<Vec<String>, GitError> {
 pub struct ReadOnlyGitRepo {
     inner: Arc<dyn GitRepo>,
     overlay: Mutex<HashMap<String, Option<String>>>,
+    /// The skipped commits' paths and messages, oldest first.
+    skipped: Mutex<Vec<(Vec<String>, String)>>,
 }
 
 impl ReadOnlyGitRepo {
     pub fn new(inner: Arc<dyn GitRepo>) -> Self {
-        ReadOnlyGitRepo { inner, overlay: Mutex::new(HashMap::new()) }
+        ReadOnlyGitRepo { inner, overlay: Mutex::new(HashMap::new()), skipped: Mutex::new(Vec::new()) }
     }
 
     fn overlay(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
@@ -521,6 +541,22 @@ impl GitRepo for ReadOnlyGitRepo {
         self.inner.refresh().await
     }
 
+    /// The skipped commits count as made, as their changes do for reads.
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
+        let skipped: Vec<String> = {
+            let skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+            skipped
+                .iter()
+                .rev()
+                .filter(|(paths, message)| paths.iter().any(|p| p == path) && message.contains(needle))
+                .map(|(_, message)| message.trim().to_owned())
+                .collect()
+        };
+        let mut messages = skipped;
+        messages.extend(self.inner.commit_messages(path, needle).await?);
+        Ok(messages)
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -550,6 +586,8 @@ impl GitRepo for ReadOnlyGitRepo {
         for change in changes {
             overlay.insert(change.path.clone(), change.contents.clone());
         }
+        let paths = changes.iter().map(|c| c.path.clone()).collect();
+        self.skipped.lock().unwrap_or_else(|p| p.into_inner()).push((paths, message.to_owned()));
         Ok(CommitOutcome::Skipped)
     }
     async fn tags(&self) -> Result<Vec<String>, GitError> {
