@@ -171,7 +171,12 @@ pub struct GitCheckout {
     refresh_interval: Duration,
     max_push_attempts: u32,
     state: tokio::sync::Mutex<Option<Instant>>,
+    /// Lock files a killed git left in the checkout were removed (once per process).
+    unlocked: std::sync::atomic::AtomicBool,
 }
+
+/// A git lock file this old is stale: git holds one for milliseconds.
+const STALE_LOCK: Duration = Duration::from_secs(3);
 
 impl GitCheckout {
     pub fn new(label: impl Into<String>, dir: impl Into<PathBuf>, remote: impl Into<String>) -> Self {
@@ -184,6 +189,7 @@ impl GitCheckout {
             refresh_interval: Duration::from_secs(60),
             max_push_attempts: 5,
             state: tokio::sync::Mutex::new(None),
+            unlocked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -234,6 +240,14 @@ impl GitCheckout {
             process::run(&mut cmd).await?;
             return Ok(());
         }
+        if !self.unlocked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // The checkout is this process's own: any lock in it was left by a git
+            // killed with an earlier run (a crash), and would fail every command.
+            let git_dir = self.dir.join(".git");
+            tokio::task::spawn_blocking(move || remove_lock_files(&git_dir)).await.map_err(|e| {
+                GitError::Io { path: ".git".into(), source: std::io::Error::other(e.to_string()) }
+            })??;
+        }
         self.run(&["fetch", "--quiet", "origin", &self.branch]).await?;
         self.run(&["reset", "--quiet", "--hard", &format!("origin/{}", self.branch)]).await?;
         self.run(&["clean", "--quiet", "-d", "-x", "--force"]).await?;
@@ -267,6 +281,36 @@ impl GitCheckout {
                     Err(e) => return Err(io(e)),
                 },
             }
+        }
+        Ok(())
+    }
+
+    /// A push refused because a ref of a remote on this machine is locked: a git
+    /// killed while updating it (a crash of the server during a push, a power loss)
+    /// leaves the lock file, and every later push fails. A lock older than
+    /// [`STALE_LOCK`] is removed (waiting until then, as a live push releases it sooner).
+    async fn clear_stale_remote_lock(&self, err: &GitError, log: &dyn ActivityLog) -> Result<(), GitError> {
+        let GitError::Command(CommandError::Failed { stderr, .. }) = err else { return Ok(()) };
+        let Some(lock) = locked_path(stderr) else { return Ok(()) };
+        let remote = Path::new(self.remote.strip_prefix("file://").unwrap_or(&self.remote));
+        let (Ok(remote), Ok(lock)) = (remote.canonicalize(), lock.canonicalize()) else { return Ok(()) };
+        if !lock.starts_with(&remote) || !lock.extension().is_some_and(|e| e == "lock") {
+            return Ok(());
+        }
+        let age = || lock.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if let Some(age) = age()
+            && age < STALE_LOCK
+        {
+            tokio::time::sleep(STALE_LOCK - age).await;
+        }
+        if age().is_some_and(|age| age >= STALE_LOCK) {
+            tokio::fs::remove_file(&lock)
+                .await
+                .map_err(|source| GitError::Io { path: lock.display().to_string(), source })?;
+            log.warn(&format!(
+                "Removed a stale lock in the {} that a git process killed during an earlier push had left",
+                self.describe()
+            ));
         }
         Ok(())
     }
@@ -390,6 +434,7 @@ impl GitRepo for GitCheckout {
                     return Ok(CommitOutcome::Committed { commit, attempts: attempt });
                 }
                 Err(err) if Self::is_rejection(&err) => {
+                    self.clear_stale_remote_lock(&err, log).await?;
                     log.info(&format!(
                         "The {} moved while committing (attempt {attempt}); re-applying the changes on top of it",
                         self.describe()
@@ -450,6 +495,38 @@ impl GitRepo for GitCheckout {
         log.info(&format!("Pushed tags {} to the {}", pushed.join(", "), self.describe()));
         Ok(TagsOutcome::Pushed(pushed))
     }
+}
+
+/// The file named by git's "Unable to create '<path>': File exists." message.
+fn locked_path(stderr: &str) -> Option<PathBuf> {
+    let start = stderr.find("Unable to create '")? + "Unable to create '".len();
+    let rest = &stderr[start..];
+    let end = rest.find("': File exists")?;
+    Some(PathBuf::from(&rest[..end]))
+}
+
+/// Removes `*.lock` files under a `.git` directory (objects excepted: git keeps no
+/// locks there).
+fn remove_lock_files(git_dir: &Path) -> Result<(), GitError> {
+    let mut pending = vec![git_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let io = |source| GitError::Io { path: dir.display().to_string(), source };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let kind = entry.file_type().map_err(io)?;
+            if kind.is_dir() && entry.file_name() != "objects" {
+                pending.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().ends_with(".lock") {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every regular file below `root`, as `/`-separated relative paths, skipping
