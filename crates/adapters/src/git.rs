@@ -227,26 +227,43 @@ impl GitCheckout {
 
     /// Clones if needed, then makes the checkout equal to the remote branch.
     async fn sync(&self) -> Result<(), GitError> {
-        if !self.dir.join(".git").exists() {
-            if let Some(parent) = self.dir.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|source| GitError::Io { path: parent.display().to_string(), source })?;
-            }
-            let mut cmd = Command::new("git");
-            cmd.env("GIT_TERMINAL_PROMPT", "0")
-                .args(["clone", "--quiet", "--branch", &self.branch, &self.remote])
-                .arg(&self.dir);
-            process::run(&mut cmd).await?;
-            return Ok(());
-        }
-        if !self.unlocked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| GitError::Io { path, source }
+        };
+        if self.dir.join(".git").exists() && !self.unlocked.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // The checkout is this process's own: any lock in it was left by a git
             // killed with an earlier run (a crash), and would fail every command.
             let git_dir = self.dir.join(".git");
             tokio::task::spawn_blocking(move || remove_lock_files(&git_dir)).await.map_err(|e| {
                 GitError::Io { path: ".git".into(), source: std::io::Error::other(e.to_string()) }
             })??;
+            // A checkout git cannot read (an older, non-atomic clone killed half-way)
+            // is a copy of the remote like any other: cloned again.
+            if self.run(&["--git-dir=.git", "rev-parse", "--verify", "--quiet", "HEAD"]).await.is_err() {
+                tokio::fs::remove_dir_all(&self.dir).await.map_err(io(&self.dir))?;
+            }
+        }
+        if !self.dir.join(".git").exists() {
+            // Cloned beside, then renamed: a clone killed half-way leaves no checkout.
+            let name = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let partial = self.dir.with_file_name(format!(".{name}.cloning"));
+            if let Some(parent) = self.dir.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+            }
+            for leftover in [&partial, &self.dir] {
+                if leftover.exists() {
+                    tokio::fs::remove_dir_all(leftover).await.map_err(io(leftover))?;
+                }
+            }
+            let mut cmd = Command::new("git");
+            cmd.env("GIT_TERMINAL_PROMPT", "0")
+                .args(["clone", "--quiet", "--branch", &self.branch, &self.remote])
+                .arg(&partial);
+            process::run(&mut cmd).await?;
+            tokio::fs::rename(&partial, &self.dir).await.map_err(io(&self.dir))?;
+            self.unlocked.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Ok(());
         }
         self.run(&["fetch", "--quiet", "origin", &self.branch]).await?;
         self.run(&["reset", "--quiet", "--hard", &format!("origin/{}", self.branch)]).await?;
@@ -705,6 +722,14 @@ mod tests {
         for bad in ["", "-f", "a..b", "a b", "x:y", "a^", "t.lock", "HEAD@{1}", "a/"] {
             assert!(check_tag(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_locked_file_is_read_from_git_s_message() {
+        let stderr = "remote: error: cannot lock ref 'refs/heads/main': Unable to create \
+                      '/srv/git/registry.git/refs/heads/main.lock': File exists.\n";
+        assert_eq!(locked_path(stderr), Some(PathBuf::from("/srv/git/registry.git/refs/heads/main.lock")));
+        assert_eq!(locked_path("! [rejected] main -> main (fetch first)"), None);
     }
 
     #[test]
