@@ -311,7 +311,7 @@ impl GitCheckout {
         let Some(lock) = locked_path(stderr) else { return Ok(()) };
         let remote = Path::new(self.remote.strip_prefix("file://").unwrap_or(&self.remote));
         let (Ok(remote), Ok(lock)) = (remote.canonicalize(), lock.canonicalize()) else { return Ok(()) };
-        if !lock.starts_with(&remote) || !lock.extension().is_some_and(|e| e == "lock") {
+        if !lock.starts_with(&remote) || lock.extension().is_none_or(|e| e != "lock") {
             return Ok(());
         }
         let age = || lock.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
