@@ -91,6 +91,11 @@ pub trait GitRepo: Send + Sync {
         Ok(())
     }
 
+    /// Full messages of the remote's commits that changed `path`, newest first,
+    /// keeping those whose message contains `needle` (plain text). This is how a job
+    /// run again after a crash finds its own writes: their messages name the job.
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError>;
+
     /// Applies `changes`, commits them with `message` and pushes.
     async fn commit(
         &self,
@@ -166,7 +171,12 @@ pub struct GitCheckout {
     refresh_interval: Duration,
     max_push_attempts: u32,
     state: tokio::sync::Mutex<Option<Instant>>,
+    /// Lock files a killed git left in the checkout were removed (once per process).
+    unlocked: std::sync::atomic::AtomicBool,
 }
+
+/// A git lock file this old is stale: git holds one for milliseconds.
+const STALE_LOCK: Duration = Duration::from_secs(3);
 
 impl GitCheckout {
     pub fn new(label: impl Into<String>, dir: impl Into<PathBuf>, remote: impl Into<String>) -> Self {
@@ -179,6 +189,7 @@ impl GitCheckout {
             refresh_interval: Duration::from_secs(60),
             max_push_attempts: 5,
             state: tokio::sync::Mutex::new(None),
+            unlocked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -216,17 +227,42 @@ impl GitCheckout {
 
     /// Clones if needed, then makes the checkout equal to the remote branch.
     async fn sync(&self) -> Result<(), GitError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| GitError::Io { path, source }
+        };
+        if self.dir.join(".git").exists() && !self.unlocked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // The checkout is this process's own: any lock in it was left by a git
+            // killed with an earlier run (a crash), and would fail every command.
+            let git_dir = self.dir.join(".git");
+            tokio::task::spawn_blocking(move || remove_lock_files(&git_dir)).await.map_err(|e| {
+                GitError::Io { path: ".git".into(), source: std::io::Error::other(e.to_string()) }
+            })??;
+            // A checkout git cannot read (an older, non-atomic clone killed half-way)
+            // is a copy of the remote like any other: cloned again.
+            if self.run(&["--git-dir=.git", "rev-parse", "--verify", "--quiet", "HEAD"]).await.is_err() {
+                tokio::fs::remove_dir_all(&self.dir).await.map_err(io(&self.dir))?;
+            }
+        }
         if !self.dir.join(".git").exists() {
+            // Cloned beside, then renamed: a clone killed half-way leaves no checkout.
+            let name = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let partial = self.dir.with_file_name(format!(".{name}.cloning"));
             if let Some(parent) = self.dir.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|source| GitError::Io { path: parent.display().to_string(), source })?;
+                tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+            }
+            for leftover in [&partial, &self.dir] {
+                if leftover.exists() {
+                    tokio::fs::remove_dir_all(leftover).await.map_err(io(leftover))?;
+                }
             }
             let mut cmd = Command::new("git");
             cmd.env("GIT_TERMINAL_PROMPT", "0")
                 .args(["clone", "--quiet", "--branch", &self.branch, &self.remote])
-                .arg(&self.dir);
+                .arg(&partial);
             process::run(&mut cmd).await?;
+            tokio::fs::rename(&partial, &self.dir).await.map_err(io(&self.dir))?;
+            self.unlocked.store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok(());
         }
         self.run(&["fetch", "--quiet", "origin", &self.branch]).await?;
@@ -262,6 +298,36 @@ impl GitCheckout {
                     Err(e) => return Err(io(e)),
                 },
             }
+        }
+        Ok(())
+    }
+
+    /// A push refused because a ref of a remote on this machine is locked: a git
+    /// killed while updating it (a crash of the server during a push, a power loss)
+    /// leaves the lock file, and every later push fails. A lock older than
+    /// [`STALE_LOCK`] is removed (waiting until then, as a live push releases it sooner).
+    async fn clear_stale_remote_lock(&self, err: &GitError, log: &dyn ActivityLog) -> Result<(), GitError> {
+        let GitError::Command(CommandError::Failed { stderr, .. }) = err else { return Ok(()) };
+        let Some(lock) = locked_path(stderr) else { return Ok(()) };
+        let remote = Path::new(self.remote.strip_prefix("file://").unwrap_or(&self.remote));
+        let (Ok(remote), Ok(lock)) = (remote.canonicalize(), lock.canonicalize()) else { return Ok(()) };
+        if !lock.starts_with(&remote) || lock.extension().is_none_or(|e| e != "lock") {
+            return Ok(());
+        }
+        let age = || lock.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if let Some(age) = age()
+            && age < STALE_LOCK
+        {
+            tokio::time::sleep(STALE_LOCK - age).await;
+        }
+        if age().is_some_and(|age| age >= STALE_LOCK) {
+            tokio::fs::remove_file(&lock)
+                .await
+                .map_err(|source| GitError::Io { path: lock.display().to_string(), source })?;
+            log.warn(&format!(
+                "Removed a stale lock in the {} that a git process killed during an earlier push had left",
+                self.describe()
+            ));
         }
         Ok(())
     }
@@ -333,6 +399,19 @@ impl GitRepo for GitCheckout {
         Ok(())
     }
 
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
+        check_path(path)?;
+        let _guard = self.fresh_for_reading().await?;
+        let grep = format!("--grep={needle}");
+        // NUL ends each message: messages contain blank lines.
+        let log = self.run(&["log", "--format=%B%x00", "--fixed-strings", &grep, "HEAD", "--", path]).await?;
+        Ok(log
+            .split('\0')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty() && m.contains(needle))
+            .collect())
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -372,6 +451,7 @@ impl GitRepo for GitCheckout {
                     return Ok(CommitOutcome::Committed { commit, attempts: attempt });
                 }
                 Err(err) if Self::is_rejection(&err) => {
+                    self.clear_stale_remote_lock(&err, log).await?;
                     log.info(&format!(
                         "The {} moved while committing (attempt {attempt}); re-applying the changes on top of it",
                         self.describe()
@@ -434,6 +514,38 @@ impl GitRepo for GitCheckout {
     }
 }
 
+/// The file named by git's "Unable to create '<path>': File exists." message.
+fn locked_path(stderr: &str) -> Option<PathBuf> {
+    let start = stderr.find("Unable to create '")? + "Unable to create '".len();
+    let rest = &stderr[start..];
+    let end = rest.find("': File exists")?;
+    Some(PathBuf::from(&rest[..end]))
+}
+
+/// Removes `*.lock` files under a `.git` directory (objects excepted: git keeps no
+/// locks there).
+fn remove_lock_files(git_dir: &Path) -> Result<(), GitError> {
+    let mut pending = vec![git_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let io = |source| GitError::Io { path: dir.display().to_string(), source };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let kind = entry.file_type().map_err(io)?;
+            if kind.is_dir() && entry.file_name() != "objects" {
+                pending.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().ends_with(".lock") {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every regular file below `root`, as `/`-separated relative paths, skipping
 /// hidden entries (`.git` among them).
 fn visible_files(root: &Path) -> Result<Vec<String>, GitError> {
@@ -465,11 +577,13 @@ fn visible_files(root: &Path) -> Result<Vec<String>, GitError> {
 pub struct ReadOnlyGitRepo {
     inner: Arc<dyn GitRepo>,
     overlay: Mutex<HashMap<String, Option<String>>>,
+    /// The skipped commits' paths and messages, oldest first.
+    skipped: Mutex<Vec<(Vec<String>, String)>>,
 }
 
 impl ReadOnlyGitRepo {
     pub fn new(inner: Arc<dyn GitRepo>) -> Self {
-        ReadOnlyGitRepo { inner, overlay: Mutex::new(HashMap::new()) }
+        ReadOnlyGitRepo { inner, overlay: Mutex::new(HashMap::new()), skipped: Mutex::new(Vec::new()) }
     }
 
     fn overlay(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
@@ -521,6 +635,22 @@ impl GitRepo for ReadOnlyGitRepo {
         self.inner.refresh().await
     }
 
+    /// The skipped commits count as made, as their changes do for reads.
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
+        let skipped: Vec<String> = {
+            let skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+            skipped
+                .iter()
+                .rev()
+                .filter(|(paths, message)| paths.iter().any(|p| p == path) && message.contains(needle))
+                .map(|(_, message)| message.trim().to_owned())
+                .collect()
+        };
+        let mut messages = skipped;
+        messages.extend(self.inner.commit_messages(path, needle).await?);
+        Ok(messages)
+    }
+
     async fn commit(
         &self,
         changes: &[FileChange],
@@ -550,6 +680,8 @@ impl GitRepo for ReadOnlyGitRepo {
         for change in changes {
             overlay.insert(change.path.clone(), change.contents.clone());
         }
+        let paths = changes.iter().map(|c| c.path.clone()).collect();
+        self.skipped.lock().unwrap_or_else(|p| p.into_inner()).push((paths, message.to_owned()));
         Ok(CommitOutcome::Skipped)
     }
     async fn tags(&self) -> Result<Vec<String>, GitError> {
@@ -590,6 +722,14 @@ mod tests {
         for bad in ["", "-f", "a..b", "a b", "x:y", "a^", "t.lock", "HEAD@{1}", "a/"] {
             assert!(check_tag(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_locked_file_is_read_from_git_s_message() {
+        let stderr = "remote: error: cannot lock ref 'refs/heads/main': Unable to create \
+                      '/srv/git/registry.git/refs/heads/main.lock': File exists.\n";
+        assert_eq!(locked_path(stderr), Some(PathBuf::from("/srv/git/registry.git/refs/heads/main.lock")));
+        assert_eq!(locked_path("! [rejected] main -> main (fetch first)"), None);
     }
 
     #[test]

@@ -262,14 +262,15 @@ async fn retries_complete_every_partial_publication() {
         .count();
     assert_eq!(metadata_commits, 1, "the metadata was written once (the retry found it unchanged)");
 
-    // 6: an index push that lands but reports failure: the retry finds everything done.
+    // 6: an index push that lands but reports failure: the same job run again finds
+    // everything done and succeeds.
     let prelude = manifest("prelude", "1.0.0", &[]);
     reg.commit_source("prelude", &files(&prelude, Variant::Normal), "v1.0.0");
     *reg.index.fail_next_commit.lock().unwrap() = Some(("Injected push timeout.", true));
-    let pushed = reg.publish(&request(&prelude, true)).await;
+    let (_, pushed) = reg.publish_as("prelude-job", &request(&prelude, true)).await;
     assert!(pushed.error().contains("Injected push timeout"), "{}", pushed.error());
-    let retry = reg.publish(&request(&prelude, false)).await;
-    assert!(retry.error().contains("has already been published"), "{}", retry.error());
+    let (_, retry) = reg.publish_as("prelude-job", &request(&prelude, true)).await;
+    retry.ok();
     let index_commits =
         reg.log_messages("index.git").iter().filter(|m| m.starts_with("Update manifest for prelude")).count();
     assert_eq!(index_commits, 1);
@@ -299,6 +300,70 @@ async fn retries_complete_every_partial_publication() {
         (Some(conflict.error().to_owned()), other_state),
     ];
     check_against_upstream_sequence(&observed);
+}
+
+/// A job killed after its index push lands (or whose push reported a failure after
+/// landing) is run again with the same job id: it recognises its own commits,
+/// checks what it stored, and succeeds with what the server plans follow-ups from.
+/// Another job for the same version is told which job published it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_job_recognises_its_own_publication() {
+    let reg = TestRegistry::new();
+    let alpha = manifest("alpha", "1.0.0", &[]);
+    write_git_repo(&reg.source_repo("alpha"), &[(&alpha, Variant::Normal)], &GitIdentity::default()).unwrap();
+    reg.publish(&request(&alpha, true)).await.ok();
+    let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
+    reg.commit_source("beta", &files(&beta, Variant::Normal), "v1.0.0");
+
+    *reg.index.fail_next_commit.lock().unwrap() = Some(("Injected push timeout.", true));
+    let (_, first) = reg.publish_as("job-beta", &request(&beta, true)).await;
+    assert!(first.error().contains("Injected push timeout"), "{}", first.error());
+    assert!(reg.index_has("beta", "1.0.0"));
+    let commits = || (reg.log_messages("registry.git").len(), reg.log_messages("index.git").len());
+    let before = commits();
+
+    // The retry (the request as first submitted, location included) succeeds.
+    let (published, retry) = reg.publish_as("job-beta", &request(&beta, true)).await;
+    retry.ok();
+    let published = published.unwrap();
+    assert_eq!(published.version, beta.version);
+    assert_eq!(published.compiler, Version::parse(COMPILER).unwrap());
+    assert_eq!(published.dependencies, beta.dependencies);
+    assert_eq!(published.resolutions.get(&alpha.name), Some(&alpha.version));
+    assert_eq!(commits(), before, "nothing is written again");
+    assert!(
+        retry.log.iter().any(|(_, m)| m.contains("Published beta@1.0.0 with compiler 0.15.15, completing")),
+        "{}",
+        retry.printed()
+    );
+    // The documentation step runs again (best effort: this docs site is unreachable).
+    assert!(
+        retry.log.iter().any(|(_, m)| m.contains("documentation of beta@1.0.0 was not published")),
+        "{}",
+        retry.printed()
+    );
+
+    // Another job for the same version points to the job that published it.
+    let (_, other) = reg.publish_as("job-other", &request(&beta, false)).await;
+    let error = other.error();
+    assert!(error.contains("beta@1.0.0 has already been published by job job-beta"), "{error}");
+    assert_eq!(commits(), before);
+
+    // A damaged tarball is not taken as this job's work.
+    let path = reg.root().join("storage/beta/1.0.0.tar.gz");
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, b"damaged").unwrap();
+    let (_, damaged) = reg.publish_as("job-beta", &request(&beta, true)).await;
+    assert!(damaged.error().contains("Integrity check failed for beta@1.0.0"), "{}", damaged.error());
+    std::fs::write(&path, good).unwrap();
+
+    // So does a new job for a version an earlier job published.
+    let (_, first_alpha) = reg.publish_as("job-alpha-again", &request(&alpha, false)).await;
+    assert!(
+        first_alpha.error().contains("alpha@1.0.0 has already been published by job job-"),
+        "{}",
+        first_alpha.error()
+    );
 }
 
 /// Compares the outcomes of the retry sequence with `publish-pipeline.json`

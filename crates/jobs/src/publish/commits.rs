@@ -2,7 +2,7 @@
 
 use registry_adapters::FileChange;
 use registry_core::manifest_index::{entry_path, print_entry};
-use registry_core::{IncludeRanges, Manifest, ManifestIndex, Metadata, PackageName, commit};
+use registry_core::{IncludeRanges, Manifest, ManifestIndex, Metadata, PackageName, Version, commit};
 
 use registry_core::json::Codec;
 
@@ -56,4 +56,32 @@ pub(super) async fn write_index_entry(
             format!("Writing the index entry of {} to the {} failed", manifest.id(), env.index.describe())
         })?;
     Ok(())
+}
+
+/// The job that wrote `name@version`'s index entry, from the `Job ID` line of the
+/// newest commit adding it (`None` if that commit names no job).
+pub(super) async fn index_entry_writer(
+    env: &JobEnv,
+    name: &PackageName,
+    version: Version,
+) -> Result<Option<String>, Failure> {
+    let subject = commit::update_manifest(name.as_str(), &version.to_string());
+    let messages = env.index.commit_messages(&entry_path(name), &subject).await.context(|| {
+        format!("Reading the history of {name}'s index entry in the {} failed", env.index.describe())
+    })?;
+    Ok(messages
+        .iter()
+        .find(|m| m.lines().next() == Some(subject.as_str()))
+        .and_then(|m| job_id_of(m))
+        .map(str::to_owned))
+}
+
+/// The job named by a message made with [`commit::append_job_id`].
+fn job_id_of(message: &str) -> Option<&str> {
+    message
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("Job ID: "))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
 }

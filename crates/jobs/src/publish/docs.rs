@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use registry_adapters::process;
-use registry_core::json;
+use registry_compiler::purs::PURSUIT_PUBLISH_SINCE;
+use registry_core::json::{self, Codec};
 use registry_core::validation::format_pursuit_resolutions;
 use registry_core::{Manifest, PackageName, Version};
 use tokio::process::Command;
@@ -79,5 +80,74 @@ impl Publisher {
             .await
             .map_err(|e| Failure(format!("{e}.")))?;
         Ok(())
+    }
+
+    /// Documentation after a fresh publication: a failure is a NOTICE, the package
+    /// is published either way.
+    pub(super) async fn docs_best_effort(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        compiler: Version,
+        resolutions: &BTreeMap<PackageName, Version>,
+        dirs: &Dirs,
+    ) {
+        let log = env.log();
+        let id = manifest.id();
+        if compiler < PURSUIT_PUBLISH_SINCE {
+            log.info(&format!("No documentation is published for compilers before {PURSUIT_PUBLISH_SINCE}"));
+            return;
+        }
+        if let Err(failure) = self.publish_docs(env, manifest, compiler, resolutions, dirs).await {
+            log.notice(&format!(
+                "The documentation of {id} was not published to {}: {failure} The package itself is published.",
+                env.docs.describe()
+            ));
+        }
+    }
+
+    /// Documentation when completing an earlier attempt, which may have been
+    /// interrupted before, during or after publishing it: published unless the docs
+    /// site already has it, after installing the build plan as a fresh publication
+    /// would have.
+    pub(super) async fn finish_docs(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        compiler: Version,
+        resolutions: &BTreeMap<PackageName, Version>,
+        dirs: &Dirs,
+    ) {
+        if compiler >= PURSUIT_PUBLISH_SINCE {
+            let log = env.log();
+            let id = manifest.id();
+            if let Ok(versions) = env.docs.published_versions(&manifest.name).await
+                && versions.contains(&manifest.version)
+            {
+                return log.info(&format!("The documentation of {id} is already on {}", env.docs.describe()));
+            }
+            if let Err(failure) = self.prepare_docs(env, manifest, resolutions, dirs).await {
+                return log.notice(&format!(
+                    "The documentation of {id} was not published to {}: {failure} The package itself is published.",
+                    env.docs.describe()
+                ));
+            }
+        }
+        self.docs_best_effort(env, manifest, compiler, resolutions, dirs).await;
+    }
+
+    /// What a fresh publication has in place before its documentation step.
+    async fn prepare_docs(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        resolutions: &BTreeMap<PackageName, Version>,
+        dirs: &Dirs,
+    ) -> Result<(), Failure> {
+        self.install(env, resolutions, &dirs.deps).await?;
+        std::fs::write(dirs.package.join("purs.json"), manifest.to_pretty())
+            .context(|| "Writing purs.json into the source failed".to_owned())?;
+        // The documentation is made from exactly what ships.
+        self.copy_package_files(env, manifest, dirs).await
     }
 }

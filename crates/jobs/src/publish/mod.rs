@@ -15,7 +15,14 @@
 //!   stored one (size and hash) and the stored one is reused;
 //! - metadata written, index entry missing: the stored tarball is downloaded with
 //!   integrity checks and its `purs.json` must equal the manifest received now;
-//!   then the index entry is written.
+//!   then the index entry is written;
+//! - metadata and index entry written by this job (its `Job ID` is on the index
+//!   commit; a crash after the push): the same checks, nothing written again.
+//!
+//! Each then publishes the documentation (best effort, unless the docs site has
+//! it already) and succeeds, so the server queues the follow-ups (the queue keeps
+//! one matrix job per version and compiler, so queueing them again adds nothing).
+//! A version whose index entry another job wrote is refused naming that job.
 //!
 //! One module per step: `source` (fetch), `manifest` (read), `checks`
 //! (request, licence, module names), `legacy` (bower.json, spago.dhall), `plan` (build plan), `install`
@@ -42,7 +49,6 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use registry_compiler::Purs;
-use registry_compiler::purs::PURSUIT_PUBLISH_SINCE;
 use registry_core::json::{self, Codec};
 use registry_core::metadata::PublishedMetadata;
 use registry_core::operation::PublishData;
@@ -52,10 +58,11 @@ use crate::files::purs_files;
 use crate::registry::{read_entry, read_metadata};
 use crate::{Context, Failure, JobEnv};
 use checks::{check_licence, check_manifest, check_modules};
-use commits::{write_index_entry, write_metadata};
+use commits::{index_entry_writer, write_index_entry, write_metadata};
 pub(crate) use install::install_verified;
 pub use legacy::DHALL_TO_JSON;
 use manifest::{ManifestOrigin, ManifestRequest, read_manifest};
+use retry::EarlierAttempt;
 use tarball::upload;
 
 /// What a successful publish wrote: the version and the compiler it was verified
@@ -213,11 +220,17 @@ impl Publisher {
             )));
         }
         let published = metadata.published.get(&version).cloned();
-        if published.is_some() && indexed.is_some() {
-            return Err(Failure(format!(
-                "{id} has already been published; versions cannot be published twice, so bump the version to \
-                 publish a change."
-            )));
+        let indexed = indexed.is_some();
+        if published.is_some() && indexed {
+            // Only this job, run again after a crash, may find its own publication.
+            let writer = index_entry_writer(env, name, version).await?;
+            if writer.as_deref() != Some(env.job_id.as_str()) {
+                let by = writer.map(|job| format!(" by job {job}")).unwrap_or_default();
+                return Err(Failure(format!(
+                    "{id} has already been published{by}; versions cannot be published twice, so bump the \
+                     version to publish a change."
+                )));
+            }
         }
 
         // 10. Build plan.
@@ -236,7 +249,8 @@ impl Publisher {
         check_modules(&src, &modules, compiler, log)?;
 
         // 12. A version already in the metadata: an earlier attempt stored the
-        // tarball and wrote the metadata; finish it.
+        // tarball and wrote the metadata (and, if it was this job's, perhaps the
+        // index entry); finish it.
         let outcome = Published {
             name: name.clone(),
             version,
@@ -245,7 +259,14 @@ impl Publisher {
             resolutions: resolutions.clone(),
         };
         if let Some(published) = published {
-            self.complete_earlier_attempt(env, &manifest, metadata, &published).await?;
+            let attempt = EarlierAttempt { manifest: &manifest, published: &published, indexed };
+            self.complete_earlier_attempt(env, &attempt, metadata).await?;
+            self.finish_docs(env, &manifest, compiler, &resolutions, &dirs).await;
+            log.notice(&format!(
+                "Published {id} with compiler {compiler}, completing an earlier attempt that was interrupted after \
+                 writing the {}.",
+                if indexed { "index entry" } else { "metadata" }
+            ));
             return Ok(outcome);
         }
 
@@ -281,16 +302,7 @@ impl Publisher {
         // 13j. Index.
         write_index_entry(env, &manifest, entry).await?;
         // 13k. Documentation, best effort.
-        if compiler >= PURSUIT_PUBLISH_SINCE {
-            if let Err(failure) = self.publish_docs(env, &manifest, compiler, &resolutions, &dirs).await {
-                log.notice(&format!(
-                    "The documentation of {id} was not published to {}: {failure} The package itself is published.",
-                    env.docs.describe()
-                ));
-            }
-        } else {
-            log.info(&format!("No documentation is published for compilers before {PURSUIT_PUBLISH_SINCE}"));
-        }
+        self.docs_best_effort(env, &manifest, compiler, &resolutions, &dirs).await;
         log.notice(&format!("Published {id} with compiler {compiler}."));
         Ok(outcome)
     }

@@ -1,4 +1,6 @@
-//! Completing an earlier attempt that wrote the metadata but not the index entry.
+//! Completing an earlier attempt of a publication: one that wrote the metadata but
+//! not the index entry, or this job's own attempt that wrote both and was
+//! interrupted before it could say so.
 
 use registry_core::json::Codec;
 use registry_core::metadata::PublishedMetadata;
@@ -10,21 +12,54 @@ use super::{Publisher, blocking};
 use crate::registry::read_entry;
 use crate::{Context, Failure, JobEnv};
 
+/// What an earlier attempt left: the version in the metadata and, if `indexed`,
+/// `manifest` in the index (written by this job).
+pub(super) struct EarlierAttempt<'a> {
+    pub manifest: &'a Manifest,
+    pub published: &'a PublishedMetadata,
+    pub indexed: bool,
+}
+
 impl Publisher {
-    /// The version is in the metadata but not the index: an earlier attempt stopped
-    /// after writing the metadata. The stored tarball must be intact and hold the
-    /// manifest received now; then the metadata (owners may have changed) and the
-    /// index entry are written.
+    /// The stored tarball must be intact and hold the manifest received now; then
+    /// the metadata (owners may have changed) and the index entry are written if
+    /// the earlier attempt had not written the index entry.
     pub(super) async fn complete_earlier_attempt(
         &self,
         env: &JobEnv,
-        manifest: &Manifest,
+        attempt: &EarlierAttempt<'_>,
         metadata: Metadata,
+    ) -> Result<(), Failure> {
+        let manifest = attempt.manifest;
+        let id = manifest.id();
+        let log = env.log();
+        if attempt.indexed {
+            log.info(&format!(
+                "{id} is in the metadata and in the index, written by this job before it was interrupted: checking \
+                 and finishing that attempt"
+            ));
+        } else {
+            log.info(&format!("{id} is in the metadata but not in the index: completing an earlier attempt"));
+        }
+        self.check_stored_tarball(env, manifest, attempt.published).await?;
+        if attempt.indexed {
+            return Ok(());
+        }
+        write_metadata(env, &manifest.name, &metadata).await?;
+        let entry = read_entry(env.index.as_ref(), &manifest.name).await?;
+        write_index_entry(env, manifest, entry).await?;
+        Ok(())
+    }
+
+    /// The stored tarball matches the metadata's size and hash and its `purs.json`
+    /// is `manifest`.
+    async fn check_stored_tarball(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
         published: &PublishedMetadata,
     ) -> Result<(), Failure> {
         let id = manifest.id();
-        let log = env.log();
-        log.info(&format!("{id} is in the metadata but not in the index: completing an earlier attempt"));
         let tarball = download_verified(env, &manifest.name, manifest.version, published).await?;
         let dest = env.work_dir.join("existing");
         std::fs::create_dir_all(&dest).context(|| format!("Creating {} failed", dest.display()))?;
@@ -50,13 +85,6 @@ impl Publisher {
                 manifest.git_ref
             )));
         }
-        write_metadata(env, &manifest.name, &metadata).await?;
-        let entry = read_entry(env.index.as_ref(), &manifest.name).await?;
-        write_index_entry(env, manifest, entry).await?;
-        log.notice(&format!(
-            "Published {id}, completing an earlier attempt that had stored the tarball and the metadata. Its \
-             documentation was not published by this retry."
-        ));
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ use registry_core::json::Codec;
 use registry_core::limited::UnpublishReason;
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation, PublishData, UnpublishData};
 use registry_core::{Manifest, PackageName, Timestamp, Version};
-use registry_jobs::publish::Publisher;
+use registry_jobs::publish::{Published, Publisher};
 use registry_jobs::unpublish::Unpublisher;
 use registry_jobs::{Failure, JobEnv};
 use registry_workload::Variant;
@@ -157,6 +157,9 @@ impl GitRepo for FaultyRepo {
     }
     async fn all_files(&self) -> Result<Vec<String>, GitError> {
         self.inner.all_files().await
+    }
+    async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
+        self.inner.commit_messages(path, needle).await
     }
     async fn commit(
         &self,
@@ -369,11 +372,17 @@ impl TestRegistry {
 
     fn env(&self, log: Arc<MemoryLog>) -> JobEnv {
         let n = self.jobs.fetch_add(1, Ordering::SeqCst);
+        self.env_for(&format!("job-{n}"), log)
+    }
+
+    /// The environment of job `job_id`: a job run again after a crash keeps its id.
+    fn env_for(&self, job_id: &str, log: Arc<MemoryLog>) -> JobEnv {
+        let n = self.jobs.fetch_add(1, Ordering::SeqCst);
         let docs = self.docs.lock().unwrap().clone();
-        let work_dir = self.root().join(format!("work/job-{n}"));
+        let work_dir = self.root().join(format!("work/run-{n}"));
         std::fs::create_dir_all(&work_dir).unwrap();
         JobEnv {
-            job_id: format!("job-{n}"),
+            job_id: job_id.to_owned(),
             log,
             storage: self.storage.clone(),
             registry: self.registry.clone(),
@@ -400,6 +409,19 @@ impl TestRegistry {
         let env = self.env(log.clone());
         let result = self.publisher.run(&env, data).await.map(|_| ());
         Outcome { result, log: log.lines() }
+    }
+
+    /// Runs a publish as job `job_id` (the same id again is a retry of that job).
+    pub async fn publish_as(
+        &self,
+        job_id: &str,
+        data: &PublishData,
+    ) -> (Result<Published, Failure>, Outcome) {
+        let log = Arc::new(MemoryLog::default());
+        let env = self.env_for(job_id, log.clone());
+        let published = self.publisher.run(&env, data).await;
+        let result = published.as_ref().map(|_| ()).map_err(|f| Failure(f.0.clone()));
+        (published, Outcome { result, log: log.lines() })
     }
 
     /// Where GitHub repository `test/purescript-<name>` lives.
