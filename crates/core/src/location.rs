@@ -30,6 +30,30 @@ pub fn parse_git_url(input: &str) -> Result<&str, String> {
     Ok(input)
 }
 
+/// Whether a `gitUrl` may be fetched by this registry: an `https://` URL without user
+/// information whose host (with `:port` if any) is one of `allowed`, compared exactly
+/// and case-insensitively, so an IP address or another spelling of a host passes only
+/// if listed. Without it a location could make the server fetch from any host,
+/// loopback and private networks included.
+pub fn check_git_host(url: &str, allowed: &[String]) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!("Only https:// git URLs are fetched by this registry, got '{url}'."));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!("Git URLs must not carry user information, got '{url}'."));
+    }
+    let host = authority.to_ascii_lowercase();
+    if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+        return Err(format!(
+            "This registry fetches git URLs only from {}; '{host}' is not allowed. Publish from a repository \
+             there (a GitHub repository as {{\"githubOwner\", \"githubRepo\"}}).",
+            allowed.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// Longest `gitUrl` and `subdir` accepted (real ones are far shorter).
 pub const MAX_GIT_URL_BYTES: usize = 2048;
 pub const MAX_SUBDIR_BYTES: usize = 1024;
@@ -180,6 +204,28 @@ mod tests {
             let err = github("owner", repo).unwrap_err();
             assert_eq!(err.path(), "$.githubRepo", "{repo}");
             assert!(err.message().contains("is not a GitHub repository name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn git_urls_are_fetched_only_from_allowed_hosts() {
+        let allowed = ["github.com".to_owned(), "git.example.org".to_owned()];
+        for url in ["https://github.com/o/r.git", "https://GitHub.com/o/r", "https://git.example.org/x"] {
+            assert_eq!(check_git_host(url, &allowed), Ok(()), "{url}");
+        }
+        for (url, needle) in [
+            ("http://github.com/o/r.git", "Only https://"),
+            ("git://github.com/o/r.git", "Only https://"),
+            ("https://user@github.com/o/r.git", "user information"),
+            ("https://127.0.0.1/o/r.git", "'127.0.0.1' is not allowed"),
+            ("https://2130706433/o/r.git", "'2130706433' is not allowed"),
+            ("https://localhost/o/r.git", "'localhost' is not allowed"),
+            ("https://github.com.evil.org/o/r.git", "'github.com.evil.org' is not allowed"),
+            ("https://github.com./o/r.git", "'github.com.' is not allowed"),
+            ("https://169.254.169.254/latest", "only from github.com, git.example.org"),
+        ] {
+            let err = check_git_host(url, &allowed).unwrap_err();
+            assert!(err.contains(needle), "{url}: {err}");
         }
     }
 
