@@ -17,6 +17,9 @@ pub enum SourceError {
     Inaccessible { url: String },
     #[error("the ref '{git_ref}' was not found in {url}; it must be a branch or tag name")]
     RefNotFound { url: String, git_ref: String },
+    /// A `gitUrl` this registry does not fetch from (see `check_git_host`).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("cloning {url} at '{git_ref}' failed: {reason}")]
     Failed { url: String, git_ref: String, reason: String },
 }
@@ -35,14 +38,35 @@ pub trait SourceFetcher: Send + Sync {
 
 /// Clones with the `git` CLI. GitHub locations are resolved against a base URL:
 /// `https://github.com` normally, or a `file://` directory holding `OWNER/REPO.git`
-/// bare repositories for local use.
+/// bare repositories for local use. `gitUrl` locations are fetched only from the
+/// allowed hosts (default `github.com`), checked here too in case a stored location
+/// predates the rule or the setting.
 pub struct GitSourceFetcher {
     github_base: String,
+    git_hosts: Vec<String>,
 }
 
 impl GitSourceFetcher {
     pub fn new(github_base: &str) -> Self {
-        GitSourceFetcher { github_base: github_base.trim_end_matches('/').to_owned() }
+        GitSourceFetcher {
+            github_base: github_base.trim_end_matches('/').to_owned(),
+            git_hosts: vec!["github.com".to_owned()],
+        }
+    }
+
+    /// The hosts `gitUrl` locations may name.
+    pub fn with_git_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.git_hosts = hosts;
+        self
+    }
+
+    /// Protocols git may use for a clone: https, and the GitHub base's own (`file`
+    /// for local use), never `ext::`, `ssh` or others a URL could smuggle in.
+    fn allowed_protocols(&self) -> String {
+        match self.github_base.split_once("://") {
+            Some((scheme, _)) if scheme != "https" => format!("https:{scheme}"),
+            _ => "https".to_owned(),
+        }
     }
 
     pub fn url(&self, location: &Location) -> String {
@@ -65,6 +89,9 @@ impl SourceFetcher for GitSourceFetcher {
         if let Some(subdir) = location.subdir() {
             return Err(SourceError::Subdir(subdir.to_owned()));
         }
+        if let Location::Git { url, .. } = location {
+            registry_core::location::check_git_host(url, &self.git_hosts).map_err(SourceError::NotAllowed)?;
+        }
         let url = self.url(location);
         let safe_ref: String =
             git_ref.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
@@ -73,6 +100,7 @@ impl SourceFetcher for GitSourceFetcher {
         let dest = parent.join(format!("{repo_name}-{safe_ref}"));
         let mut cmd = Command::new("git");
         cmd.env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ALLOW_PROTOCOL", self.allowed_protocols())
             .args(["-c", "filter.lfs.smudge=cat", "-c", "filter.lfs.process=cat", "clone", "--quiet"])
             .args(["--branch", git_ref, "--single-branch", "-c", "advice.detachedHead=false", &url])
             .arg(&dest);

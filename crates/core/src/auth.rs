@@ -86,6 +86,26 @@ pub fn verify(
     Err(AuthError::NoKeyVerifies { rejections })
 }
 
+/// Checks that every owner key can be read the way a signature check reads it. One
+/// unreadable owner key fails every later check of the package, the trustee's too
+/// (upstream parses owners all-or-nothing), so a manifest must not bring one in.
+pub fn check_owner_keys(owners: &[Owner]) -> Result<(), String> {
+    for (i, owner) in owners.iter().enumerate() {
+        if let Err(err) = PublicKey::from_owner(owner) {
+            let label =
+                owner.id.as_deref().map_or(String::new(), |id| format!(" (\"{}\")", id.escape_debug()));
+            return Err(format!(
+                "The public key of owner {}{label} in the manifest's \"owners\" cannot be read: {}. Give the key \
+                 type (e.g. \"ssh-ed25519\") as \"keytype\" and the base64 key data (the second field of the \
+                 .pub file) as \"public\".",
+                i + 1,
+                err.to_string().trim_end_matches('.')
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a restricted package-set request, which only the trustee may sign
 /// (upstream `Auth.verifyPackageSetPayload`).
 pub fn verify_trustee(

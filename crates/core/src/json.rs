@@ -161,6 +161,25 @@ impl<'a> Obj<'a> {
     pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, DecodeError> {
         self.opt(key, as_str)
     }
+
+    /// [`Obj::req_str`] of at most `max` bytes: request fields are bounded one by one, so
+    /// a huge value is refused naming its field instead of being stored.
+    pub fn req_str_max(&self, key: &str, max: usize) -> Result<&'a str, DecodeError> {
+        self.req(key, |v| at_most(as_str(v)?, max))
+    }
+
+    /// [`Obj::opt_str`] of at most `max` bytes.
+    pub fn opt_str_max(&self, key: &str, max: usize) -> Result<Option<&'a str>, DecodeError> {
+        self.opt(key, |v| at_most(as_str(v)?, max))
+    }
+}
+
+/// `text` unless it is longer than `max` bytes.
+pub fn at_most(text: &str, max: usize) -> Result<&str, DecodeError> {
+    if text.len() > max {
+        return Err(DecodeError::new(format!("Exceeds limit of {max} bytes (got {} bytes)", text.len())));
+    }
+    Ok(text)
 }
 
 pub fn as_str(value: &Value) -> Result<&str, DecodeError> {

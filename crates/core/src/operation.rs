@@ -12,6 +12,16 @@ use crate::json::{self, Codec, DecodeError, Map, Obj, Value};
 use crate::limited::UnpublishReason;
 use crate::{Location, PackageName, Version};
 
+/// Bounds of request fields (bytes). Each is far above real values and far below what
+/// would hurt: a value over its bound is refused naming the field.
+pub const MAX_REF_BYTES: usize = 255;
+/// A hex signature: 4096 digits is a 16384-bit RSA signature; Ed25519's is 128.
+pub const MAX_SIGNATURE_BYTES: usize = 4096;
+/// The signed JSON text of an unpublish or transfer.
+pub const MAX_SIGNED_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The JSON text of a package-set update (every package of a large set fits).
+pub const MAX_PACKAGE_SET_PAYLOAD_BYTES: usize = 512 * 1024;
+
 /// `POST /api/v1/publish`: publish `name@version` from `ref` of its repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishData {
@@ -157,7 +167,7 @@ impl Codec for PublishData {
         Ok(PublishData {
             name: obj.req("name", PackageName::decode)?,
             location: obj.opt("location", Location::decode)?,
-            git_ref: obj.req_str("ref")?.to_owned(),
+            git_ref: obj.req_str_max("ref", MAX_REF_BYTES)?.to_owned(),
             version: obj.req("version", Version::decode)?,
             compiler: obj.opt("compiler", Version::decode)?,
             resolutions: obj.opt("resolutions", |v| decode_package_map(v, Version::decode))?,
@@ -248,8 +258,8 @@ impl Codec for AuthenticatedData {
 
     fn decode(value: &Value) -> Result<Self, DecodeError> {
         let obj = Obj::new(value)?;
-        let raw_payload = obj.req_str("payload")?.to_owned();
-        let signature = obj.req_str("signature")?.to_owned();
+        let raw_payload = obj.req_str_max("payload", MAX_SIGNED_PAYLOAD_BYTES)?.to_owned();
+        let signature = obj.req_str_max("signature", MAX_SIGNATURE_BYTES)?.to_owned();
         let payload = parse_embedded_payload(&raw_payload)?;
         let operation = AuthenticatedOperation::decode(&payload).map_err(|e| e.at("payload"))?;
         Ok(AuthenticatedData { operation, raw_payload, signature })
@@ -312,8 +322,8 @@ impl Codec for PackageSetUpdateRequest {
 
     fn decode(value: &Value) -> Result<Self, DecodeError> {
         let obj = Obj::new(value)?;
-        let raw_payload = obj.req_str("payload")?.to_owned();
-        let signature = obj.opt_str("signature")?.map(str::to_owned);
+        let raw_payload = obj.req_str_max("payload", MAX_PACKAGE_SET_PAYLOAD_BYTES)?.to_owned();
+        let signature = obj.opt_str_max("signature", MAX_SIGNATURE_BYTES)?.map(str::to_owned);
         let payload = parse_embedded_payload(&raw_payload)?;
         let update = PackageSetUpdateData::decode(&payload).map_err(|e| e.at("payload"))?;
         Ok(PackageSetUpdateRequest { update, raw_payload, signature })
@@ -446,6 +456,53 @@ mod tests {
         let not_json = serde_json::json!({"payload": "{oops", "signature": "00"});
         let err = AuthenticatedData::decode(&not_json).unwrap_err();
         assert!(err.to_string().starts_with("The payload string is not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn every_string_field_is_bounded_and_named() {
+        let long = |n: usize| "x".repeat(n + 1);
+        let err = publish(&format!(r#"{{"name":"a","ref":"{}","version":"1.0.0"}}"#, long(MAX_REF_BYTES)))
+            .unwrap_err();
+        assert_eq!(
+            (err.path().as_str(), err.message()),
+            ("$.ref", "Exceeds limit of 255 bytes (got 256 bytes)")
+        );
+        let transfer = r#"{"name":"a","newLocation":{"githubOwner":"o","githubRepo":"r"}}"#;
+        let err = AuthenticatedData::decode(
+            &serde_json::json!({"payload": transfer, "signature": long(MAX_SIGNATURE_BYTES)}),
+        )
+        .unwrap_err();
+        assert_eq!(err.path(), "$.signature");
+        let padded = format!("{transfer}{}", " ".repeat(MAX_SIGNED_PAYLOAD_BYTES));
+        let err = AuthenticatedData::decode(&serde_json::json!({"payload": padded, "signature": "00"}))
+            .unwrap_err();
+        assert_eq!(err.path(), "$.payload");
+        assert!(err.message().contains("Exceeds limit of 65536 bytes"), "{err}");
+        let set = format!(r#"{{"packages":{{}}}}{}"#, " ".repeat(MAX_PACKAGE_SET_PAYLOAD_BYTES));
+        assert_eq!(
+            PackageSetUpdateRequest::decode(&serde_json::json!({ "payload": set })).unwrap_err().path(),
+            "$.payload"
+        );
+        let err = PackageSetUpdateRequest::decode(
+            &serde_json::json!({"payload": r#"{"packages":{}}"#, "signature": long(MAX_SIGNATURE_BYTES)}),
+        )
+        .unwrap_err();
+        assert_eq!(err.path(), "$.signature");
+    }
+
+    /// Signatures are deterministic, so an owner repeating an earlier operation adds a
+    /// field of their own (e.g. a nonce) to get a fresh payload; it is ignored.
+    #[test]
+    fn extra_payload_fields_are_ignored() {
+        let raw = r#"{"name":"a","newLocation":{"githubOwner":"o","githubRepo":"r"},"nonce":"2026-02-01T10:00:00Z"}"#;
+        let data =
+            AuthenticatedData::decode(&serde_json::json!({"payload": raw, "signature": "00"})).unwrap();
+        assert!(matches!(&data.operation, AuthenticatedOperation::Transfer(t) if t.name.as_str() == "a"));
+        assert_eq!(data.raw_payload, raw, "the signed text is kept whole");
+        let raw = r#"{"name":"a","version":"1.0.0","reason":"oops","nonce":7}"#;
+        let data =
+            AuthenticatedData::decode(&serde_json::json!({"payload": raw, "signature": "00"})).unwrap();
+        assert!(matches!(data.operation, AuthenticatedOperation::Unpublish(_)));
     }
 
     #[test]

@@ -42,7 +42,12 @@ fn text() -> impl Strategy<Value = String> {
 fn location() -> impl Strategy<Value = Location> {
     let subdir = proptest::option::of("[a-z]{1,6}(/[a-z]{1,6})?");
     prop_oneof![
-        ("[A-Za-z0-9-]{1,12}", "[A-Za-z0-9._-]{1,16}", subdir.clone())
+        // Valid GitHub names only: others are refused by decoding.
+        (
+            "[A-Za-z0-9](-?[A-Za-z0-9]){0,11}",
+            "[A-Za-z0-9._-]{1,16}".prop_filter("not . or ..", |r| r != "." && r != ".."),
+            subdir.clone()
+        )
             .prop_map(|(owner, repo, subdir)| Location::GitHub { owner, repo, subdir }),
         ("(https|http|git)://[a-z0-9.]{1,10}/[a-z0-9_~/-]{1,20}(\\.git)?", subdir)
             .prop_map(|(url, subdir)| Location::Git { url, subdir }),

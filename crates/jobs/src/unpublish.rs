@@ -47,7 +47,8 @@ impl Unpublisher {
         match owners.split_first() {
             Some((first, rest)) => auth::verify(first, rest, &data.raw_payload, &data.signature)
                 .map(|()| Signer::Owner)
-                .map_err(|e| e.to_string()),
+                // The reason is a sentence of its own; the failure adds the full stop.
+                .map_err(|e| e.to_string().trim_end_matches('.').to_owned()),
             None => Err(
                 "the package lists no owners in its metadata, so only the registry's trustee can sign for it"
                     .into(),

@@ -103,6 +103,9 @@ pub enum StoreError {
     Corrupt { job_id: String, reason: String },
     #[error("{0}")]
     Invalid(String),
+    /// A signed payload that a job which did not fail has already acted on.
+    #[error("the signature was already used by job {job_id}")]
+    SignatureUsed { job_id: String },
     #[error("the database task stopped unexpectedly: {0}")]
     Task(String),
 }
@@ -119,8 +122,21 @@ pub trait JobStore: Send + Sync + 'static {
     }
 
     /// Queues a job unless an equivalent one exists (see the implementation for the
-    /// duplicate rules per kind), in which case that job's id is returned.
+    /// duplicate rules per kind), in which case that job's id is returned. A signed
+    /// request whose payload another job used (see [`JobStore::use_signature`]) is
+    /// refused with [`StoreError::SignatureUsed`].
     async fn enqueue(&self, job: NewJob, now: Timestamp) -> Result<Enqueued, StoreError>;
+
+    /// Records that `job_id` acts on the signed `data`, so that it is carried out once:
+    /// fails with [`StoreError::SignatureUsed`] if another job that has not failed
+    /// already used the same payload. Recording again for the same job (a retry after
+    /// a crash) succeeds.
+    async fn use_signature(
+        &self,
+        data: &AuthenticatedData,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Marks the oldest pending job of the highest-priority kind among `kinds`
     /// (ordered highest priority first) as started and returns it.

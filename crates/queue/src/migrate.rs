@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20240914171030", "create_job_queue_tables"),
     migration!("20260721231201", "add_indexes_for_non_primary_key_queries"),
     migration!("20261125000000", "index_logs_by_job"),
+    migration!("20261201000000", "record_used_signatures"),
 ];
 
 impl Migration {

@@ -214,6 +214,32 @@ fn find_duplicate(conn: &Connection, job: &NewJob) -> rusqlite::Result<Option<St
     }
 }
 
+/// The key of a signed payload in `used_signatures`.
+fn payload_hash(data: &AuthenticatedData) -> String {
+    registry_core::Sha256::of_bytes(data.raw_payload.as_bytes()).as_str().to_owned()
+}
+
+/// The job other than `except` that used `data`'s payload and has not failed.
+fn signature_user(
+    conn: &Connection,
+    data: &AuthenticatedData,
+    except: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT u.jobId FROM used_signatures u JOIN job_info j ON j.jobId = u.jobId \
+         WHERE u.payloadHash = ?1 AND u.jobId != ?2 AND (j.finishedAt IS NULL OR j.success = 1)",
+    )?
+    .query_row(params![payload_hash(data), except], |r| r.get(0))
+    .optional()
+}
+
+fn signed_payload(job: &NewJob) -> Option<&AuthenticatedData> {
+    match job {
+        NewJob::Unpublish(data) | NewJob::Transfer(data) => Some(data),
+        _ => None,
+    }
+}
+
 fn insert_kind_row(conn: &Connection, job_id: &str, job: &NewJob) -> Result<(), StoreError> {
     match job {
         NewJob::Publish(p) => {
@@ -393,6 +419,11 @@ impl JobStore for SqliteStore {
             if let Some(job_id) = find_duplicate(&tx, &job)? {
                 return Ok(Enqueued { job_id, duplicate: true });
             }
+            if let Some(data) = signed_payload(&job)
+                && let Some(job_id) = signature_user(&tx, data, "")?
+            {
+                return Err(StoreError::SignatureUsed { job_id });
+            }
             let job_id = uuid::Uuid::new_v4().to_string();
             tx.prepare_cached(
                 "INSERT INTO job_info (jobId, createdAt, startedAt, finishedAt, success) VALUES (?1, ?2, NULL, NULL, 0)",
@@ -401,6 +432,31 @@ impl JobStore for SqliteStore {
             insert_kind_row(&tx, &job_id, &job)?;
             tx.commit()?;
             Ok(Enqueued { job_id, duplicate: false })
+        })
+        .await
+    }
+
+    async fn use_signature(
+        &self,
+        data: &AuthenticatedData,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (data, job_id) = (data.clone(), job_id.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(other) = signature_user(&tx, &data, &job_id)? {
+                return Err(StoreError::SignatureUsed { job_id: other });
+            }
+            // A row left by a job that failed is taken over.
+            tx.prepare_cached(
+                "INSERT INTO used_signatures (payloadHash, signature, jobId, usedAt) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (payloadHash) DO UPDATE SET signature = excluded.signature, jobId = excluded.jobId, \
+                 usedAt = excluded.usedAt",
+            )?
+            .execute(params![payload_hash(&data), data.signature, job_id, ts_param(now)])?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }

@@ -245,3 +245,45 @@ async fn stored_payloads_are_upstream_json_and_read_back() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// A signed payload is carried out once: after a job used it, a new submission and
+/// another job's attempt to use it are refused, naming that job; a failed job frees it.
+#[tokio::test]
+async fn a_used_signature_cannot_be_used_again() {
+    use registry_queue::StoreError;
+    let (_dir, store) = store();
+    let NewJob::Transfer(data) = transfer("aff") else { unreachable!() };
+    let first = store.enqueue(NewJob::Transfer(data.clone()), ts(0)).await.unwrap().job_id;
+    // While the first is unfinished, the duplicate rule answers.
+    let again = store.enqueue(NewJob::Transfer(data.clone()), ts(1)).await.unwrap();
+    assert_eq!((again.job_id.as_str(), again.duplicate), (first.as_str(), true));
+    store.claim_next(&[JobType::Transfer], ts(2)).await.unwrap().unwrap();
+    store.use_signature(&data, &first, ts(3)).await.unwrap();
+    store.use_signature(&data, &first, ts(4)).await.expect("the same job may record it again (a retry)");
+    store.finish(&first, true, ts(5)).await.unwrap();
+
+    let replay = store.enqueue(NewJob::Transfer(data.clone()), ts(6)).await;
+    assert!(matches!(&replay, Err(StoreError::SignatureUsed { job_id }) if *job_id == first), "{replay:?}");
+    // The same payload with another signature text (e.g. upper-case hex) is the same request.
+    let mut shouted = data.clone();
+    shouted.signature = data.signature.to_uppercase();
+    let replay = store.enqueue(NewJob::Transfer(shouted.clone()), ts(7)).await;
+    assert!(matches!(replay, Err(StoreError::SignatureUsed { .. })), "{replay:?}");
+    // A job queued before the first finished (the race) is refused when it runs.
+    let late = store.use_signature(&shouted, "another-job", ts(8)).await;
+    assert!(matches!(&late, Err(StoreError::SignatureUsed { job_id }) if *job_id == first), "{late:?}");
+
+    // A job that failed no longer holds its payload.
+    let NewJob::Unpublish(removal) = unpublish("aff", "1.0.0") else { unreachable!() };
+    let failed = store.enqueue(NewJob::Unpublish(removal.clone()), ts(10)).await.unwrap().job_id;
+    store.claim_next(&[JobType::Unpublish], ts(11)).await.unwrap().unwrap();
+    store.use_signature(&removal, &failed, ts(12)).await.unwrap();
+    store.finish(&failed, false, ts(13)).await.unwrap();
+    let retry = store.enqueue(NewJob::Unpublish(removal.clone()), ts(14)).await.unwrap();
+    assert!(!retry.duplicate);
+    store.use_signature(&removal, &retry.job_id, ts(15)).await.unwrap();
+    assert!(
+        store.enqueue(NewJob::Unpublish(removal), ts(16)).await.unwrap().duplicate,
+        "unfinished: duplicate rule"
+    );
+}

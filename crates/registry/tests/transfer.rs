@@ -165,3 +165,49 @@ async fn readonly_transfer_changes_no_remote_and_logs_the_skipped_commit() {
     );
     assert!(skipped.contains("write metadata/aff.json ("), "{skipped}");
 }
+
+fn signed_payload(key: &Key, payload: &str) -> String {
+    let signature = registry_core::auth::sign(&key.private, payload).unwrap();
+    serde_json::json!({"payload": payload, "signature": signature}).to_string()
+}
+
+/// A signed transfer is carried out once: resending it later (payloads are public in
+/// `GET /api/v1/jobs`) is refused, naming the job that used it; the owner moves the
+/// package again with a fresh payload, which may carry an extra field such as a nonce.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_used_transfer_signature_cannot_be_replayed() {
+    let setup = setup();
+    let server = serve(&setup, &[]).await;
+    let location = |owner: &str| format!(r#"{{"githubOwner":"{owner}","githubRepo":"purescript-aff"}}"#);
+    let away = format!(r#"{{"name":"aff","newLocation":{}}}"#, location("new-owner"));
+    let moved = server.submit("/api/v1/transfer", &signed_payload(&setup.owner, &away)).await;
+    assert_eq!(server.wait_finished(&moved, Duration::from_secs(20)).await["success"], true);
+    let back = format!(r#"{{"name":"aff","newLocation":{}}}"#, location("old-owner"));
+    let returned = server.submit("/api/v1/transfer", &signed_payload(&setup.owner, &back)).await;
+    assert_eq!(server.wait_finished(&returned, Duration::from_secs(20)).await["success"], true);
+    let refs = git(&bare(&setup.registry), &["for-each-ref"]);
+
+    // Someone resends the first transfer, byte for byte (or with upper-case hex).
+    let replay = server.post("/api/v1/transfer", &signed_payload(&setup.owner, &away)).await;
+    assert_eq!(replay.status, 400, "{}", replay.text);
+    let error = replay.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains(&format!("already used by job {moved}")) && error.contains("fresh payload"),
+        "{error}"
+    );
+    assert_eq!(replay.json()["path"], "$.signature");
+    let shouted: serde_json::Value = serde_json::from_str(&signed_payload(&setup.owner, &away)).unwrap();
+    let shouted = serde_json::json!({"payload": shouted["payload"], "signature": shouted["signature"].as_str().unwrap().to_uppercase()});
+    assert_eq!(server.post("/api/v1/transfer", &shouted.to_string()).await.status, 400);
+    assert_eq!(git(&bare(&setup.registry), &["for-each-ref"]), refs, "nothing moved");
+
+    // The owner really wants to move it again: a fresh payload (upstream's shape plus a nonce).
+    let again =
+        format!(r#"{{"name":"aff","newLocation":{},"nonce":"2026-02-01T10:00:00Z"}}"#, location("new-owner"));
+    let id = server.submit("/api/v1/transfer", &signed_payload(&setup.owner, &again)).await;
+    let job = server.wait_finished(&id, Duration::from_secs(20)).await;
+    assert_eq!(job["success"], true, "{job}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&git(&bare(&setup.registry), &["show", "main:metadata/aff.json"])).unwrap();
+    assert_eq!(stored["location"]["githubOwner"], "new-owner");
+}

@@ -7,6 +7,10 @@
 //!   wrong and where; internal failures get 500 with `{"error": "..."}`, never 400;
 //! - error responses of the routes that upstream answers with an empty 404 (unknown
 //!   routes, unsupported methods, bad query values) carry a JSON explanation;
+//! - every error answer is JSON, including axum's own rejections (a path that is not
+//!   UTF-8, a body over the size limit);
+//! - `gitUrl` locations must name an allowed host (`--git-hosts`);
+//! - a signed payload whose signature an earlier job used is refused (no replays);
 //! - the default `until` includes the current millisecond (upstream's exclusive
 //!   "now" hides a job created in the same millisecond as the request).
 
@@ -15,6 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -22,11 +27,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use registry_core::job::LogLevel;
 use registry_core::json::{self, Codec, DecodeError, Value};
+use registry_core::location::check_git_host;
 use registry_core::operation::{
     AuthenticatedData, AuthenticatedOperation, PackageSetUpdateRequest, PublishData,
 };
-use registry_core::{PackageName, Timestamp, Version};
-use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order};
+use registry_core::{Location, PackageName, Timestamp, Version};
+use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order, StoreError};
 
 use crate::executor::Wakers;
 use crate::finished_cache::{CurrentAnswers, FinishedJobs, Key};
@@ -52,6 +58,33 @@ impl SignatureCheck for NoTrustedKey {
     }
 }
 
+/// Server policy applied to requests on top of the wire format's rules.
+#[derive(Debug, Clone)]
+pub struct RequestPolicy {
+    /// Hosts `gitUrl` locations may name (see `location::check_git_host`).
+    pub git_hosts: Vec<String>,
+}
+
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        RequestPolicy { git_hosts: vec!["github.com".to_owned()] }
+    }
+}
+
+impl RequestPolicy {
+    /// A location the server would refuse to fetch is refused now, naming the field.
+    fn check_location(&self, location: &Location, path: &str) -> Result<(), ApiError> {
+        match location {
+            Location::Git { url, .. } => check_git_host(url, &self.git_hosts).map_err(|message| ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                path: Some(format!("{path}.gitUrl")),
+            }),
+            Location::GitHub { .. } => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn JobStore>,
@@ -61,6 +94,7 @@ pub struct ApiState {
     pub signature_check: Arc<dyn SignatureCheck>,
     pub finished_jobs: Arc<FinishedJobs>,
     pub current_answers: Arc<CurrentAnswers>,
+    pub policy: RequestPolicy,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -78,6 +112,7 @@ pub fn router(state: ApiState) -> Router {
     router
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(cors))
         .with_state(state)
 }
@@ -135,6 +170,29 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
+/// Error answers made outside the handlers (axum's extractor rejections are plain
+/// text) become `{"error": ...}` like every other, so clients can always read them.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message =
+        if text.is_empty() { status.canonical_reason().unwrap_or("Error").to_owned() } else { text };
+    let answer = error(status, message).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, answer.into_body())
+}
+
 async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
@@ -170,6 +228,11 @@ fn decode_body<T: Codec>(body: &[u8], what: &str) -> Result<T, ApiError> {
 async fn enqueue(state: &ApiState, job: NewJob) -> Result<Response, ApiError> {
     let kind = job.job_type();
     match state.store.enqueue(job, now()).await {
+        Err(StoreError::SignatureUsed { job_id }) => Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: signature_used(&job_id),
+            path: Some("$.signature".into()),
+        }),
         Ok(enqueued) => {
             if !enqueued.duplicate {
                 state.wakers.wake(kind);
@@ -186,8 +249,20 @@ async fn enqueue(state: &ApiState, job: NewJob) -> Result<Response, ApiError> {
     }
 }
 
+/// Why a signed payload is refused when an earlier job used its signature.
+pub fn signature_used(job_id: &str) -> String {
+    format!(
+        "This signature was already used by job {job_id}: a signed request is carried out once. To do it \
+         again, the owner must sign a fresh payload (add a field of your own, e.g. \"nonce\": \"<date>\", \
+         which the registry ignores)."
+    )
+}
+
 async fn publish(State(state): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
     let data = decode_body::<PublishData>(&body, "publish")?;
+    if let Some(location) = &data.location {
+        state.policy.check_location(location, "$.location")?;
+    }
     enqueue(&state, NewJob::Publish(data)).await
 }
 
@@ -201,9 +276,10 @@ async fn unpublish(State(state): State<ApiState>, body: Bytes) -> Result<Respons
 
 async fn transfer(State(state): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
     let data = decode_body::<AuthenticatedData>(&body, "transfer")?;
-    if !matches!(data.operation, AuthenticatedOperation::Transfer(_)) {
+    let AuthenticatedOperation::Transfer(transfer) = &data.operation else {
         return Err(error(StatusCode::BAD_REQUEST, "Expected transfer operation."));
-    }
+    };
+    state.policy.check_location(&transfer.new_location, "$.payload.newLocation")?;
     enqueue(&state, NewJob::Transfer(data)).await
 }
 
@@ -308,9 +384,15 @@ async fn list_jobs(State(state): State<ApiState>, RawQuery(raw): RawQuery) -> Re
 
 async fn one_job(
     State(state): State<ApiState>,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let Path(job_id) = job_id.map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("The job id in the path is not valid ({e}): job ids are like 0b5d4bd8-3e5c-4c0e-9f57-6a1f3a1c5b7e."),
+        )
+    })?;
     let query = Query::parse(raw);
     let until = query.timestamp("until")?;
     let logs_query = LogsQuery {

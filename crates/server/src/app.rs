@@ -12,16 +12,18 @@ use registry_adapters::{
 use registry_core::job::JobType;
 use registry_queue::{JobStore, SqliteStore};
 
-use crate::api::{self, ApiState, NoTrustedKey};
+use crate::api::{self, ApiState, NoTrustedKey, RequestPolicy};
 use crate::config::{Settings, StorageKind};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
 use crate::handlers::matrix::enqueue_new_compiler_jobs;
 use crate::handlers::{
     CommandHandler, MatrixHandler, PackageSetHandler, PublishHandler, TransferHandler, UnpublishHandler,
 };
-use crate::job_context::{Adapters, JobHandler, now};
+use crate::http::HttpLimits;
+use crate::job_context::{Adapters, HiddenPaths, JobHandler, now};
 use crate::package_locks::{HoldingPackageLock, PackageLocks};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
+use axum::extract::DefaultBodyLimit;
 use registry_core::location::Owner;
 
 pub const READONLY_BANNER: &str = "\
@@ -114,7 +116,8 @@ pub fn build_adapters_with_checkouts(
     );
     let docs: Arc<dyn DocsSite> =
         Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));
-    let sources = Arc::new(GitSourceFetcher::new(&settings.github_url));
+    let sources =
+        Arc::new(GitSourceFetcher::new(&settings.github_url).with_git_hosts(settings.git_hosts.clone()));
     Ok(if settings.readonly {
         Adapters {
             storage: Arc::new(ReadOnlyStorage::new(storage, layout.readonly_cache())),
@@ -167,6 +170,24 @@ pub fn package_set_handler(settings: &Settings) -> PackageSetHandler {
         build_root: layout.scratch().join("package-set-builds"),
         purs: registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::PackageSet)),
     }
+}
+
+/// `configured`, lowered to half the open-files limit: connections beyond it would
+/// leave no descriptors for the database, git and compilers, and refused accepts
+/// make the API unanswerable.
+fn connection_limit(configured: usize) -> usize {
+    let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) else {
+        return configured;
+    };
+    let cap = usize::try_from(soft / 2).unwrap_or(usize::MAX).max(1);
+    if configured > cap {
+        tracing::warn!(
+            "--http-max-connections {configured} lowered to {cap}: half the open-files limit ({soft}); raise \
+             `ulimit -n` to allow more"
+        );
+        return cap;
+    }
+    configured
 }
 
 async fn stop_signal() {
@@ -241,6 +262,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         timeouts,
         work_root: layout.jobs(),
         poll_interval: Duration::from_secs(1),
+        hidden_paths: HiddenPaths::for_server(&settings.data_dir, settings.compilers.as_deref()),
     });
     let lanes = executor.start(&wakers, shutdown);
 
@@ -254,6 +276,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             Some(owner) => Arc::new(TrusteeKey(owner)),
             None => Arc::new(NoTrustedKey),
         },
+        policy: RequestPolicy { git_hosts: settings.git_hosts.clone() },
     };
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
@@ -261,13 +284,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     // Tests and scripts wait for this exact line.
     println!("Listening on http://{address}");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            trigger.trigger();
-        })
-        .await
-        .context("serving HTTP")?;
+    let limits = HttpLimits {
+        header_read_timeout: settings.http_header_timeout,
+        request_timeout: settings.http_request_timeout,
+        max_connections: connection_limit(settings.http_max_connections),
+    };
+    let router = api::router(state).layer(DefaultBodyLimit::max(settings.http_max_body_bytes));
+    crate::http::serve(listener, router, limits, async move {
+        stop_signal().await;
+        trigger.trigger();
+    })
+    .await
+    .context("serving HTTP")?;
     for lane in lanes {
         let _ = lane.await;
     }

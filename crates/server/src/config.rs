@@ -45,6 +45,49 @@ pub fn parse_job_timeout(input: &str) -> Result<(JobType, Duration), String> {
     Ok((kind, Duration::from_secs(seconds)))
 }
 
+/// A duration like `10s`, `2m` or `1h`; a bare number is seconds. Must be positive.
+pub fn parse_duration(input: &str) -> Result<Duration, String> {
+    let input = input.trim();
+    let (number, unit) = match input.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => input.split_at(i),
+        None => (input, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("'{input}' is not a duration like 10s, 2m or 1h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("'{input}' has an unknown unit: use s, m or h")),
+    };
+    if seconds == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn parse_positive(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive whole number, got '{input}'")),
+    }
+}
+
+/// A host of `--git-hosts`: a host name or IP address, with `:PORT` if not 443.
+pub fn parse_git_host(input: &str) -> Result<String, String> {
+    let host = input.trim().to_ascii_lowercase();
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port)),
+        _ => (host.as_str(), None),
+    };
+    let valid_name =
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
+    let valid_port = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !valid_name || !valid_port {
+        return Err(format!("expected a host name like github.com or host:port, got '{input}'"));
+    }
+    Ok(host)
+}
+
 /// `KIND=PROGRAM`: run PROGRAM for jobs of KIND (see `handlers::command`).
 pub fn parse_job_command(input: &str) -> Result<(JobType, PathBuf), String> {
     let (kind, program) = input.split_once('=').ok_or_else(|| {
@@ -77,6 +120,30 @@ pub struct Settings {
 
     #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
     pub port: u16,
+
+    /// Time a client has to send a whole request head (and how long an idle
+    /// keep-alive connection stays open), e.g. `10s`.
+    #[arg(long, env = "REGISTRY_HTTP_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub http_header_timeout: Duration,
+
+    /// Time from a request's head to its response, reading the body included.
+    #[arg(long, env = "REGISTRY_HTTP_REQUEST_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub http_request_timeout: Duration,
+
+    /// Open connections at most; when all are taken a new one replaces the oldest without a
+    /// request in progress. Capped at half the process's open-files limit.
+    #[arg(long, env = "REGISTRY_HTTP_MAX_CONNECTIONS", value_parser = parse_positive, default_value = "512")]
+    pub http_max_connections: usize,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "REGISTRY_HTTP_MAX_BODY_BYTES", value_parser = parse_positive, default_value = "1048576")]
+    pub http_max_body_bytes: usize,
+
+    /// Hosts `gitUrl` locations may name (comma-separated; `host:port` for a port other
+    /// than 443). Only `https://` URLs without user info are fetched; IP addresses only
+    /// if listed. GitHub locations use --github-url.
+    #[arg(long, env = "REGISTRY_GIT_HOSTS", value_delimiter = ',', value_parser = parse_git_host, default_value = "github.com")]
+    pub git_hosts: Vec<String>,
 
     /// Run jobs without writing anywhere outside this server (no push, upload, delete or
     /// docs publication); each skipped write is logged in the job's log.
@@ -220,9 +287,22 @@ impl Settings {
             ("data-dir", "REGISTRY_DATA_DIR", self.data_dir.display().to_string()),
             ("host", "REGISTRY_HOST", self.host.to_string()),
             ("port", "SERVER_PORT", self.port.to_string()),
+            (
+                "http-header-timeout",
+                "REGISTRY_HTTP_HEADER_TIMEOUT",
+                format!("{}s", self.http_header_timeout.as_secs()),
+            ),
+            (
+                "http-request-timeout",
+                "REGISTRY_HTTP_REQUEST_TIMEOUT",
+                format!("{}s", self.http_request_timeout.as_secs()),
+            ),
+            ("http-max-connections", "REGISTRY_HTTP_MAX_CONNECTIONS", self.http_max_connections.to_string()),
+            ("http-max-body-bytes", "REGISTRY_HTTP_MAX_BODY_BYTES", self.http_max_body_bytes.to_string()),
             ("readonly", "READONLY", self.readonly.to_string()),
             ("compilers", "REGISTRY_COMPILERS", opt_path(&self.compilers)),
             ("github-url", "GITHUB_URL", mask_url(&self.github_url)),
+            ("git-hosts", "REGISTRY_GIT_HOSTS", self.git_hosts.join(",")),
             ("registry-remote", "REGISTRY_REMOTE", mask_url(&self.registry_remote())),
             ("index-remote", "REGISTRY_INDEX_REMOTE", mask_url(&self.index_remote())),
             ("git-branch", "REGISTRY_GIT_BRANCH", self.git_branch.clone()),
@@ -306,6 +386,22 @@ mod tests {
         assert!(parse_job_timeout("build=1m").unwrap_err().contains("Unknown job type 'build'"));
         assert!(parse_job_timeout("publish=3d").unwrap_err().contains("unknown unit"));
         assert!(parse_job_timeout("publish=0").is_err());
+    }
+
+    #[test]
+    fn http_limits_and_git_hosts_parse() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0s").is_err() && parse_duration("1d").is_err());
+        assert!(parse_positive("0").is_err());
+        assert_eq!(parse_git_host(" GitHub.com "), Ok("github.com".into()));
+        assert_eq!(parse_git_host("git.example.org:8443"), Ok("git.example.org:8443".into()));
+        assert_eq!(parse_git_host("[::1]:8443"), Ok("[::1]:8443".into()));
+        assert!(parse_git_host("https://github.com").is_err());
+        assert!(parse_git_host("host:0").is_err() && parse_git_host("").is_err());
+        let defaults = defaults_for(Path::new("/data"));
+        assert_eq!(defaults.git_hosts, ["github.com"]);
+        assert_eq!(defaults.http_header_timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use registry_core::job::{Job, JobType};
 use registry_queue::JobStore;
 use tokio::sync::{Notify, watch};
 
-use crate::job_context::{Adapters, JobContext, JobHandler, JobLog, now};
+use crate::job_context::{Adapters, HiddenPaths, JobContext, JobHandler, JobLog, now};
 
 /// The lanes: kinds in priority order.
 pub const LANES: [(&str, &[JobType]); 3] = [
@@ -103,6 +103,8 @@ pub struct Executor {
     pub work_root: std::path::PathBuf,
     /// How often an idle lane looks for work without being woken.
     pub poll_interval: Duration,
+    /// Server paths kept out of job logs (a job's work directory is added per job).
+    pub hidden_paths: HiddenPaths,
 }
 
 enum Outcome {
@@ -219,9 +221,10 @@ impl Executor {
             .get(&kind)
             .copied()
             .unwrap_or(Duration::from_secs(kind.default_timeout_minutes() * 60));
-        let (log, writer) = JobLog::start(&job_id, self.store.clone());
-        log.info(&format!("Started {}", job.details.describe()));
         let work_dir = self.work_root.join(&job_id);
+        let hidden = self.hidden_paths.clone().hide(&work_dir, "<work-dir>");
+        let (log, writer) = JobLog::start(&job_id, self.store.clone(), hidden);
+        log.info(&format!("Started {}", job.details.describe()));
         let _ = tokio::fs::remove_dir_all(&work_dir).await;
         let started = Instant::now();
         let outcome = match (tokio::fs::create_dir_all(&work_dir).await, self.handlers.get(&kind)) {

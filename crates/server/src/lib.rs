@@ -9,6 +9,7 @@ pub mod executor;
 pub mod finished_cache;
 pub mod handlers;
 pub mod healthcheck;
+pub mod http;
 pub mod init;
 pub mod job_context;
 pub mod layout;

@@ -9,6 +9,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use registry_core::Timestamp;
 use registry_core::job::{Job, JobType, LogLine};
+use registry_core::operation::AuthenticatedData;
 use registry_queue::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, ResetReport, StoreError};
 use registry_server::api::{ApiState, NoTrustedKey, router};
 use registry_server::executor::Wakers;
@@ -23,6 +24,9 @@ fn broken() -> StoreError {
 #[async_trait]
 impl JobStore for BrokenStore {
     async fn enqueue(&self, _: NewJob, _: Timestamp) -> Result<Enqueued, StoreError> {
+        Err(broken())
+    }
+    async fn use_signature(&self, _: &AuthenticatedData, _: &str, _: Timestamp) -> Result<(), StoreError> {
         Err(broken())
     }
     async fn claim_next(&self, _: &[JobType], _: Timestamp) -> Result<Option<Job>, StoreError> {
@@ -60,6 +64,7 @@ async fn store_failures_are_500_with_a_message() {
         finished_jobs: Default::default(),
         current_answers: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
+        policy: Default::default(),
     });
     let requests = [
         ("POST", "/api/v1/publish", r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#),
@@ -116,6 +121,7 @@ async fn log_lines_stamped_ahead_of_the_clock_are_shown() {
         finished_jobs: Default::default(),
         current_answers: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
+        policy: Default::default(),
     });
     let request = Request::builder().uri(format!("/api/v1/jobs/{job_id}")).body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
@@ -153,6 +159,7 @@ async fn answers_for_running_jobs_never_go_stale() {
         finished_jobs: Default::default(),
         current_answers: Default::default(),
         signature_check: Arc::new(NoTrustedKey),
+        policy: Default::default(),
     });
     let get = || async {
         let request = Request::builder().uri(format!("/api/v1/jobs/{job_id}")).body(Body::empty()).unwrap();

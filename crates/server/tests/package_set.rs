@@ -86,6 +86,7 @@ impl Running {
             timeouts: HashMap::new(),
             work_root: layout.jobs(),
             poll_interval: Duration::from_millis(50),
+            hidden_paths: Default::default(),
         });
         let wakers = Wakers::new();
         let (trigger, shutdown) = shutdown_pair();

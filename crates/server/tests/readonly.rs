@@ -126,6 +126,7 @@ async fn run_job(readonly: bool) -> (World, World, Job) {
         timeouts: HashMap::new(),
         work_root: layout.jobs(),
         poll_interval: Duration::from_millis(50),
+        hidden_paths: Default::default(),
     });
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();

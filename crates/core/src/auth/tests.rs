@@ -281,3 +281,25 @@ fn damaged_private_key_files_get_ssh2_messages() {
         "Malformed OpenSSH private key"
     );
 }
+
+#[test]
+fn owner_keys_that_cannot_be_read_are_named() {
+    let good = owner(ED25519_PUBLIC);
+    let cases = CASES.iter().map(|c| owner(c.public)).collect::<Vec<_>>();
+    assert_eq!(check_owner_keys(&cases), Ok(()), "every supported key type is accepted");
+    let mut truncated = good.clone();
+    truncated.public.truncate(20);
+    truncated.id = Some("half@example.org".into());
+    let message = check_owner_keys(&[good.clone(), truncated.clone()]).unwrap_err();
+    assert!(
+        message.starts_with(
+            "The public key of owner 2 (\"half@example.org\") in the manifest's \"owners\" cannot be read: "
+        ),
+        "{message}"
+    );
+    assert!(!message.contains(".."), "{message}");
+    // The same key then blocks every signature check, the trustee's included.
+    assert!(verify(&good, &[truncated], PAYLOAD, ED25519_SSH2_SIGNATURE).is_err());
+    let empty_id = Owner { id: Some(String::new()), ..good };
+    assert!(check_owner_keys(&[empty_id]).unwrap_err().contains("owner 1"));
+}

@@ -36,6 +36,9 @@ pub(super) fn check_manifest(
             manifest.version, data.version, data.version, manifest.version
         )));
     }
+    if let Some(owners) = &manifest.owners {
+        registry_core::auth::check_owner_keys(owners).map_err(Failure)?;
+    }
     if manifest.location != *registered {
         return Err(Failure(format!(
             "The manifest's location {} differs from the registered location {} of {}; fix the manifest's \

@@ -66,6 +66,7 @@ impl JobHandler for UnpublishHandler {
         let JobDetails::Unpublish { payload, .. } = &ctx.job.details else {
             return Err(JobFailure("The unpublish handler received a job of another kind.".into()));
         };
+        super::use_signature(ctx, payload).await?;
         self.0.run(&env(ctx), payload).await.map_err(failure)
     }
 }

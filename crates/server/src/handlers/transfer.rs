@@ -101,6 +101,7 @@ impl JobHandler for TransferHandler {
             }));
         }
         log.info(&format!("The signature of the transfer of {name} is valid."));
+        super::use_signature(ctx, payload).await?;
 
         if metadata.location == transfer.new_location {
             log.notice(&format!(
