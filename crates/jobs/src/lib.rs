@@ -64,6 +64,14 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// `text` as the end of a sentence: a full stop added unless it already ends one
+/// (adapter errors may quote a remote's answer that does).
+pub(crate) fn sentence(text: impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    let trimmed = text.trim_end();
+    if trimmed.ends_with(['.', '!', '?']) { trimmed.to_owned() } else { format!("{trimmed}.") }
+}
+
 /// Adds context to adapter errors: `what` failed, then the adapter's reason.
 pub(crate) trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, Failure>;
@@ -72,5 +80,20 @@ pub(crate) trait Context<T> {
 impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, Failure> {
         self.map_err(|e| Failure(format!("{}: {e}", what())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn a_sentence_ends_with_one_full_stop() {
+        assert_eq!(sentence("the site answered 500: down"), "the site answered 500: down.");
+        assert_eq!(
+            sentence("the site answered 500: down for maintenance."),
+            "the site answered 500: down for maintenance."
+        );
+        assert_eq!(sentence("is it up? "), "is it up?");
     }
 }

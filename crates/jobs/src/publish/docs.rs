@@ -78,7 +78,7 @@ impl Publisher {
         env.docs
             .publish(&manifest.name, &manifest.version, docs.as_bytes(), env.log())
             .await
-            .map_err(|e| Failure(format!("{e}.")))?;
+            .map_err(|e| Failure(crate::sentence(e)))?;
         Ok(())
     }
 

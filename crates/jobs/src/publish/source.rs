@@ -23,11 +23,9 @@ impl Publisher {
         };
         let parent = env.work_dir.join("source");
         std::fs::create_dir_all(&parent).context(|| format!("Creating {} failed", parent.display()))?;
-        let clone = env
-            .sources
-            .fetch(&whole_repo, &data.git_ref, &parent, env.log())
-            .await
-            .map_err(|e| Failure(format!("Could not fetch the source of {}: {e}.", data.name)))?;
+        let clone = env.sources.fetch(&whole_repo, &data.git_ref, &parent, env.log()).await.map_err(|e| {
+            Failure(format!("Could not fetch the source of {}: {}", data.name, crate::sentence(e)))
+        })?;
         let package = match subdir.as_deref() {
             None => clone.clone(),
             Some(sub) => {
