@@ -155,7 +155,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
     let (broken, job) = run(&server, "/api/v1/publish", &broken_body).await;
     assert_eq!(job["success"], false, "{job}");
     let (level, message) = verdict(&server, &broken).await;
-    assert_eq!(level, "NOTICE");
+    assert_eq!(level, "ERROR");
     assert!(
         message.contains("beta@1.1.0 does not compile with 0.15.15: error ModuleNotFound in file src/"),
         "{message}"
@@ -207,7 +207,7 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
         let (id, job) = run(&server, "/api/v1/publish", &body).await;
         assert_eq!(job["success"], false, "{tag}: {job}");
         let (level, message) = verdict(&server, &id).await;
-        assert_eq!(level, "NOTICE", "{tag}");
+        assert_eq!(level, "ERROR", "{tag}");
         assert!(message.contains(expected), "{tag}: {message}");
     }
     let (id, job) = run(&server, "/api/v1/publish", &publish_request("newcomer", "1.0.0", false)).await;
@@ -258,6 +258,6 @@ async fn packages_publish_fail_with_a_reason_retry_and_unpublish_over_http() {
     let (again, job) = run(&server, "/api/v1/publish", &publish_request("beta", "1.1.0", false)).await;
     assert_eq!(job["success"], false, "{job}");
     let (level, message) = verdict(&server, &again).await;
-    assert!(level == "NOTICE" && message.contains("unpublished"), "{level}: {message}");
+    assert!(level == "ERROR" && message.contains("unpublished"), "{level}: {message}");
     assert_eq!(git_log(&index_git).len(), index_commits + 1, "nothing was written");
 }

@@ -266,11 +266,11 @@ impl Executor {
                 log.info(&format!("Finished successfully in {:.1} s", elapsed.as_secs_f64()));
                 true
             }
-            // A handler's failure is the user's to fix (wrong version, missing licence,
-            // compile error…): it is the job's last, NOTICE-level line, the level
-            // clients and the GitHub bridge show. System failures below stay ERRORs.
+            // A handler's failure (wrong version, missing licence, compile error…) is
+            // the job's last line, at ERROR as upstream logs it (`Log.error`), so a
+            // client asking for `level=ERROR` sees why its job failed.
             Outcome::Failed(message) => {
-                log.notice(message);
+                log.error(message);
                 false
             }
             Outcome::TimedOut(limit) => {

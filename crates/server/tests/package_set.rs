@@ -255,7 +255,7 @@ async fn a_set_that_cannot_be_mirrored_fails_the_job_but_stays_released() {
     assert_eq!(
         log.last().unwrap(),
         &format!(
-            "Notice Could not mirror package set 0.2.0 because the tag psc-0.15.15-{today} already exists."
+            "Error Could not mirror package set 0.2.0 because the tag psc-0.15.15-{today} already exists."
         )
     );
     assert!(log.iter().any(|l| l == "Notice Released package set 0.2.0."), "{log:#?}");
