@@ -33,10 +33,14 @@ impl Publisher {
         std::fs::write(&exclude, excluded).context(|| "Writing .git/info/exclude failed".to_owned())?;
         // The clone may come from a mirror; the docs name the package's real repository.
         if let Location::GitHub { owner, repo, .. } = &manifest.location {
-            let _ = std::process::Command::new("git")
-                .current_dir(&dirs.clone)
-                .args(["remote", "set-url", "origin", &format!("https://github.com/{owner}/{repo}.git")])
-                .output();
+            let mut git = tokio::process::Command::new("git");
+            git.current_dir(&dirs.clone).args([
+                "remote",
+                "set-url",
+                "origin",
+                &format!("https://github.com/{owner}/{repo}.git"),
+            ]);
+            let _ = registry_adapters::process::run(&mut git).await;
         }
         let purs = self.purs.clone();
         let cwd = dirs.package.clone();

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use registry_adapters::process::{self, GroupChild};
 use registry_core::Manifest;
 use registry_core::json::Codec;
 use registry_core::legacy::manifest::{
@@ -43,18 +44,17 @@ pub(super) enum DhallError {
 pub(super) async fn dhall_to_json(program: &Path, input: &Path, cwd: &Path) -> Result<String, DhallError> {
     let stdin =
         std::fs::File::open(input).map_err(|e| DhallError::Failed(format!("{}: {e}", input.display())))?;
-    let child = tokio::process::Command::new(program)
-        .current_dir(cwd)
-        .stdin(Stdio::from(stdin))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let mut command = tokio::process::Command::new(program);
+    command.current_dir(cwd).stdin(Stdio::from(stdin)).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group, killed with whatever it started when the time limit
+    // passes or the job ends (the guard is dropped with this future).
+    let GroupChild { child, mut guard } = process::spawn(&mut command)
         .map_err(|e| DhallError::NotInstalled(format!("{}: {e}", program.display())))?;
     let output = tokio::time::timeout(DHALL_TIME_LIMIT, child.wait_with_output())
         .await
         .map_err(|_| DhallError::TimedOut)?
         .map_err(|e| DhallError::Failed(e.to_string()))?;
+    guard.kill_now();
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
