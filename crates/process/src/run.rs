@@ -271,7 +271,8 @@ mod tests {
             assert!(Instant::now() < deadline, "the child did not start");
             thread::sleep(Duration::from_millis(10));
         }
-        let pgid: i32 = std::fs::read_to_string(&pids).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        let pgid: i32 =
+            std::fs::read_to_string(&pids).unwrap().split_whitespace().next().unwrap().parse().unwrap();
         assert_eq!(crate::live_members(pgid).len(), 2);
         let started = Instant::now();
         scope.cancel();
