@@ -1,98 +1,19 @@
-//! Child processes that die with the work that started them.
+//! Child processes that die with the work that started them (async side of
+//! `registry-process`).
 //!
-//! Every child is started as the leader of a new process group. If the future
-//! waiting for it is dropped before the child exits (a job timed out, or the server
-//! is shutting down), the whole group is killed with SIGKILL, so grandchildren
-//! (`git` helpers, a compiler's workers) do not outlive the job either.
+//! Every child is started as the leader of a new process group, recorded for
+//! [`kill_orphans`]. If the future waiting for it is dropped before the child exits
+//! (a job timed out, or the server is shutting down), the whole group is killed
+//! with SIGKILL, so grandchildren (`git` helpers) do not outlive the job either.
+//! Blocking work that starts children (the compiler) runs through [`blocking`],
+//! which does the same for the children of the blocking thread.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Where live process groups are recorded, so that groups orphaned by a crash of
-/// this process can be killed at the next start ([`kill_orphans`]).
-static GROUP_RECORDS: OnceLock<PathBuf> = OnceLock::new();
-
-/// Records every process group started from now on in `dir`.
-pub fn record_groups_in(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let _ = GROUP_RECORDS.set(dir.to_owned());
-    Ok(())
-}
-
-/// The start time of a process (clock ticks since boot), which tells a process from
-/// a later one that reused its pid.
-fn start_time(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.split_whitespace().nth(19).map(str::to_owned)
-}
-
-/// Kills the process groups recorded in `dir` by an earlier run that died without
-/// cleaning up (SIGKILL, power loss); returns how many were still alive.
-pub fn kill_orphans(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let recorded = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        if let Ok(pgid) = entry.file_name().to_string_lossy().parse::<i32>()
-            && start_time(pgid).is_some_and(|t| t == recorded.trim())
-            && killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok()
-        {
-            killed += 1;
-        }
-        let _ = std::fs::remove_file(entry.path());
-    }
-    killed
-}
-
-/// Kills the process group on drop unless disarmed.
-#[derive(Debug)]
-pub struct GroupGuard {
-    pgid: Option<i32>,
-}
-
-impl GroupGuard {
-    fn new(pgid: Option<i32>) -> Self {
-        if let (Some(pgid), Some(dir)) = (pgid, GROUP_RECORDS.get())
-            && let Some(started) = start_time(pgid)
-        {
-            let _ = std::fs::write(dir.join(pgid.to_string()), started);
-        }
-        GroupGuard { pgid }
-    }
-
-    fn forget(pgid: i32) {
-        if let Some(dir) = GROUP_RECORDS.get() {
-            let _ = std::fs::remove_file(dir.join(pgid.to_string()));
-        }
-    }
-
-    /// The child exited on its own: leave its group alone.
-    pub fn disarm(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            Self::forget(pgid);
-        }
-    }
-
-    pub fn kill_now(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            // ESRCH (already gone) is fine.
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-            Self::forget(pgid);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill_now();
-    }
-}
+pub use registry_process::{GroupGuard, Scope, kill_orphans, live_members, record_groups_in};
 
 /// A running child and the guard of its process group.
 pub struct GroupChild {
@@ -115,6 +36,21 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<GroupChild> {
     let child = cmd.spawn()?;
     let pgid = child.id().map(|id| id as i32);
     Ok(GroupChild { child, guard: GroupGuard::new(pgid) })
+}
+
+/// Runs blocking work on tokio's blocking pool, in a [`Scope`]: if the returned
+/// future is dropped before the work ends (the job's task was aborted on a timeout
+/// or at shutdown), every process group the work started is killed and it can
+/// start no more, so the thread returns promptly instead of waiting for a hung
+/// child — and a shutdown that waits for blocking threads does not hang.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let scope = Scope::new();
+    let cancel = scope.cancel_on_drop();
+    let result = tokio::task::spawn_blocking(move || scope.enter(work)).await;
+    cancel.disarm();
+    result
 }
 
 /// The result of a finished command.
@@ -186,21 +122,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(!alive, "grandchild {grandchild} survived");
-    }
-
-    #[test]
-    fn orphans_are_recognised_by_pid_and_start_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut orphan = std::process::Command::new("sleep");
-        std::os::unix::process::CommandExt::process_group(&mut orphan, 0);
-        let mut orphan = orphan.arg("30").spawn().unwrap();
-        let pgid = orphan.id() as i32;
-        std::fs::write(dir.path().join(pgid.to_string()), start_time(pgid).unwrap()).unwrap();
-        // A record whose start time does not match is a reused pid: left alone.
-        std::fs::write(dir.path().join(std::process::id().to_string()), "0").unwrap();
-        assert_eq!(kill_orphans(dir.path()), 1);
-        assert!(!orphan.wait().unwrap().success());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "records are removed");
     }
 
     #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! * [`locate`] finds `purs-X_Y_Z` (or plain `purs`) in a configured directory, then on
 //!   `PATH`, and lists the installed versions.
-//! * [`process`] runs a child in its own process group with a timeout that kills the group.
+//! * [`process`] (from `registry-process`) runs a child in its own process group with a
+//!   timeout that kills the group; the group is recorded and dies with the job's scope.
 //! * [`purs`] builds the command lines (`--version`, `compile`, `graph`, `publish`) and turns
 //!   their results into [`CompilerFailure`]s the way the registry reads them.
 //! * [`errors`] is the `--json-errors` format; [`graph`] the `purs graph` format.
@@ -13,9 +14,10 @@
 pub mod errors;
 pub mod graph;
 pub mod locate;
-pub mod process;
 pub mod purs;
 pub mod version;
+
+pub use registry_process::run as process;
 
 pub use errors::{CompilerError, CompilerFailure, SourcePosition};
 pub use graph::{GraphNode, PursGraph};

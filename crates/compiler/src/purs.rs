@@ -196,6 +196,12 @@ impl Purs {
                     executable.display()
                 )));
             }
+            Err(RunError::Cancelled) => {
+                return Err(CompilerFailure::UnknownError(
+                    "The compiler was stopped because its job ended (timed out or the server stopped)."
+                        .to_owned(),
+                ));
+            }
             Err(RunError::TimedOut { stdout, stderr, .. }) => {
                 return Err(CompilerFailure::TimedOut {
                     limit: self.timeout.unwrap_or_default(),

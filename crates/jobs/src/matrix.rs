@@ -59,7 +59,8 @@ pub struct MatrixBuilder {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
+    // The compiler runs here: its process group must die with the job.
+    registry_adapters::process::blocking(f).await.map_err(|e| {
         Failure(format!(
             "Internal error: a compiler-matrix step crashed ({e}). This is a bug in the registry."
         ))

@@ -135,7 +135,7 @@ pub fn build_adapters_with_checkouts(
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
     let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
-    let purs = registry_compiler::Purs::new(locator.clone());
+    let purs = registry_compiler::Purs::new(locator.clone()).with_timeout(settings.timeout(JobType::Publish));
     // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
     let locks = PackageLocks::default();
     let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
@@ -306,5 +306,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `registry serve`: runs until SIGTERM or Ctrl-C.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
     crate::init_logging();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(settings))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let served = runtime.block_on(serve(settings));
+    // Stopped jobs killed their children, so blocking work ends at once; should some
+    // not, the process still exits instead of waiting for it.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    served
 }
+
+/// How long a stopping server waits for blocking work after its jobs were stopped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

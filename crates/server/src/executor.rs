@@ -9,8 +9,8 @@
 //!
 //! A run ends in one of four ways: success, failure (the handler's message becomes
 //! the last ERROR line), timeout, or shutdown. On timeout and shutdown the handler's
-//! task is aborted, which drops its futures and so kills its child processes (see
-//! `registry_adapters::process`). A job stopped by a shutdown goes back to the
+//! task is aborted, which drops its futures and so kills its child processes, also
+//! those of blocking work such as a compile (see `registry_adapters::process`). A job stopped by a shutdown goes back to the
 //! queue; one found running after a crash is reset at start-up by the store.
 
 use std::collections::HashMap;

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use registry_adapters::process::{self, GroupChild};
 use registry_core::Manifest;
 use registry_core::json::Codec;
 use registry_core::legacy::manifest::{
@@ -55,13 +56,12 @@ pub(super) async fn dhall_to_json(program: &Path, input: &Path, cwd: &Path) -> R
 
     let stdin = std::fs::File::open(input)
         .map_err(|e| DhallError::Failed(format!("spago.dhall cannot be read ({})", e.kind())))?;
-    let mut child = tokio::process::Command::new(program)
-        .current_dir(cwd)
-        .stdin(Stdio::from(stdin))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let mut command = tokio::process::Command::new(program);
+    command.current_dir(cwd).stdin(Stdio::from(stdin)).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group, killed with whatever it started when the time limit
+    // passes, the output grows too large or the job ends (the guard is dropped
+    // with this future).
+    let GroupChild { mut child, mut guard } = process::spawn(&mut command)
         .map_err(|e| DhallError::NotInstalled(format!("{}: {e}", program.display())))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(DhallError::Failed("its output could not be read".to_owned()));
@@ -78,9 +78,9 @@ pub(super) async fn dhall_to_json(program: &Path, input: &Path, cwd: &Path) -> R
         let status = child.wait().await.map_err(|e| DhallError::Failed(e.to_string()))?;
         Ok((status, out, err))
     };
-    // On any early return `child` is dropped, which kills the program.
     let (status, stdout, stderr) =
         tokio::time::timeout(DHALL_TIME_LIMIT, run).await.map_err(|_| DhallError::TimedOut)??;
+    guard.kill_now();
     if status.success() {
         Ok(String::from_utf8_lossy(&stdout).into_owned())
     } else {

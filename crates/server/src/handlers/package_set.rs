@@ -255,7 +255,8 @@ impl PackageSetHandler {
         let old = latest.packages.clone();
         let progress_log = log.clone();
         let observer = events;
-        let run = tokio::task::spawn_blocking(move || {
+        // The compiler runs in this blocking work: a job that ends kills it.
+        let run = registry_adapters::process::blocking(move || {
             // The observer first: a progress display ends its bar before the phase line.
             let events: EventFn = Arc::new(move |e: &BuildEvent| {
                 if let Some(observer) = &observer {

@@ -1,6 +1,8 @@
-//! Running a child process in its own process group, with an optional time limit.
+//! Running a child process to completion from blocking code, in its own process group,
+//! with an optional time limit.
 //!
-//! The compiler is spawned as the leader of a new process group so that a timeout can kill
+//! The child (the compiler) is spawned as the leader of a new process group so that a
+//! timeout, the cancellation of the thread's [`Scope`] or a restart after a crash can kill
 //! everything it started (`kill(-pgid, SIGKILL)`), not just the direct child. A waiter
 //! thread reaps the child; two reader threads drain its pipes so it never blocks on a full
 //! pipe while we wait. Those threads can also hand each line to an observer as it arrives
@@ -14,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, kill_process_group};
+use crate::groups::GroupGuard;
+use crate::scope::Scope;
 
 /// How long to keep reading output after the child is gone, in case something it started
 /// escaped the process group and still holds the pipes open.
@@ -37,6 +40,9 @@ pub enum RunError {
     Spawn(std::io::Error),
     /// The time limit passed; the whole process group was killed.
     TimedOut { stdout: String, stderr: String, pgid: i32 },
+    /// The work this run belongs to was cancelled (its job ended): the group was
+    /// killed, or the child was never started.
+    Cancelled,
 }
 
 /// Receives one line of output (without its line ending) while the child runs.
@@ -66,7 +72,19 @@ pub fn run_observed(
     observers: LineObservers,
 ) -> Result<Finished, RunError> {
     command.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(RunError::Spawn)?;
+    let scope = Scope::current();
+    let mut spawn = || {
+        let child = command.spawn();
+        let pgid = child.as_ref().ok().map(|c| i32::try_from(c.id()).expect("process ids fit in i32"));
+        // Recorded before the scope lock is released, so a crash from here on
+        // leaves a record for the next start.
+        (child.map(|c| (c, GroupGuard::new(pgid))), pgid)
+    };
+    let started = match &scope {
+        Some(scope) => scope.admit(spawn).ok_or(RunError::Cancelled)?,
+        None => spawn().0,
+    };
+    let (mut child, mut guard) = started.map_err(RunError::Spawn)?;
     let pgid = i32::try_from(child.id()).expect("process ids fit in i32");
 
     let stdout = Capture::start(child.stdout.take(), observers.stdout);
@@ -81,26 +99,30 @@ pub fn run_observed(
         Some(limit) => status_rx.recv_timeout(limit).ok(),
         None => status_rx.recv().ok(),
     };
+    let cancelled = || scope.as_ref().is_some_and(Scope::is_cancelled);
     let status = match waited {
         Some(status) => status,
         None => {
-            kill_group(pgid);
+            guard.kill_now();
             // The child is dead now; let the waiter reap it before reporting.
             let _ = status_rx.recv();
+            if let Some(scope) = &scope {
+                scope.release(pgid);
+            }
             return Err(RunError::TimedOut { stdout: stdout.finish(), stderr: stderr.finish(), pgid });
         }
     };
-    kill_group(pgid);
+    if let Some(scope) = &scope {
+        scope.release(pgid);
+    }
+    // Whatever the child left in its group goes with it.
+    guard.kill_now();
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
     match status {
         Ok(status) => Ok(Finished { status, stdout: stdout.finish(), stderr: stderr.finish(), pgid }),
         Err(e) => Err(RunError::Spawn(e)),
-    }
-}
-
-/// Sends SIGKILL to every process of the group; a group that is already gone is fine.
-pub fn kill_group(pgid: i32) {
-    if let Some(pid) = Pid::from_raw(pgid) {
-        let _ = kill_process_group(pid, Signal::KILL);
     }
 }
 
@@ -226,5 +248,38 @@ mod tests {
             other => panic!("expected a timeout, got {other:?}"),
         }
         assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    }
+
+    #[test]
+    fn cancelling_the_scope_kills_a_running_group_and_refuses_new_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let scope = Scope::new();
+        let worker = {
+            let (scope, pids) = (scope.clone(), pids.clone());
+            thread::spawn(move || {
+                scope.enter(|| {
+                    let script = format!("sleep 30 & echo $$ $! > {}; wait", pids.display());
+                    let first = run(Command::new("sh").args(["-c", &script]), None);
+                    let second = run(Command::new("sh").args(["-c", "echo never > never"]), None);
+                    (first, second)
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&pids).map_or(true, |p| !p.ends_with('\n')) {
+            assert!(Instant::now() < deadline, "the child did not start");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let pgid: i32 =
+            std::fs::read_to_string(&pids).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert_eq!(crate::live_members(pgid).len(), 2);
+        let started = Instant::now();
+        scope.cancel();
+        assert_eq!(crate::live_members(pgid), Vec::<i32>::new(), "the group outlived the cancellation");
+        let (first, second) = worker.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(matches!(first, Err(RunError::Cancelled)), "{first:?}");
+        assert!(matches!(second, Err(RunError::Cancelled)), "{second:?}");
     }
 }
