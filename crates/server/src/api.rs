@@ -170,6 +170,53 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
+/// Most bytes of an oversized body read and dropped before answering 413.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+/// How long an oversized body is read before answering 413 anyway.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Limits request bodies to `max` bytes. A body whose declared length is larger is
+/// refused with a JSON 413 without being buffered; what the client sends of it is
+/// read and dropped first (within [`DRAIN_LIMIT`] and [`DRAIN_TIME`]), because a
+/// connection closed with unread data is reset, and the reset can destroy the
+/// answer before the client reads it.
+pub fn limit_bodies(router: Router, max: usize) -> Router {
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(max))
+        .layer(middleware::from_fn_with_state(max, refuse_oversized))
+}
+
+async fn refuse_oversized(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|n| *n > max as u64);
+    let Some(declared) = declared else { return next.run(request).await };
+    let mut body = request.into_body();
+    let drain = async {
+        let mut read = 0u64;
+        while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
+            read += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if read > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    let mut response = error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "The request body is {declared} bytes, over the length limit of {max} bytes; requests are small JSON \
+             documents, so check what is being sent."
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Error answers made outside the handlers (axum's extractor rejections are plain
 /// text) become `{"error": ...}` like every other, so clients can always read them.
 async fn json_errors(request: Request, next: Next) -> Response {

@@ -23,7 +23,6 @@ use crate::http::HttpLimits;
 use crate::job_context::{Adapters, HiddenPaths, JobHandler, now};
 use crate::package_locks::{HoldingPackageLock, PackageLocks};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
-use axum::extract::DefaultBodyLimit;
 use registry_core::location::Owner;
 
 pub const READONLY_BANNER: &str = "\
@@ -289,7 +288,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         request_timeout: settings.http_request_timeout,
         max_connections: connection_limit(settings.http_max_connections),
     };
-    let router = api::router(state).layer(DefaultBodyLimit::max(settings.http_max_body_bytes));
+    let router = api::limit_bodies(api::router(state), settings.http_max_body_bytes);
     crate::http::serve(listener, router, limits, async move {
         stop_signal().await;
         trigger.trigger();
