@@ -99,10 +99,7 @@ impl Publisher {
             return;
         }
         if let Err(failure) = self.publish_docs(env, manifest, compiler, resolutions, dirs).await {
-            log.notice(&format!(
-                "The documentation of {id} was not published to {}: {failure} The package itself is published.",
-                env.docs.describe()
-            ));
+            not_published(env, &id, &failure);
         }
     }
 
@@ -127,10 +124,7 @@ impl Publisher {
                 return log.info(&format!("The documentation of {id} is already on {}", env.docs.describe()));
             }
             if let Err(failure) = self.prepare_docs(env, manifest, resolutions, dirs).await {
-                return log.notice(&format!(
-                    "The documentation of {id} was not published to {}: {failure} The package itself is published.",
-                    env.docs.describe()
-                ));
+                return not_published(env, &id, &failure);
             }
         }
         self.docs_best_effort(env, manifest, compiler, resolutions, dirs).await;
@@ -150,4 +144,12 @@ impl Publisher {
         // The documentation is made from exactly what ships.
         self.copy_package_files(env, manifest, dirs).await
     }
+}
+
+/// Documentation is best effort: its failure is a NOTICE, the package is published.
+fn not_published(env: &JobEnv, id: &str, failure: &Failure) {
+    env.log().notice(&format!(
+        "The documentation of {id} was not published to {}: {failure} The package itself is published.",
+        env.docs.describe()
+    ));
 }

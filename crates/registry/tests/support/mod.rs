@@ -13,6 +13,14 @@ use tokio::process::{Child, Command};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_registry");
 
+/// The stand-in compiler built next to the `registry` binary.
+#[allow(dead_code)]
+pub fn standin() -> PathBuf {
+    let standin = std::path::Path::new(BIN).parent().unwrap().join("purs-standin");
+    assert!(standin.is_file(), "{} is missing: run `cargo build -p purs-standin` first", standin.display());
+    standin
+}
+
 /// A data directory made by `registry init`, plus a folder for scripts and markers.
 pub struct Registry {
     pub dir: tempfile::TempDir,
