@@ -156,8 +156,9 @@ pub trait Storage: Send + Sync {
     }
 }
 
-/// Tarballs are what a job visibly does (uploaded to, downloaded: INFO); build-cache
-/// objects are bookkeeping (stored in, read: DEBUG). Only an [`ObjectKey`] starts with `_`.
+/// How messages name a key's operations: tarballs are uploaded (logged at INFO: what a
+/// job visibly did) and downloaded; build-cache objects are stored (DEBUG: bookkeeping)
+/// and read. Only an [`ObjectKey`] starts with `_`.
 pub(crate) struct Words {
     pub(crate) object: bool,
     pub(crate) write: &'static str,
@@ -389,10 +390,11 @@ mod tests {
             Ok(self.0.lock().unwrap().get(key).map(|b| b.len() as u64))
         }
         async fn remove(&self, key: &str, log: &dyn ActivityLog) -> Result<(), StorageError> {
-            self.0.lock().unwrap().remove(key).ok_or_else(|| StorageError::NotFound {
-                key: key.into(),
-                target: self.describe(),
-            })?;
+            self.0
+                .lock()
+                .unwrap()
+                .remove(key)
+                .ok_or_else(|| StorageError::NotFound { key: key.into(), target: self.describe() })?;
             log.info(&format!("Deleted {key} from {}", self.describe()));
             Ok(())
         }
@@ -417,8 +419,12 @@ mod tests {
             shown(storage.upload(&name, &v1, Bytes::from_static(b"one"), &log).await.map(|()| "ok".into())),
             shown(storage.upload(&name, &v1, Bytes::from_static(b"two"), &log).await.map(|()| "ok".into())),
             shown(storage.upload(&name, &v2, Bytes::from_static(b"2"), &log).await.map(|()| "ok".into())),
-            shown(storage.put_object(&object, Bytes::from_static(b"cached"), &log).await.map(|b| b.to_string())),
-            shown(storage.put_object(&object, Bytes::from_static(b"other"), &log).await.map(|b| b.to_string())),
+            shown(
+                storage.put_object(&object, Bytes::from_static(b"cached"), &log).await.map(|b| b.to_string()),
+            ),
+            shown(
+                storage.put_object(&object, Bytes::from_static(b"other"), &log).await.map(|b| b.to_string()),
+            ),
             shown(storage.download(&name, &v1).await.map(|b| format!("{b:?}"))),
             shown(storage.get_object(&object).await.map(|b| format!("{b:?}"))),
             shown(storage.has_object(&object).await.map(|b| b.to_string())),
@@ -441,8 +447,13 @@ mod tests {
         // The transcript is the layer's rules, not an empty agreement.
         assert!(local[1].starts_with("error AlreadyExists"), "{local:#?}");
         assert_eq!(local[4], "false");
-        assert_eq!(local[8], "{Version { major: 1, minor: 0, patch: 0 }, Version { major: 1, minor: 0, patch: 1 }}");
+        assert_eq!(
+            local[8],
+            "{Version { major: 1, minor: 0, patch: 0 }, Version { major: 1, minor: 0, patch: 1 }}"
+        );
         assert!(local[10].starts_with("error NotFound"), "{local:#?}");
-        assert!(local.contains(&"DEBUG: Stored _build-cache/ab/abcdef.tar.gz (6 bytes) in TARGET".to_owned()));
+        assert!(
+            local.contains(&"DEBUG: Stored _build-cache/ab/abcdef.tar.gz (6 bytes) in TARGET".to_owned())
+        );
     }
 }

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
 use registry_adapters::{
     CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher, HttpDocsSite,
-    LocalStorage, NullLog, ObjectKey, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError, SourceFetcher,
-    Storage, StorageError, TagsOutcome,
+    LocalStorage, NullLog, ObjectKey, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError,
+    SourceFetcher, Storage, StorageError, TagsOutcome,
 };
 use registry_core::job::LogLevel;
 use registry_core::{Location, PackageName, Version};
