@@ -3,7 +3,7 @@
 //!
 //! | trait | implementations | read-only wrapper |
 //! |---|---|---|
-//! | [`Storage`] (tarballs) | [`LocalStorage`], [`S3Storage`] | [`ReadOnlyStorage`] |
+//! | [`Storage`] (objects; tarballs and build cache on top) | [`LocalStorage`], [`S3Storage`] | [`ReadOnlyStorage`] |
 //! | [`GitRepo`] (registry, registry-index and legacy package-sets repositories) | [`GitCheckout`] | [`ReadOnlyGitRepo`] |
 //! | [`DocsSite`] (Pursuit) | [`HttpDocsSite`] | [`ReadOnlyDocsSite`] |
 //! | [`SourceFetcher`] (package sources) | [`GitSourceFetcher`] | (reads only) |

@@ -4,17 +4,14 @@
 //! a `public-read` ACL per object, which `object_store` cannot send; give the bucket
 //! a public-read policy (or a CDN) instead.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use registry_core::{PackageName, Version};
 
 use crate::ActivityLog;
-use crate::storage::{ObjectKey, Storage, StorageError, tarball_key};
+use crate::storage::{Storage, StorageError, log_write, words};
 
 /// Connection settings for an S3-compatible bucket.
 #[derive(Debug, Clone)]
@@ -64,47 +61,6 @@ impl S3Storage {
             reason: err.to_string(),
         }
     }
-
-    /// Writes `bytes` under `key` unless an object is there (then `false`).
-    async fn put_once(&self, action: &'static str, key: &str, bytes: Bytes) -> Result<bool, StorageError> {
-        // Checked first because not every S3-compatible server honours conditional
-        // writes; `PutMode::Create` still guards against a concurrent writer where it does.
-        if self.exists(key).await? {
-            return Ok(false);
-        }
-        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
-        let path = ObjectPath::from(key);
-        match self.store.put_opts(&path, PutPayload::from(bytes.clone()), options).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            // Servers without conditional writes reject the header: plain put after the check.
-            Err(object_store::Error::NotImplemented { .. })
-            | Err(object_store::Error::NotSupported { .. }) => {
-                self.store
-                    .put(&path, PutPayload::from(bytes))
-                    .await
-                    .map_err(|e| self.backend(action, key, e))?;
-                Ok(true)
-            }
-            Err(e) => Err(self.backend(action, key, e)),
-        }
-    }
-
-    async fn get(&self, action: &'static str, key: &str) -> Result<Option<Bytes>, StorageError> {
-        match self.store.get(&ObjectPath::from(key)).await {
-            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.backend(action, key, e))?)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.backend(action, key, e)),
-        }
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        match self.store.head(&ObjectPath::from(key)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.backend("check", key, e)),
-        }
-    }
 }
 
 #[async_trait]
@@ -113,79 +69,66 @@ impl Storage for S3Storage {
         self.target.clone()
     }
 
-    async fn upload(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        tarball: Bytes,
-        log: &dyn ActivityLog,
-    ) -> Result<(), StorageError> {
-        let key = tarball_key(name, version);
-        let size = tarball.len();
-        if !self.put_once("upload", &key, tarball).await? {
-            return Err(StorageError::AlreadyExists { key, target: self.target.clone() });
+    async fn put_once(&self, key: &str, bytes: Bytes, log: &dyn ActivityLog) -> Result<(), StorageError> {
+        let exists = || StorageError::AlreadyExists { key: key.to_owned(), target: self.target.clone() };
+        // Checked first because not every S3-compatible server honours conditional
+        // writes; `PutMode::Create` still guards against a concurrent writer where it does.
+        if self.head(key).await?.is_some() {
+            return Err(exists());
         }
-        log.info(&format!("Uploaded {key} ({size} bytes) to {}", self.target));
+        let (action, size) = (words(key).write, bytes.len());
+        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let path = ObjectPath::from(key);
+        match self.store.put_opts(&path, PutPayload::from(bytes.clone()), options).await {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Err(exists()),
+            // Servers without conditional writes reject the header: plain put after the check.
+            Err(object_store::Error::NotImplemented { .. })
+            | Err(object_store::Error::NotSupported { .. }) => {
+                self.store
+                    .put(&path, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| self.backend(action, key, e))?;
+            }
+            Err(e) => return Err(self.backend(action, key, e)),
+        }
+        log_write(log, key, size, &self.target);
         Ok(())
     }
 
-    async fn download(&self, name: &PackageName, version: &Version) -> Result<Option<Bytes>, StorageError> {
-        self.get("download", &tarball_key(name, version)).await
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        let action = words(key).read;
+        match self.store.get(&ObjectPath::from(key)).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.backend(action, key, e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.backend(action, key, e)),
+        }
     }
 
-    async fn delete(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        log: &dyn ActivityLog,
-    ) -> Result<(), StorageError> {
-        let key = tarball_key(name, version);
-        if !self.exists(&key).await? {
-            return Err(StorageError::NotFound { key, target: self.target.clone() });
+    async fn head(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.backend("check", key, e)),
         }
-        self.store
-            .delete(&ObjectPath::from(key.as_str()))
-            .await
-            .map_err(|e| self.backend("delete", &key, e))?;
+    }
+
+    async fn remove(&self, key: &str, log: &dyn ActivityLog) -> Result<(), StorageError> {
+        // S3 deletes of a missing key succeed, so absence is checked first.
+        if self.head(key).await?.is_none() {
+            return Err(StorageError::NotFound { key: key.to_owned(), target: self.target.clone() });
+        }
+        self.store.delete(&ObjectPath::from(key)).await.map_err(|e| self.backend("delete", key, e))?;
         log.info(&format!("Deleted {key} from {}", self.target));
         Ok(())
     }
 
-    async fn versions(&self, name: &PackageName) -> Result<BTreeSet<Version>, StorageError> {
-        let prefix = ObjectPath::from(name.as_str());
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let listing = self
             .store
-            .list_with_delimiter(Some(&prefix))
+            .list_with_delimiter(Some(&ObjectPath::from(prefix)))
             .await
-            .map_err(|e| self.backend("list", name.as_str(), e))?;
-        Ok(listing
-            .objects
-            .iter()
-            .filter_map(|o| o.location.filename())
-            .filter_map(|f| f.strip_suffix(".tar.gz"))
-            .filter_map(|v| Version::parse(v).ok())
-            .collect())
-    }
-
-    async fn put_object(
-        &self,
-        key: &ObjectKey,
-        bytes: Bytes,
-        log: &dyn ActivityLog,
-    ) -> Result<bool, StorageError> {
-        let size = bytes.len();
-        let stored = self.put_once("store", key.as_str(), bytes).await?;
-        if stored {
-            log.debug(&format!("Stored {key} ({size} bytes) in {}", self.target));
-        }
-        Ok(stored)
-    }
-
-    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
-        self.get("read", key.as_str()).await
-    }
-
-    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
-        self.exists(key.as_str()).await
+            .map_err(|e| self.backend("list", prefix, e))?;
+        Ok(listing.objects.iter().filter_map(|o| o.location.filename()).map(str::to_owned).collect())
     }
 }

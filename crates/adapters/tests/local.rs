@@ -7,8 +7,8 @@ use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
 use registry_adapters::{
     CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher, HttpDocsSite,
-    LocalStorage, NullLog, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError, SourceFetcher,
-    Storage, StorageError, TagsOutcome,
+    LocalStorage, NullLog, ObjectKey, ReadOnlyDocsSite, ReadOnlyGitRepo, ReadOnlyStorage, SourceError,
+    SourceFetcher, Storage, StorageError, TagsOutcome,
 };
 use registry_core::job::LogLevel;
 use registry_core::{Location, PackageName, Version};
@@ -79,6 +79,80 @@ async fn read_only_storage_writes_nothing_but_says_what_it_would_do() {
         notices[0]
     );
     assert!(notices[1].contains("READONLY: would delete aff/0.1.0.tar.gz"), "{}", notices[1]);
+}
+
+#[tokio::test]
+async fn read_only_storage_keeps_objects_and_repeated_uploads_by_the_same_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = Arc::new(LocalStorage::new(dir.path().join("storage")));
+    let (name, old, new) = (pkg("aff"), Version::new(0, 1, 0), Version::new(1, 0, 0));
+    let (there, kept) = (
+        ObjectKey::new("_build-cache/aa/aa11.tar.gz").unwrap(),
+        ObjectKey::new("_build-cache/bb/bb22.tar.gz").unwrap(),
+    );
+    real.upload(&name, &old, Bytes::from_static(b"old"), &NullLog).await.unwrap();
+    real.put_object(&there, Bytes::from_static(b"real"), &NullLog).await.unwrap();
+    let storage = ReadOnlyStorage::new(real.clone(), dir.path().join("cache"));
+    let target = real.describe();
+    let log = MemoryLog::default();
+
+    // What the real storage has is refused, naming the real storage.
+    assert!(!storage.put_object(&there, Bytes::from_static(b"x"), &log).await.unwrap());
+    let refused = storage.upload(&name, &old, Bytes::from_static(b"x"), &log).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!("aff/0.1.0.tar.gz already exists in {target}; stored tarballs are never overwritten")
+    );
+    // A new object is kept locally once; a tarball is a skipped upload every time.
+    assert!(storage.put_object(&kept, Bytes::from_static(b"built"), &log).await.unwrap());
+    assert!(!storage.put_object(&kept, Bytes::from_static(b"built"), &log).await.unwrap());
+    storage.upload(&name, &new, Bytes::from_static(b"123"), &log).await.unwrap();
+    storage.upload(&name, &new, Bytes::from_static(b"123"), &log).await.unwrap();
+    assert!(!real.has_object(&kept).await.unwrap() && real.download(&name, &new).await.unwrap().is_none());
+    assert!(storage.has_object(&kept).await.unwrap() && storage.has_object(&there).await.unwrap());
+    assert_eq!(storage.get_object(&kept).await.unwrap().unwrap(), Bytes::from_static(b"built"));
+    assert_eq!(storage.versions(&name).await.unwrap().into_iter().collect::<Vec<_>>(), [old, new]);
+    let missing = storage.delete(&name, &Version::new(9, 9, 9), &log).await.unwrap_err();
+    assert_eq!(missing.to_string(), format!("aff/9.9.9.tar.gz does not exist in {target}"));
+    storage.delete(&name, &new, &log).await.unwrap();
+
+    let lines: Vec<String> = log.lines().into_iter().map(|(l, m)| format!("{l}: {m}")).collect();
+    let kept_note = "; kept it in the local read-only cache instead";
+    assert_eq!(
+        lines,
+        [
+            format!("NOTICE: READONLY: would store {kept} (5 bytes) in {target}{kept_note}"),
+            format!("NOTICE: READONLY: would upload aff/1.0.0.tar.gz (3 bytes) to {target}{kept_note}"),
+            format!("NOTICE: READONLY: would upload aff/1.0.0.tar.gz (3 bytes) to {target}{kept_note}"),
+            format!("NOTICE: READONLY: would delete aff/1.0.0.tar.gz from {target}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn local_objects_stay_out_of_package_listings() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = LocalStorage::new(dir.path());
+    let log = MemoryLog::default();
+    let key = ObjectKey::new("_build-cache/ab/abcdef.tar.gz").unwrap();
+    assert!(storage.put_object(&key, Bytes::from_static(b"first"), &log).await.unwrap());
+    assert!(!storage.put_object(&key, Bytes::from_static(b"second"), &log).await.unwrap());
+    assert_eq!(storage.get_object(&key).await.unwrap().unwrap(), Bytes::from_static(b"first"));
+    let name = pkg("build-cache");
+    storage.upload(&name, &Version::new(1, 0, 0), Bytes::from_static(b"t"), &log).await.unwrap();
+    assert_eq!(
+        storage.versions(&name).await.unwrap().into_iter().collect::<Vec<_>>(),
+        [Version::new(1, 0, 0)]
+    );
+    let lines: Vec<String> = log.lines().into_iter().map(|(l, m)| format!("{l}: {m}")).collect();
+    let target = storage.describe();
+    assert_eq!(
+        lines,
+        [
+            format!("DEBUG: Stored {key} (5 bytes) in {target}"),
+            format!("INFO: Uploaded build-cache/1.0.0.tar.gz (1 bytes) to {target}"),
+        ]
+    );
 }
 
 #[tokio::test]

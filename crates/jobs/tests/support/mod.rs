@@ -17,7 +17,7 @@ use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
 use registry_adapters::{
     ActivityLog, CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher,
-    HttpDocsSite, LocalStorage, ObjectKey, Storage, StorageError,
+    HttpDocsSite, LocalStorage, Storage, StorageError,
 };
 use registry_compiler::{CompilerLocator, Purs};
 use registry_core::job::LogLevel;
@@ -104,36 +104,20 @@ impl Storage for FaultyStorage {
         }
         Ok(())
     }
-    async fn download(&self, name: &PackageName, version: &Version) -> Result<Option<Bytes>, StorageError> {
-        self.inner.download(name, version).await
+    async fn put_once(&self, key: &str, bytes: Bytes, log: &dyn ActivityLog) -> Result<(), StorageError> {
+        self.inner.put_once(key, bytes, log).await
     }
-    async fn delete(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        log: &dyn ActivityLog,
-    ) -> Result<(), StorageError> {
-        self.inner.delete(name, version, log).await
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        self.inner.get(key).await
     }
-    async fn versions(
-        &self,
-        name: &PackageName,
-    ) -> Result<std::collections::BTreeSet<Version>, StorageError> {
-        self.inner.versions(name).await
+    async fn head(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        self.inner.head(key).await
     }
-    async fn put_object(
-        &self,
-        key: &ObjectKey,
-        bytes: Bytes,
-        log: &dyn ActivityLog,
-    ) -> Result<bool, StorageError> {
-        self.inner.put_object(key, bytes, log).await
+    async fn remove(&self, key: &str, log: &dyn ActivityLog) -> Result<(), StorageError> {
+        self.inner.remove(key, log).await
     }
-    async fn get_object(&self, key: &ObjectKey) -> Result<Option<Bytes>, StorageError> {
-        self.inner.get_object(key).await
-    }
-    async fn has_object(&self, key: &ObjectKey) -> Result<bool, StorageError> {
-        self.inner.has_object(key).await
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.inner.list(prefix).await
     }
 }
 
