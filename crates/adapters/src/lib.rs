@@ -22,7 +22,6 @@ pub mod process;
 pub mod s3;
 pub mod source;
 pub mod storage;
-pub mod testing;
 
 pub use activity::{ActivityLog, NullLog, READONLY_PREFIX};
 pub use docs::{DocsError, DocsSite, HttpDocsSite, ReadOnlyDocsSite};

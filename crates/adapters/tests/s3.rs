@@ -1,12 +1,12 @@
 //! S3 storage against a real S3-compatible server started by the test
-//! ([`registry_adapters::testing::S3TestServer`]). Without one the test says so and
+//! ([`registry_test_support::S3TestServer`]). Without one the test says so and
 //! checks nothing.
 
 use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
-use registry_adapters::testing::S3TestServer;
 use registry_adapters::{ObjectKey, S3Storage, Storage, StorageError};
 use registry_core::{PackageName, Version};
+use registry_test_support::S3TestServer;
 
 #[tokio::test]
 async fn s3_storage_round_trip_against_a_real_server() {

@@ -211,7 +211,7 @@ fn a_removed_package_leaves_no_output() {
 #[test]
 fn two_workers_share_build_results_through_an_s3_bucket() {
     let starter = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let Some(server) = starter.block_on(registry_adapters::testing::S3TestServer::start()) else { return };
+    let Some(server) = starter.block_on(registry_test_support::S3TestServer::start()) else { return };
     let bucket = || -> Arc<StorageCache> {
         let storage = registry_adapters::S3Storage::new(&server.config()).unwrap();
         Arc::new(StorageCache::standalone(Arc::new(storage), Arc::new(registry_adapters::NullLog)).unwrap())

@@ -20,11 +20,16 @@
 //! verify, where upstream's ssh2 returns an `Error` object that its glue code takes
 //! as success.
 
+mod container;
 mod crypto;
+#[cfg(feature = "signing")]
 mod private_key;
 mod public_key;
+#[cfg(feature = "signing")]
+mod signing;
 mod wire;
 
+#[cfg(feature = "signing")]
 pub use private_key::PrivateKey;
 pub use public_key::{PublicKey, Rejection};
 
@@ -61,6 +66,7 @@ pub enum AuthError {
     MissingSignature,
     #[error("The pacchettibotti signature is not valid for this payload.")]
     TrusteeSignatureInvalid { rejection: Rejection },
+    #[cfg(feature = "signing")]
     #[error("Signing failed: {0}")]
     SigningFailed(String),
 }
@@ -121,7 +127,9 @@ pub fn verify_trustee(
 }
 
 /// Signs `raw_payload` with an unencrypted OpenSSH private key and returns the hex
-/// signature (upstream `Auth.signPayload`).
+/// signature (upstream `Auth.signPayload`). The registry never signs (pacchettibotti's
+/// requests are signed by its client), so only tests and tools enable `signing`.
+#[cfg(feature = "signing")]
 pub fn sign(private_key: &str, raw_payload: &str) -> Result<String, AuthError> {
     PrivateKey::parse(private_key, None)?.sign(raw_payload)
 }
@@ -140,5 +148,7 @@ fn decode_hex(hex_signature: &str) -> Result<Vec<u8>, AuthError> {
     })
 }
 
-#[cfg(test)]
+// Signing makes the signatures these tests verify (the crate's dev-dependency on
+// itself turns `signing` on for its tests).
+#[cfg(all(test, feature = "signing"))]
 mod tests;

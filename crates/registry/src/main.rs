@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 use registry_server::Settings;
 use registry_server::init::InitArgs;
 
-mod bench_package_sets;
 mod package_set_daily;
 mod package_set_update;
 mod verify_data;
@@ -38,9 +37,19 @@ enum Command {
         command: ConfigCommand,
     },
     /// Benchmarks (print figures; not tests).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
-        command: BenchCommand,
+        command: registry_bench::BenchCommand,
+    },
+    // Kept, hidden, in a build without benchmarks so that asking for one says how to
+    // build it rather than "unrecognized subcommand".
+    /// Benchmarks: not in this build (build with `--features bench`).
+    #[cfg(not(feature = "bench"))]
+    #[command(hide = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
     },
     /// Decode, re-encode and cross-check a registry data folder (index/, metadata/, package-sets/).
     VerifyData {
@@ -66,14 +75,6 @@ enum ConfigCommand {
     Show(Settings),
 }
 
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
-    Api(registry_server::bench::BenchArgs),
-    /// Package-set jobs: wipe vs keep-output vs the build engine, on real transitions.
-    PackageSets(bench_package_sets::BenchArgs),
-}
-
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -94,12 +95,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", settings.show());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::PackageSets(args) } => {
-            bench_package_sets::run(&args).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Bench { command: BenchCommand::Api(args) } => {
-            registry_server::bench::run(&args).map(|()| ExitCode::SUCCESS)
-        }
+        #[cfg(feature = "bench")]
+        Command::Bench { command } => registry_bench::run(&command).map(|()| ExitCode::SUCCESS),
+        #[cfg(not(feature = "bench"))]
+        Command::Bench { .. } => anyhow::bail!(
+            "this registry binary was built without its benchmarks; build it with them: \
+             `cargo build --release -p registry --features bench` (or `cargo run --release -p registry \
+             --features bench -- bench …`)"
+        ),
         Command::VerifyData { dir, allowlist } => {
             let allowlist = match allowlist {
                 Some(path) => std::fs::read_to_string(&path)

@@ -176,3 +176,15 @@ fn init_and_config_take_a_data_directory_relative_to_the_current_one() {
         .unwrap();
     assert!(out.status.success(), "the registry repository has no main branch after init");
 }
+
+/// A production build carries no benchmarks (nor the source generator they use);
+/// asking for one says how to build them instead of "unrecognized subcommand".
+#[test]
+fn bench_without_the_bench_feature_says_how_to_build_it() {
+    for args in [&["bench", "package-sets", "--small"][..], &["bench", "api"][..], &["bench"][..]] {
+        let (ok, _, stderr) = run(args, &[]);
+        assert!(!ok, "{args:?} should fail in a build without benchmarks");
+        assert!(stderr.contains("built without its benchmarks"), "{args:?}: {stderr}");
+        assert!(stderr.contains("--features bench"), "{args:?}: {stderr}");
+    }
+}

@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod app;
-pub mod bench;
 pub mod config;
 pub mod executor;
 pub mod finished_cache;

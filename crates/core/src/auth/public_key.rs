@@ -8,8 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::KeyError;
+use super::container;
 use super::crypto::{Curve, PublicMaterial};
-use super::private_key;
 use super::wire::{Reader, decode_base64_lenient};
 use crate::location::Owner;
 
@@ -38,8 +38,8 @@ impl PublicKey {
     /// `parsePublicKey`): a private key, or a key without a comment, is refused.
     pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
         let text = text.trim_matches(is_js_space);
-        if let Some(body) = private_key::armored_body(text) {
-            return Err(match private_key::parse_container(body, None) {
+        if let Some(body) = container::armored_body(text) {
+            return Err(match container::parse_container(body, None) {
                 Ok(key) => KeyError::GotPrivateKeyInstead(key.key_type),
                 Err(KeyError::RequiresPassphrase) => KeyError::Invalid(
                     "Encrypted private OpenSSH key detected, but no passphrase given".to_owned(),
@@ -66,6 +66,7 @@ impl PublicKey {
         PublicKey::parse(&format!("{} {} {}", owner.keytype, owner.public, id))
     }
 
+    #[cfg(feature = "signing")]
     pub(crate) fn from_material(key_type: String, comment: String, material: PublicMaterial) -> PublicKey {
         PublicKey { key_type, comment, material }
     }

@@ -1,10 +1,11 @@
-//! Real servers for the workspace's tests (not used by the registry itself).
+//! Real servers for the workspace's tests. Only ever a dev-dependency, so the
+//! registry's binaries cannot start a test server.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::S3Config;
+use registry_adapters::S3Config;
 
 /// A real S3-compatible server for tests: moto's `moto_server` (PyPI
 /// `moto[server]`, installed by scripts/setup.sh), or `s3s-fs` (crates.io,
@@ -79,7 +80,7 @@ impl S3TestServer {
         }
         if !use_s3s {
             // moto accepts an unsigned bucket creation.
-            crate::install_tls_provider();
+            registry_adapters::install_tls_provider();
             let status =
                 reqwest::Client::new().put(format!("{endpoint}/registry")).send().await.unwrap().status();
             assert!(status.is_success(), "creating the bucket: {status}");

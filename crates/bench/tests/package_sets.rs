@@ -1,13 +1,24 @@
 //! `registry bench package-sets --small`: the three strategies on real transitions of
 //! the snapshot (the newest, and a window across a compiler change), with the
 //! stand-in compiler. Checks the targets that do not depend on machine speed.
+//!
+//! Runs the command in this process, parsed as `registry bench` parses it, so a
+//! plain `cargo test --workspace` runs it although the `registry` binary carries the
+//! benchmarks only with `--features bench`.
 
 use std::path::Path;
 use std::process::Command;
 
+use clap::Parser;
+use registry_bench::BenchCommand;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registry");
+/// `registry bench …`'s arguments.
+#[derive(Parser)]
+struct Bench {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
 
 #[test]
 fn small_bench_compiles_exactly_the_affected_modules_also_across_a_compiler_change() {
@@ -16,25 +27,30 @@ fn small_bench_compiles_exactly_the_affected_modules_also_across_a_compiler_chan
         eprintln!("skipped: no registry snapshot at {}", snapshot.display());
         return;
     }
-    let target_dir = Path::new(BIN).parent().unwrap();
+    // This test runs from target/<profile>/deps; the stand-in is built beside it.
+    let exe = std::env::current_exe().unwrap();
+    let target_dir = exe.parent().and_then(Path::parent).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo).args(["build", "-q", "-p", "purs-standin"]).status().unwrap();
     assert!(status.success());
     let standin = target_dir.join("purs-standin");
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("bench.json");
-    let out = Command::new(BIN)
-        .args(["bench", "package-sets", "--small", "--snapshot"])
-        .arg(&snapshot)
-        .arg("--json")
-        .arg(&json_path)
-        .arg("--purs")
-        .arg(&standin)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "bench failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    println!("{stdout}");
+    let bench = Bench::try_parse_from([
+        "bench".as_ref(),
+        "package-sets".as_ref(),
+        "--small".as_ref(),
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--json".as_ref(),
+        json_path.as_os_str(),
+        "--purs".as_ref(),
+        standin.as_os_str(),
+    ] as [&std::ffi::OsStr; 9])
+    .unwrap();
+    if let Err(error) = registry_bench::run(&bench.command) {
+        panic!("bench failed: {error:#}");
+    }
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     check_window(&doc, "the newest window");
     assert_eq!(doc["window"]["end"], "80.3.1", "the default window ends at the newest set");

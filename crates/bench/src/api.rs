@@ -126,7 +126,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("registry-bench-{}", std::process::id()));
     let data = dir.join("data");
-    crate::init::init(&data, None)?;
+    registry_server::init::init(&data, None)?;
     let publish = script(
         &dir,
         "publish.sh",

@@ -1,0 +1,23 @@
+//! The registry's benchmarks. They print figures; they are not tests. The `registry`
+//! binary offers them as `registry bench …` only when built with `--features bench`,
+//! so a production build carries neither them nor the source generator they use
+//! (`registry-workload`).
+
+pub mod api;
+pub mod package_sets;
+
+/// `registry bench <command>`.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Requests/s and latency of `GET /api/v1/jobs/{id}` on loopback while jobs run.
+    Api(api::BenchArgs),
+    /// Package-set jobs: wipe vs keep-output vs the build engine, on real transitions.
+    PackageSets(package_sets::BenchArgs),
+}
+
+pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Api(args) => api::run(args),
+        BenchCommand::PackageSets(args) => package_sets::run(args),
+    }
+}
