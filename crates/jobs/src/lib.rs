@@ -27,6 +27,7 @@ use registry_core::Timestamp;
 /// What a job may touch, and where it may write scratch files.
 #[derive(Clone)]
 pub struct JobEnv {
+    /// Empty when the work runs outside a job (`registry package-set update`).
     pub job_id: String,
     pub log: Arc<dyn ActivityLog>,
     pub storage: Arc<dyn Storage>,
@@ -34,6 +35,8 @@ pub struct JobEnv {
     pub registry: Arc<dyn GitRepo>,
     /// The `registry-index` repository (manifests).
     pub index: Arc<dyn GitRepo>,
+    /// The legacy package-sets repository new package sets are mirrored to.
+    pub legacy_package_sets: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
     /// Empty at the start of the run; the caller removes it afterwards.
@@ -46,6 +49,11 @@ impl JobEnv {
     pub fn log(&self) -> &dyn ActivityLog {
         self.log.as_ref()
     }
+
+    /// The job's id for commit messages; `None` outside a job.
+    pub fn job(&self) -> Option<&str> {
+        Some(self.job_id.as_str()).filter(|id| !id.is_empty())
+    }
 }
 
 /// Why a job failed, written for the person who submitted it.
@@ -55,6 +63,13 @@ pub struct Failure(pub String);
 impl Failure {
     pub fn new(message: impl Into<String>) -> Self {
         Failure(message.into())
+    }
+}
+
+/// An error from below (an adapter, the queue) as the failure, in its own words.
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure(err.to_string())
     }
 }
 

@@ -27,7 +27,6 @@ use registry_jobs::Failure;
 use registry_jobs::matrix::{MatrixBuilder, MatrixJob, new_compiler_jobs, plan_after_matrix};
 use registry_queue::{JobStore, NewJob, StoreError};
 
-use super::package::{env, failure};
 use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler, now};
 use crate::package_locks::PackageLocks;
 
@@ -51,11 +50,11 @@ impl JobHandler for MatrixHandler {
             compiler: *compiler_version,
             build_plan: payload.clone(),
         };
-        let env = env(ctx);
-        self.builder.compile(&env, &job).await.map_err(failure)?;
+        let env = ctx.env();
+        self.builder.compile(&env, &job).await?;
         {
             let _only_writer = self.locks.lock(&job.name).await;
-            self.builder.record(&env, &job).await.map_err(failure)?;
+            self.builder.record(&env, &job).await?;
         }
         let compilers = self.builder.purs.locator.installed_versions();
         enqueue_follow_ups(ctx, plan_after_matrix(&env, &compilers, &job).await).await;
