@@ -1,21 +1,30 @@
-//! The registry's package jobs, one module per job kind, written against the
-//! adapter traits so that the server runs them with real or READONLY adapters and
+//! Every job kind of the registry, one module per kind, written against one
+//! environment ([`JobEnv`]) over the adapter traits so that the server runs them with real or READONLY adapters and
 //! tests run them with adapters that fail on purpose.
 //!
 //! * [`publish`]: upstream `API.publish` step by step, reconciling partial earlier
 //!   attempts (stored tarball, metadata written, index missing).
 //! * [`unpublish`]: upstream's authenticated unpublish, in an order a retry completes.
 //! * [`matrix`]: compiler-matrix jobs (compile a published version with another
-//!   compiler, record it in the metadata) and the planning of the jobs that follow.
+//!   compiler, record it in the metadata) and the planning of the jobs that follow;
+//!   [`follow_ups`] enqueues them through the server's [`queue::JobQueue`].
+//! * [`transfer`]: move a package to a new location (signed by an owner or trustee).
+//! * [`package_set`]: package-set updates (validate, build, commit), then
+//!   [`legacy_mirror`] to the legacy package-sets repository.
 //!
 //! A job fails with a [`Failure`]: one sentence (or a short paragraph) saying what
 //! was wrong and how to fix it; the server makes it the job's last log line.
 
 pub mod files;
+pub mod follow_ups;
+pub mod legacy_mirror;
 pub mod matrix;
+pub mod package_set;
 pub mod publish;
+pub mod queue;
 pub mod registry;
 pub mod secure;
+pub mod transfer;
 pub mod unpublish;
 
 use std::path::PathBuf;

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
 use registry_core::Timestamp;
-use registry_jobs::JobEnv;
 use registry_core::job::{Job, LogLevel, LogLine};
+use registry_jobs::JobEnv;
 use registry_queue::JobStore;
 use tokio::sync::mpsc;
 
