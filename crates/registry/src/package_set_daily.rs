@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use registry_core::job::JobCreated;
 use registry_core::json::Codec;
 use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest};
 use registry_core::package_set_rules::daily::DAILY_WINDOW_HOURS;
@@ -177,9 +178,8 @@ async fn submit(url: &str, payload: &PackageSetUpdateData) -> anyhow::Result<Sub
             answer.as_ref().and_then(|a| a.get("error")).and_then(|e| e.as_str()).map_or(text.trim(), |e| e);
         bail!("the registry at {endpoint} refused the request ({status}): {reason}");
     }
-    let job_id =
-        answer.as_ref().and_then(|a| a.get("jobId")).and_then(|id| id.as_str()).with_context(|| {
-            format!("the registry at {endpoint} answered {status} without a job id: {text}")
-        })?;
-    Ok(Submitted { job_id: job_id.to_owned(), duplicate })
+    let created = JobCreated::from_json_str(&text).map_err(|_| {
+        anyhow::anyhow!("the registry at {endpoint} answered {status} without a job id: {text}")
+    })?;
+    Ok(Submitted { job_id: created.job_id, duplicate })
 }
