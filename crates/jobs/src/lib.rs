@@ -1,6 +1,7 @@
 //! Every job kind of the registry, one module per kind, written against one
-//! environment ([`JobEnv`]) over the adapter traits so that the server runs them with real or READONLY adapters and
-//! tests run them with adapters that fail on purpose.
+//! environment ([`JobEnv`]) over the adapter traits, so that the server runs them
+//! with real or READONLY adapters, the package-set command with its own, and tests
+//! with adapters that fail on purpose.
 //!
 //! * [`publish`]: upstream `API.publish` step by step, reconciling partial earlier
 //!   attempts (stored tarball, metadata written, index missing).
