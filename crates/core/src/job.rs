@@ -166,6 +166,22 @@ impl Codec for LogLine {
     }
 }
 
+/// The answer to a request that queued a job (`POST /api/v1/publish`, …): `{"jobId": …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCreated {
+    pub job_id: String,
+}
+
+impl Codec for JobCreated {
+    fn encode(&self) -> Value {
+        sorted_object(vec![("jobId", Value::String(self.job_id.clone()))])
+    }
+
+    fn decode(value: &Value) -> Result<Self, DecodeError> {
+        Ok(JobCreated { job_id: Obj::new(value)?.req_str("jobId")?.to_owned() })
+    }
+}
+
 /// The state every job has, whatever its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobInfo {
@@ -380,6 +396,14 @@ mod tests {
 
     fn ts(ms: i64) -> Timestamp {
         Timestamp::from_unix_millis(ms)
+    }
+
+    #[test]
+    fn the_answer_to_a_queued_request_names_its_job() {
+        let created = JobCreated { job_id: "01-ab".into() };
+        assert_eq!(created.to_compact(), r#"{"jobId":"01-ab"}"#);
+        assert_eq!(JobCreated::from_json_str(r#"{"jobId":"01-ab"}"#).unwrap(), created);
+        assert!(JobCreated::from_json_str(r#"{"error":"no"}"#).is_err());
     }
 
     #[test]

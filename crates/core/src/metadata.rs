@@ -42,11 +42,12 @@ impl Metadata {
 }
 
 impl PublishedMetadata {
-    /// Adds a compiler keeping the list ascending and distinct.
+    /// Adds a compiler, leaving the list ascending and distinct (also when the file
+    /// it was read from listed them in another order).
     pub fn add_compiler(&mut self, compiler: Version) {
-        if let Err(at) = self.compilers.binary_search(&compiler) {
-            self.compilers.insert(at, compiler);
-        }
+        self.compilers.push(compiler);
+        self.compilers.sort();
+        self.compilers.dedup();
     }
 }
 
@@ -134,5 +135,25 @@ impl Codec for Metadata {
             published: obj.req("published", |v| version_map(v, PublishedMetadata::decode))?,
             unpublished: obj.req("unpublished", |v| version_map(v, UnpublishedMetadata::decode))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_added_compiler_leaves_the_list_ascending_and_distinct() {
+        let v = |m| Version::new(0, 15, m);
+        let mut published = PublishedMetadata {
+            bytes: 1,
+            compilers: vec![v(10), v(2)],
+            hash: Sha256::of_bytes(b""),
+            published_time: Timestamp::from_unix_millis(0),
+            git_ref: None,
+        };
+        published.add_compiler(v(5));
+        published.add_compiler(v(10));
+        assert_eq!(published.compilers, vec![v(2), v(5), v(10)]);
     }
 }

@@ -1,21 +1,31 @@
-//! The registry's package jobs, one module per job kind, written against the
-//! adapter traits so that the server runs them with real or READONLY adapters and
-//! tests run them with adapters that fail on purpose.
+//! Every job kind of the registry, one module per kind, written against one
+//! environment ([`JobEnv`]) over the adapter traits, so that the server runs them
+//! with real or READONLY adapters, the package-set command with its own, and tests
+//! with adapters that fail on purpose.
 //!
 //! * [`publish`]: upstream `API.publish` step by step, reconciling partial earlier
 //!   attempts (stored tarball, metadata written, index missing).
 //! * [`unpublish`]: upstream's authenticated unpublish, in an order a retry completes.
 //! * [`matrix`]: compiler-matrix jobs (compile a published version with another
-//!   compiler, record it in the metadata) and the planning of the jobs that follow.
+//!   compiler, record it in the metadata) and the planning of the jobs that follow;
+//!   [`follow_ups`] enqueues them through the server's [`queue::JobQueue`].
+//! * [`transfer`]: move a package to a new location (signed by an owner or trustee).
+//! * [`package_set`]: package-set updates (validate, build, commit), then
+//!   [`legacy_mirror`] to the legacy package-sets repository.
 //!
 //! A job fails with a [`Failure`]: one sentence (or a short paragraph) saying what
 //! was wrong and how to fix it; the server makes it the job's last log line.
 
 pub mod files;
+pub mod follow_ups;
+pub mod legacy_mirror;
 pub mod matrix;
+pub mod package_set;
 pub mod publish;
+pub mod queue;
 pub mod registry;
 pub mod secure;
+pub mod transfer;
 pub mod unpublish;
 
 use std::path::PathBuf;
@@ -27,6 +37,7 @@ use registry_core::Timestamp;
 /// What a job may touch, and where it may write scratch files.
 #[derive(Clone)]
 pub struct JobEnv {
+    /// Empty when the work runs outside a job (`registry package-set update`).
     pub job_id: String,
     pub log: Arc<dyn ActivityLog>,
     pub storage: Arc<dyn Storage>,
@@ -34,6 +45,8 @@ pub struct JobEnv {
     pub registry: Arc<dyn GitRepo>,
     /// The `registry-index` repository (manifests).
     pub index: Arc<dyn GitRepo>,
+    /// The legacy package-sets repository new package sets are mirrored to.
+    pub legacy_package_sets: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
     /// Empty at the start of the run; the caller removes it afterwards.
@@ -46,6 +59,11 @@ impl JobEnv {
     pub fn log(&self) -> &dyn ActivityLog {
         self.log.as_ref()
     }
+
+    /// The job's id for commit messages; `None` outside a job.
+    pub fn job(&self) -> Option<&str> {
+        Some(self.job_id.as_str()).filter(|id| !id.is_empty())
+    }
 }
 
 /// Why a job failed, written for the person who submitted it.
@@ -55,6 +73,13 @@ pub struct Failure(pub String);
 impl Failure {
     pub fn new(message: impl Into<String>) -> Self {
         Failure(message.into())
+    }
+}
+
+/// An error from below (an adapter, the queue) as the failure, in its own words.
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure(err.to_string())
     }
 }
 

@@ -163,9 +163,7 @@ impl MatrixBuilder {
             ));
             return Ok(metadata);
         }
-        published.compilers.push(job.compiler);
-        published.compilers.sort();
-        published.compilers.dedup();
+        published.add_compiler(job.compiler);
         let listed = published.compilers.iter().map(Version::to_string).collect::<Vec<_>>().join(", ");
         let message = commit::append_job_id(&commit::update_metadata(job.name.as_str()), Some(&env.job_id));
         env.registry

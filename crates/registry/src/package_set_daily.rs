@@ -6,16 +6,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use registry_core::job::JobCreated;
 use registry_core::json::Codec;
-use registry_core::operation::PackageSetUpdateData;
+use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest};
 use registry_core::package_set_rules::daily::DAILY_WINDOW_HOURS;
 use registry_core::package_set_rules::{
     daily_candidates, format_package_version, print_rejections, validate_candidates, validate_package_set,
 };
-use registry_core::{Metadata, PackageName, PackageSet, Timestamp, Version};
+use registry_core::{PackageName, PackageSet, Timestamp, Version};
+use registry_jobs::Failure;
+use registry_jobs::package_set::PackageSetUpdater;
+use registry_jobs::registry::all_metadata;
+use registry_server::job_context::now;
 use registry_server::{Adapters, Settings, app};
 
 /// This command's own git working copies, under the data directory's scratch folder.
@@ -64,7 +68,7 @@ pub fn run(args: &DailyArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let plan = runtime.block_on(plan(settings, &adapters, now()))?;
+    let plan = runtime.block_on(plan(&adapters, now()))?;
     print!("{}", plan.report);
     if plan.accepted.is_empty() {
         println!("No eligible additions, updates, or removals to produce a new package set.");
@@ -87,23 +91,17 @@ pub fn run(args: &DailyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    Timestamp::from_unix_millis(ms)
-}
-
-async fn plan(settings: &Settings, adapters: &Adapters, now: Timestamp) -> anyhow::Result<Plan> {
-    let fail = |e: registry_server::JobFailure| anyhow::anyhow!(e.0);
+async fn plan(adapters: &Adapters, now: Timestamp) -> anyhow::Result<Plan> {
+    let fail = |e: Failure| anyhow::anyhow!(e.0);
     adapters.registry.refresh().await.context("updating the registry repository's working copy")?;
     adapters.index.refresh().await.context("updating the index repository's working copy")?;
-    let handler = app::package_set_handler(settings);
-    let latest = handler.latest_set(adapters).await.map_err(fail)?;
-    let metadata = all_metadata(adapters).await?;
+    let latest = PackageSetUpdater::latest_set(adapters.registry.as_ref()).await.map_err(fail)?;
+    let metadata = all_metadata(adapters.registry.as_ref()).await.map_err(fail)?;
     let daily = daily_candidates(&latest, &metadata, now);
 
     let names: BTreeSet<PackageName> =
         latest.packages.keys().chain(daily.candidates.keys()).cloned().collect();
-    let index = handler.load_index(adapters, names).await.map_err(fail)?;
+    let index = PackageSetUpdater::load_index(adapters.index.as_ref(), names).await.map_err(fail)?;
     validate_package_set(&latest, &index)
         .map_err(|e| anyhow::anyhow!("The latest package set {} is not valid: {e}", latest.version))?;
     let requested = daily.candidates.iter().map(|(n, v)| (n.clone(), Some(*v))).collect();
@@ -149,26 +147,6 @@ async fn plan(settings: &Settings, adapters: &Adapters, now: Timestamp) -> anyho
     Ok(Plan { latest, accepted, report })
 }
 
-/// Every `metadata/<name>.json` of the registry repository whose name is a package name.
-async fn all_metadata(adapters: &Adapters) -> anyhow::Result<BTreeMap<PackageName, Metadata>> {
-    let mut all = BTreeMap::new();
-    for file in adapters.registry.list("metadata").await.context("listing the registry's metadata")? {
-        let file = file.rsplit('/').next().unwrap_or(&file);
-        let Some(name) = file.strip_suffix(".json").and_then(|n| PackageName::parse(n).ok()) else {
-            continue;
-        };
-        let path = format!("metadata/{name}.json");
-        let Some(text) = adapters.registry.read(&path).await.with_context(|| format!("reading {path}"))?
-        else {
-            continue;
-        };
-        let metadata =
-            Metadata::from_json_str(&text).map_err(|e| anyhow::anyhow!("{path} cannot be read: {e}"))?;
-        all.insert(name, metadata);
-    }
-    Ok(all)
-}
-
 struct Submitted {
     job_id: String,
     duplicate: bool,
@@ -177,7 +155,12 @@ struct Submitted {
 /// `POST <url>/api/v1/package-sets` with `{"payload": "<request JSON>"}`, unsigned.
 async fn submit(url: &str, payload: &PackageSetUpdateData) -> anyhow::Result<Submitted> {
     let endpoint = format!("{}/api/v1/package-sets", url.trim_end_matches('/'));
-    let body = serde_json::json!({ "payload": payload.to_compact() }).to_string();
+    let request = PackageSetUpdateRequest {
+        update: payload.clone(),
+        raw_payload: payload.to_compact(),
+        signature: None,
+    };
+    let body = request.to_compact();
     registry_adapters::install_tls_provider();
     let response = reqwest::Client::new()
         .post(&endpoint)
@@ -195,9 +178,8 @@ async fn submit(url: &str, payload: &PackageSetUpdateData) -> anyhow::Result<Sub
             answer.as_ref().and_then(|a| a.get("error")).and_then(|e| e.as_str()).map_or(text.trim(), |e| e);
         bail!("the registry at {endpoint} refused the request ({status}): {reason}");
     }
-    let job_id =
-        answer.as_ref().and_then(|a| a.get("jobId")).and_then(|id| id.as_str()).with_context(|| {
-            format!("the registry at {endpoint} answered {status} without a job id: {text}")
-        })?;
-    Ok(Submitted { job_id: job_id.to_owned(), duplicate })
+    let created = JobCreated::from_json_str(&text).map_err(|_| {
+        anyhow::anyhow!("the registry at {endpoint} answered {status} without a job id: {text}")
+    })?;
+    Ok(Submitted { job_id: created.job_id, duplicate })
 }

@@ -1,6 +1,6 @@
 //! `registry package-set update`: a package-set update run in this process against a
 //! data directory, exactly as the server's package-set job runs it
-//! ([`PackageSetHandler::update`] with the adapters of [`app::build_adapters`]), showing
+//! ([`PackageSetUpdater::update`] over the adapters of [`app::build_command_adapters`]), showing
 //! its progress on the terminal.
 
 use std::io::IsTerminal;
@@ -15,9 +15,9 @@ use registry_core::job::LogLevel;
 use registry_core::operation::PackageSetUpdateData;
 use registry_core::package_set_rules::Change;
 use registry_core::{PackageName, Version};
+use registry_jobs::package_set::{PackageSetUpdater, UpdateOutcome};
 use registry_server::Settings;
 use registry_server::app;
-use registry_server::handlers::package_set::UpdateOutcome;
 
 /// Where this command keeps its own git working copies (see
 /// [`app::build_command_adapters`]), under the data directory's scratch folder.
@@ -97,7 +97,7 @@ pub fn run(args: &UpdateArgs) -> anyhow::Result<ExitCode> {
     let payload = args.payload()?;
     let settings = &args.settings;
     let adapters = app::build_command_adapters(settings, CHECKOUTS)?;
-    let handler = app::package_set_handler(settings);
+    let updater: PackageSetUpdater = app::package_set_handler(settings);
     let display = Display::new();
     if settings.readonly {
         display.line("Read-only: the new set is built but not committed.");
@@ -111,7 +111,10 @@ pub fn run(args: &UpdateArgs) -> anyhow::Result<ExitCode> {
         let display = display.clone();
         Arc::new(move |e: &BuildEvent| display.event(e))
     };
-    let result = runtime.block_on(handler.update(&adapters, log, &payload, None, Some(events)));
+    // Not a job: no job id for the commit message. The update needs no work directory
+    // of its own; this command's scratch directory stands in.
+    let env = adapters.env("", log, settings.layout().command_scratch(CHECKOUTS));
+    let result = runtime.block_on(updater.update(&env, &payload, Some(events)));
     display.clear();
     match result {
         Ok(outcome) => {

@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use registry_core::job::LogLevel;
+use registry_core::job::{JobCreated, LogLevel};
 use registry_core::json::{self, Codec, DecodeError, Value};
 use registry_core::location::check_git_host;
 use registry_core::operation::{
@@ -284,9 +284,8 @@ async fn enqueue(state: &ApiState, job: NewJob) -> Result<Response, ApiError> {
             if !enqueued.duplicate {
                 state.wakers.wake(kind);
             }
-            let mut body = json::Map::new();
-            body.insert("jobId".into(), Value::String(enqueued.job_id));
-            let mut response = json_response(StatusCode::OK, json::print_compact(&Value::Object(body)));
+            let body = JobCreated { job_id: enqueued.job_id }.to_compact();
+            let mut response = json_response(StatusCode::OK, body);
             if enqueued.duplicate {
                 response.headers_mut().insert(DUPLICATE_HEADER, HeaderValue::from_static("true"));
             }

@@ -61,7 +61,7 @@ pub fn require_initialized(settings: &Settings) -> anyhow::Result<()> {
 /// directory, with its own git working copies in `scratch/<checkouts>/`.
 pub fn build_command_adapters(settings: &Settings, checkouts: &str) -> anyhow::Result<Adapters> {
     require_initialized(settings)?;
-    let dir = settings.layout().scratch().join(checkouts);
+    let dir = settings.layout().command_scratch(checkouts);
     build_adapters_with_checkouts(
         settings,
         dir.join("registry"),
@@ -166,7 +166,7 @@ pub fn package_set_handler(settings: &Settings) -> PackageSetHandler {
     let layout = settings.layout();
     let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
     PackageSetHandler {
-        build_root: layout.scratch().join("package-set-builds"),
+        build_root: layout.package_set_builds(),
         purs: registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::PackageSet)),
     }
 }
@@ -222,7 +222,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("{pending} job(s) pending or to resume");
 
     // Child processes of jobs that a crash left running must not linger or compete.
-    let groups = layout.scratch().join("process-groups");
+    let groups = layout.process_groups();
     let orphans = registry_adapters::process::kill_orphans(&groups);
     if orphans > 0 {
         tracing::warn!("killed {orphans} process group(s) left running by jobs of a previous run");

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
 use registry_core::Timestamp;
 use registry_core::job::{Job, LogLevel, LogLine};
+use registry_jobs::JobEnv;
 use registry_queue::JobStore;
 use tokio::sync::mpsc;
 
@@ -29,15 +30,9 @@ pub struct Adapters {
     pub sources: Arc<dyn SourceFetcher>,
 }
 
-/// A job failure, as one sentence for the user (it becomes the job's last ERROR line).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobFailure(pub String);
-
-impl<E: std::error::Error> From<E> for JobFailure {
-    fn from(err: E) -> Self {
-        JobFailure(err.to_string())
-    }
-}
+/// A job failure, as one sentence for the user (it becomes the job's last ERROR
+/// line): the failure type of every job kind.
+pub use registry_jobs::Failure as JobFailure;
 
 /// Runs jobs of one kind. Implementations must be idempotent: a job interrupted by a
 /// crash runs again from the start.
@@ -53,6 +48,33 @@ pub struct JobContext {
     pub store: Arc<dyn JobStore>,
     /// Empty at the start of each run, removed after it.
     pub work_dir: PathBuf,
+}
+
+impl JobContext {
+    /// The job's environment: its log, the chosen adapters, its work directory and
+    /// the server's clock.
+    pub fn env(&self) -> JobEnv {
+        let log: Arc<dyn ActivityLog> = self.log.clone();
+        self.adapters.env(&self.job.info.job_id, log, self.work_dir.clone())
+    }
+}
+
+impl Adapters {
+    /// An environment over these adapters; `job_id` empty for work outside a job.
+    pub fn env(&self, job_id: &str, log: Arc<dyn ActivityLog>, work_dir: PathBuf) -> JobEnv {
+        JobEnv {
+            job_id: job_id.to_owned(),
+            log,
+            storage: self.storage.clone(),
+            registry: self.registry.clone(),
+            index: self.index.clone(),
+            legacy_package_sets: self.legacy_package_sets.clone(),
+            docs: self.docs.clone(),
+            sources: self.sources.clone(),
+            work_dir,
+            clock: now,
+        }
+    }
 }
 
 /// The server's own directories, each with the placeholder that replaces it in job

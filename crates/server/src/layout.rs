@@ -60,6 +60,20 @@ impl DataDir {
     pub fn jobs(&self) -> PathBuf {
         self.scratch().join("jobs")
     }
+    /// Package-set builds: one working directory per compiler, kept across jobs, and
+    /// the lock that runs updates one at a time.
+    pub fn package_set_builds(&self) -> PathBuf {
+        self.scratch().join("package-set-builds")
+    }
+    /// Process groups of running jobs, recorded so a restart kills what a crash left.
+    pub fn process_groups(&self) -> PathBuf {
+        self.scratch().join("process-groups")
+    }
+    /// The scratch directory of a command run beside the server (its own git
+    /// working copies: two processes must not run git in one working tree).
+    pub fn command_scratch(&self, command: &str) -> PathBuf {
+        self.scratch().join(command)
+    }
     /// Tarballs "uploaded" in READONLY mode.
     pub fn readonly_cache(&self) -> PathBuf {
         self.scratch().join("readonly-storage")

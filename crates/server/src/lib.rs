@@ -11,6 +11,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod init;
 pub mod job_context;
+pub mod job_queue;
 pub mod layout;
 pub mod package_locks;
 pub mod trustee;

@@ -12,9 +12,9 @@ use registry_core::json::Codec;
 use registry_core::legacy::package_sets::{LegacyPackageSet, convert_package_set, print_dhall};
 use registry_core::manifest_index::IncludeRanges;
 use registry_core::{Manifest, ManifestIndex, PackageSet};
+use registry_jobs::legacy_mirror::mirror_package_set;
 use registry_server::app::build_adapters;
 use registry_server::config::defaults_for;
-use registry_server::handlers::legacy_mirror::mirror_package_set;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git").args(args).current_dir(dir).output().unwrap();

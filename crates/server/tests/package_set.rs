@@ -346,3 +346,35 @@ async fn build_results_live_in_storage_and_rebuild_a_lost_working_directory_with
     let kept = tree(&layout.readonly_cache().join("_build-cache"));
     assert_eq!(kept.len(), 4, "kept locally: {:?}", kept.keys());
 }
+
+/// Job log lines, kept for the test.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+
+impl registry_adapters::ActivityLog for Lines {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.0.lock().unwrap().push(format!("{level:?} {message}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_set_is_dated_by_the_environments_clock_not_the_wall_clock() {
+    let (dir, settings, bin) = seeded_registry();
+    let layout = settings.layout();
+    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin));
+    let updater = PackageSetHandler { build_root: layout.package_set_builds(), purs };
+    let lines = Arc::new(Lines::default());
+    let mut env = build_adapters(&settings).unwrap().env("job-dated", lines.clone(), dir.path().join("work"));
+    // 2030-06-01T00:00:00.000Z, years away from the wall clock.
+    env.clock = || Timestamp::from_unix_millis(1_906_502_400_000);
+    let payload = PackageSetUpdateData::from_json_str(r#"{"packages":{"beta":"1.1.0"}}"#).unwrap();
+
+    let outcome = updater.update(&env, &payload, None).await;
+    let outcome = outcome.unwrap_or_else(|f| panic!("{f}: {:#?}", lines.0.lock().unwrap()));
+
+    assert_eq!(outcome.new_set.published.to_string(), "2030-06-01");
+    let committed = git(&layout.registry_bare(), &["show", "main:package-sets/0.2.0.json"]);
+    assert!(committed.contains(r#""published": "2030-06-01""#), "{committed}");
+    let tags = git(&layout.legacy_package_sets_bare(), &["tag", "--list"]);
+    assert!(tags.lines().any(|t| t == "psc-0.15.15-20300601"), "{tags}");
+}

@@ -19,7 +19,7 @@ use registry_core::legacy::manifest::{
     Bowerfile, LegacyFields, SpagoDhallJson, bowerfile_to_purs_json, spago_dhall_to_purs_json,
 };
 
-use super::manifest::{ManifestRequest, read_manifest_file};
+use super::manifest_file::{ManifestRequest, read_manifest_file};
 use crate::Failure;
 
 /// The program that turns a Dhall expression into JSON: `dhall-to-json` from

@@ -38,6 +38,7 @@ mod imports;
 mod install;
 mod legacy;
 mod manifest;
+mod manifest_file;
 mod package_files;
 mod plan;
 mod retry;

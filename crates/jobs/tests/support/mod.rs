@@ -371,6 +371,8 @@ impl TestRegistry {
             storage: self.storage.clone(),
             registry: self.registry.clone(),
             index: self.index.clone(),
+            // Publish, unpublish and matrix jobs never mirror package sets.
+            legacy_package_sets: self.index.clone(),
             docs,
             sources: Arc::new(GitSourceFetcher::new(&format!(
                 "file://{}",

@@ -1,34 +1,18 @@
-//! Compiler-matrix jobs and the enqueueing of matrix jobs (upstream `JobExecutor`
-//! and `MatrixBuilder`, inventory §2.3, §7.3, §7.4).
-//!
-//! Matrix jobs are queued by the jobs themselves, through the job store, so the
-//! executor stays generic:
-//! * a publish that wrote a version queues the same version with every other
-//!   installed compiler whose solve picks exactly that compiler, and its
-//!   dependants with the publish compiler ([`enqueue_follow_ups`] from
-//!   [`PublishHandler`](super::PublishHandler));
-//! * a matrix job that succeeded queues its dependants with its compiler;
-//! * `registry serve` queues, at start-up, every version without dependencies for a
-//!   compiler newer than all of the newest prelude's ([`enqueue_new_compiler_jobs`]).
-//!
-//! The queue keeps one matrix job per package version and compiler, whatever its
-//! outcome, so planning the same job again adds nothing and a failed one is never
-//! run again. Planning happens after the job's durable effects: if it fails, the
-//! job's log says so (WARN) and the job still succeeds, since what it wrote stands.
+//! Compiler-matrix jobs ([`registry_jobs::matrix`]) and the start-up check for a
+//! new compiler; the enqueueing itself is [`registry_jobs::follow_ups`], through
+//! the job store.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use registry_adapters::ActivityLog;
 use registry_core::Version;
 use registry_core::job::{JobDetails, LogLevel};
-use registry_core::solver::MatrixSolverResult;
-use registry_jobs::Failure;
-use registry_jobs::matrix::{MatrixBuilder, MatrixJob, new_compiler_jobs, plan_after_matrix};
-use registry_queue::{JobStore, NewJob, StoreError};
+use registry_jobs::follow_ups::enqueue_follow_ups;
+use registry_jobs::matrix::{MatrixBuilder, MatrixJob, plan_after_matrix};
+use registry_queue::JobStore;
 
-use super::package::{env, failure};
-use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler, now};
+use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler};
+use crate::job_queue::StoreQueue;
 use crate::package_locks::PackageLocks;
 
 pub struct MatrixHandler {
@@ -51,97 +35,36 @@ impl JobHandler for MatrixHandler {
             compiler: *compiler_version,
             build_plan: payload.clone(),
         };
-        let env = env(ctx);
-        self.builder.compile(&env, &job).await.map_err(failure)?;
+        let env = ctx.env();
+        self.builder.compile(&env, &job).await?;
         {
             let _only_writer = self.locks.lock(&job.name).await;
-            self.builder.record(&env, &job).await.map_err(failure)?;
+            self.builder.record(&env, &job).await?;
         }
         let compilers = self.builder.purs.locator.installed_versions();
-        enqueue_follow_ups(ctx, plan_after_matrix(&env, &compilers, &job).await).await;
+        enqueue_follow_ups(&ctx.queue(), plan_after_matrix(&env, &compilers, &job).await, env.log()).await;
         Ok(())
     }
 }
 
-/// Enqueues planned matrix jobs, one log line each; a planning failure is logged.
-pub async fn enqueue_follow_ups(ctx: &JobContext, planned: Result<BTreeSet<MatrixSolverResult>, Failure>) {
-    let log: &dyn ActivityLog = ctx.log.as_ref();
-    let planned = match planned {
-        Ok(planned) => planned,
-        Err(why) => {
-            return log.warn(&format!(
-                "No matrix jobs were queued after this job, because planning them failed: {why} What this job \
-                 wrote stands."
-            ));
-        }
-    };
-    if let Err(err) = enqueue_matrix_jobs(ctx.store.as_ref(), &planned, log).await {
-        log.warn(&format!(
-            "Queueing matrix jobs failed: {err}. Some of the planned jobs may be missing; what this job wrote stands."
-        ));
-    }
-}
-
-/// Enqueues each planned job with its resolutions as the build plan.
-pub async fn enqueue_matrix_jobs(
-    store: &dyn JobStore,
-    planned: &BTreeSet<MatrixSolverResult>,
-    log: &dyn ActivityLog,
-) -> Result<(), StoreError> {
-    for plan in planned {
-        let job = NewJob::Matrix {
-            package_name: plan.name.clone(),
-            package_version: plan.version,
-            compiler_version: plan.compiler,
-            build_plan: plan.resolutions.clone(),
-        };
-        let enqueued = store.enqueue(job, now()).await?;
-        let what = format!("compiler {}, package {}@{}", plan.compiler, plan.name, plan.version);
-        if enqueued.duplicate {
-            log.info(&format!(
-                "Not enqueuing matrix job: {what}: job {} exists already (each version is tried once per compiler)",
-                enqueued.job_id
-            ));
-        } else {
-            log.info(&format!("Enqueuing matrix job: {what} (job {})", enqueued.job_id));
-        }
-    }
-    Ok(())
-}
-
-/// Start-up: when the installed compilers include one newer than every compiler of
-/// prelude's highest published version, queues a matrix job with an empty build
-/// plan for every indexed version without dependencies; their successes cascade
-/// through the registry. Returns how many jobs are new (none on a second start:
-/// the queue already has them).
+/// [`registry_jobs::follow_ups::enqueue_new_compiler_jobs`] into `store`, logging to
+/// the server's own log (this work belongs to no job).
 pub async fn enqueue_new_compiler_jobs(
     adapters: &Adapters,
     store: &dyn JobStore,
     installed: &[Version],
 ) -> Result<usize, anyhow::Error> {
     let log: Arc<dyn ActivityLog> = Arc::new(ServerLog);
-    let found = new_compiler_jobs(adapters.registry.as_ref(), adapters.index.as_ref(), installed, &log)
-        .await
-        .map_err(|f| anyhow::anyhow!(f.0))?;
-    let Some(found) = found else { return Ok(0) };
-    let mut added = 0;
-    for (name, version) in found.roots {
-        let job = NewJob::Matrix {
-            package_name: name.clone(),
-            package_version: version,
-            compiler_version: found.compiler,
-            build_plan: Default::default(),
-        };
-        if !store.enqueue(job, now()).await?.duplicate {
-            added += 1;
-            log.info(&format!(
-                "Enqueuing matrix job for new compiler {}, package {name}@{version}",
-                found.compiler
-            ));
-        }
-    }
-    log.info(&format!("{added} matrix job(s) queued for compiler {}", found.compiler));
-    Ok(added)
+    let queue = StoreQueue { store, job_id: "" };
+    registry_jobs::follow_ups::enqueue_new_compiler_jobs(
+        adapters.registry.as_ref(),
+        adapters.index.as_ref(),
+        &queue,
+        installed,
+        &log,
+    )
+    .await
+    .map_err(|f| anyhow::anyhow!(f.0))
 }
 
 /// Work done outside any job logs to the server's own log.

@@ -1,40 +1,19 @@
-//! Publish and unpublish jobs: the server side of `registry-jobs`.
+//! Publish, unpublish and transfer jobs: the server side of `registry-jobs`.
 //!
-//! The job logic lives in the `registry-jobs` crate, written against the adapter
-//! traits; these handlers give it the job's adapters, log and work directory. A
-//! publish that wrote a version then queues the matrix jobs that follow it.
+//! The job logic lives in the `registry-jobs` crate; these handlers give it the
+//! job's environment and the job store as its queue. A publish that wrote a version
+//! then queues the matrix jobs that follow it.
 
-use std::sync::Arc;
-
-use registry_adapters::ActivityLog;
 use registry_core::job::JobDetails;
 use registry_core::location::Owner;
+use registry_jobs::follow_ups::enqueue_follow_ups;
 use registry_jobs::matrix::plan_after_publish;
 use registry_jobs::publish::Publisher;
+use registry_jobs::queue::JobQueue;
+use registry_jobs::transfer::Transferer;
 use registry_jobs::unpublish::Unpublisher;
-use registry_jobs::{Failure, JobEnv};
 
-use super::matrix::enqueue_follow_ups;
-use crate::job_context::{JobContext, JobFailure, JobHandler, now};
-
-pub(crate) fn env(ctx: &JobContext) -> JobEnv {
-    let log: Arc<dyn ActivityLog> = ctx.log.clone();
-    JobEnv {
-        job_id: ctx.job.info.job_id.clone(),
-        log,
-        storage: ctx.adapters.storage.clone(),
-        registry: ctx.adapters.registry.clone(),
-        index: ctx.adapters.index.clone(),
-        docs: ctx.adapters.docs.clone(),
-        sources: ctx.adapters.sources.clone(),
-        work_dir: ctx.work_dir.clone(),
-        clock: now,
-    }
-}
-
-pub(crate) fn failure(f: Failure) -> JobFailure {
-    JobFailure(f.0)
-}
+use crate::job_context::{JobContext, JobFailure, JobHandler};
 
 pub struct PublishHandler(pub Publisher);
 
@@ -44,10 +23,11 @@ impl JobHandler for PublishHandler {
         let JobDetails::Publish { payload, .. } = &ctx.job.details else {
             return Err(JobFailure("The publish handler received a job of another kind.".into()));
         };
-        let env = env(ctx);
-        let published = self.0.run(&env, payload).await.map_err(failure)?;
+        let env = ctx.env();
+        let published = self.0.run(&env, payload).await?;
         let compilers = self.0.purs.locator.installed_versions();
-        enqueue_follow_ups(ctx, plan_after_publish(&env, &compilers, &published).await).await;
+        let planned = plan_after_publish(&env, &compilers, &published).await;
+        enqueue_follow_ups(&ctx.queue(), planned, env.log()).await;
         Ok(())
     }
 }
@@ -66,7 +46,25 @@ impl JobHandler for UnpublishHandler {
         let JobDetails::Unpublish { payload, .. } = &ctx.job.details else {
             return Err(JobFailure("The unpublish handler received a job of another kind.".into()));
         };
-        super::use_signature(ctx, payload).await?;
-        self.0.run(&env(ctx), payload).await.map_err(failure)
+        ctx.queue().use_signature(payload).await?;
+        self.0.run(&ctx.env(), payload).await
+    }
+}
+
+pub struct TransferHandler(pub Transferer);
+
+impl TransferHandler {
+    pub fn new(trustee: Option<Owner>) -> Self {
+        TransferHandler(Transferer::new(trustee))
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for TransferHandler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let JobDetails::Transfer { package_name, payload } = &ctx.job.details else {
+            return Err(JobFailure("The transfer handler received a job of another kind.".into()));
+        };
+        self.0.run(&ctx.env(), &ctx.queue(), package_name, payload).await
     }
 }

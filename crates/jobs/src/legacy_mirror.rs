@@ -20,18 +20,7 @@ use registry_core::legacy::package_sets::{
 };
 use registry_core::{ManifestIndex, PackageSet};
 
-use crate::job_context::{Adapters, JobFailure};
-
-/// [`mirror_package_set`] to the legacy repository of `adapters`.
-pub async fn mirror(
-    adapters: &Adapters,
-    index: &ManifestIndex,
-    set: &PackageSet,
-    job_id: Option<&str>,
-    log: &dyn ActivityLog,
-) -> Result<(), JobFailure> {
-    mirror_package_set(adapters.legacy_package_sets.as_ref(), index, set, job_id, log).await
-}
+use crate::Failure;
 
 /// Mirrors `set` (whose manifests are all in `index`) to `repo`. `job_id` is
 /// appended to the commit message as upstream does for every commit of a job.
@@ -41,9 +30,9 @@ pub async fn mirror_package_set(
     set: &PackageSet,
     job_id: Option<&str>,
     log: &dyn ActivityLog,
-) -> Result<(), JobFailure> {
+) -> Result<(), Failure> {
     let name = set.version;
-    let fail = |message: String| JobFailure(message);
+    let fail = |message: String| Failure(message);
     log.info(&format!("Mirroring legacy package set {name} to the legacy package sets repo"));
     let converted = convert_package_set(index, set)
         .map_err(|e| fail(format!("Failed to convert package set {name} to a legacy package set: {e}")))?;

@@ -5,25 +5,27 @@
 //! change committed to the registry repository. Re-running a job whose change is
 //! already there (a crash after the push) succeeds without a new commit.
 
-use registry_adapters::{ActivityLog, FileChange};
+use registry_adapters::FileChange;
+use registry_core::PackageName;
 use registry_core::auth::{self, AuthError};
 use registry_core::commit;
-use registry_core::job::JobDetails;
 use registry_core::json::{self, Codec};
 use registry_core::location::Owner;
 use registry_core::metadata::Metadata;
-use registry_core::operation::AuthenticatedOperation;
+use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
 
-use crate::job_context::{JobContext, JobFailure, JobHandler};
+use crate::queue::JobQueue;
+use crate::registry::metadata_path;
+use crate::{Failure, JobEnv};
 
-pub struct TransferHandler {
+pub struct Transferer {
     /// pacchettibotti, who may sign any package's operations; `None` if not configured.
     trustee: Option<Owner>,
 }
 
-impl TransferHandler {
+impl Transferer {
     pub fn new(trustee: Option<Owner>) -> Self {
-        TransferHandler { trustee }
+        Transferer { trustee }
     }
 }
 
@@ -47,19 +49,19 @@ fn authenticate(
 
 /// Another package whose metadata names `location` (upstream forgets this check).
 async fn package_at(
-    ctx: &JobContext,
+    env: &JobEnv,
     location: &registry_core::Location,
-    except: &registry_core::PackageName,
-) -> Result<Option<String>, JobFailure> {
-    let own = format!("metadata/{except}.json");
-    for path in ctx.adapters.registry.all_files().await? {
+    except: &PackageName,
+) -> Result<Option<String>, Failure> {
+    let own = metadata_path(except);
+    for path in env.registry.all_files().await? {
         let Some(other) = path.strip_prefix("metadata/").and_then(|p| p.strip_suffix(".json")) else {
             continue;
         };
         if path == own {
             continue;
         }
-        let Some(text) = ctx.adapters.registry.read(&path).await? else { continue };
+        let Some(text) = env.registry.read(&path).await? else { continue };
         // A metadata file that does not decode cannot claim a location; it is reported elsewhere.
         if Metadata::from_json_str(&text).is_ok_and(|m| &m.location == location) {
             return Ok(Some(other.to_owned()));
@@ -68,30 +70,34 @@ async fn package_at(
     Ok(None)
 }
 
-#[async_trait::async_trait]
-impl JobHandler for TransferHandler {
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let JobDetails::Transfer { package_name: name, payload } = &ctx.job.details else {
-            return Err(JobFailure("The transfer handler received a job of another kind.".into()));
-        };
+impl Transferer {
+    /// Transfers `name` as the signed `payload` asks; `queue` records the use of the
+    /// signature once it verified, before any effect.
+    pub async fn run(
+        &self,
+        env: &JobEnv,
+        queue: &dyn JobQueue,
+        name: &PackageName,
+        payload: &AuthenticatedData,
+    ) -> Result<(), Failure> {
         let AuthenticatedOperation::Transfer(transfer) = &payload.operation else {
-            return Err(JobFailure("Expected transfer operation.".into()));
+            return Err(Failure("Expected transfer operation.".into()));
         };
-        let log: &dyn ActivityLog = ctx.log.as_ref();
-        let path = format!("metadata/{name}.json");
-        let text = ctx.adapters.registry.read(&path).await?.ok_or_else(|| {
-            JobFailure(format!(
+        let log = env.log();
+        let path = metadata_path(name);
+        let text = env.registry.read(&path).await?.ok_or_else(|| {
+            Failure(format!(
                 "{name} cannot be transferred: the registry has no metadata for it (it was never published)."
             ))
         })?;
         let mut metadata = Metadata::from_json_str(&text)
-            .map_err(|e| JobFailure(format!("The registry's metadata for {name} cannot be read: {e}")))?;
+            .map_err(|e| Failure(format!("The registry's metadata for {name} cannot be read: {e}")))?;
 
         let owners = metadata.owners.clone().unwrap_or_default();
         if let Err(err) =
             authenticate(self.trustee.as_ref(), &owners, &payload.raw_payload, &payload.signature)
         {
-            return Err(JobFailure(if owners.is_empty() {
+            return Err(Failure(if owners.is_empty() {
                 format!(
                     "{name} lists no owners in its metadata, so only a trustee can sign for it, and the \
                      signature is not a trustee's: {err}"
@@ -101,7 +107,7 @@ impl JobHandler for TransferHandler {
             }));
         }
         log.info(&format!("The signature of the transfer of {name} is valid."));
-        super::use_signature(ctx, payload).await?;
+        queue.use_signature(payload).await?;
 
         if metadata.location == transfer.new_location {
             log.notice(&format!(
@@ -110,8 +116,8 @@ impl JobHandler for TransferHandler {
             ));
             return Ok(());
         }
-        if let Some(other) = package_at(ctx, &transfer.new_location, name).await? {
-            return Err(JobFailure(format!(
+        if let Some(other) = package_at(env, &transfer.new_location, name).await? {
+            return Err(Failure(format!(
                 "{name} cannot be transferred to {}: the package {other} is already published from that \
                  location. Each location belongs to one package; choose another repository (or subdir).",
                 location_text(&transfer.new_location)
@@ -119,9 +125,8 @@ impl JobHandler for TransferHandler {
         }
         let old = location_text(&metadata.location);
         metadata.location = transfer.new_location.clone();
-        let message =
-            commit::append_job_id(&commit::update_metadata(name.as_str()), Some(&ctx.job.info.job_id));
-        ctx.adapters.registry.commit(&[FileChange::write(path, metadata.to_pretty())], &message, log).await?;
+        let message = commit::append_job_id(&commit::update_metadata(name.as_str()), env.job());
+        env.registry.commit(&[FileChange::write(path, metadata.to_pretty())], &message, log).await?;
         log.notice(&format!("Transferred {name} from {old} to {}.", location_text(&transfer.new_location)));
         Ok(())
     }

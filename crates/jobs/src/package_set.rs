@@ -1,0 +1,341 @@
+//! Package-set update jobs (upstream `API.packageSetUpdate`, inventory §3.6 and §5).
+//!
+//! Validation as upstream (latest set, no compiler or package downgrades, the latest
+//! set valid, every candidate valid or the whole job fails). The batch is decided by
+//! `registry_build::run_batch`: the same accepted changes as upstream's atomic-then-
+//! one-at-a-time algorithm, with few compiles, in a working directory per compiler
+//! reused across jobs. The new set is committed as `package-sets/<version>.json`,
+//! then mirrored to the legacy package-sets repository (`legacy_mirror`).
+//!
+//! [`PackageSetUpdater::update`] is the whole update, for the job handler and for the
+//! `registry package-set update` command alike. Updates of one data directory run one at
+//! a time, across processes: each holds `<build_root>/update.lock` from reading the
+//! latest set to committing (and mirroring) the new one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use registry_adapters::{ActivityLog, CommitOutcome, FileChange, GitRepo, Storage};
+use registry_build::{
+    BuildCache, BuildEvent, Engine, EventFn, PackageSource, Stats, StorageCache, run_batch,
+};
+use registry_compiler::Purs;
+use registry_core::json::Codec;
+use registry_core::manifest_index::{self, IncludeRanges};
+use registry_core::metadata::Metadata;
+use registry_core::operation::PackageSetUpdateData;
+use registry_core::package_set_batch::Rejection;
+use registry_core::package_set_rules::{
+    Change, ChangeSet, commit_message, compute_new_version, order_changes, print_rejections,
+    validate_candidates, validate_package_set,
+};
+use registry_core::{Manifest, ManifestIndex, PackageName, PackageSet, Sha256, Version, commit};
+
+use crate::legacy_mirror::mirror_package_set;
+use crate::registry::metadata_path;
+use crate::{Failure, JobEnv};
+
+pub struct PackageSetUpdater {
+    /// Holds one working directory per compiler version, kept across jobs.
+    pub build_root: PathBuf,
+    pub purs: Purs,
+}
+
+/// What a package-set update did.
+#[derive(Debug)]
+pub struct UpdateOutcome {
+    /// The set the update started from (the latest one).
+    pub previous: PackageSet,
+    pub new_set: PackageSet,
+    pub accepted: ChangeSet,
+    /// Changes that did not compile, in batch order.
+    pub rejected: Vec<Rejection>,
+    /// What the builds cost.
+    pub stats: Stats,
+    /// `Skipped` in read-only mode.
+    pub commit: CommitOutcome,
+}
+
+/// The lock file serializing package-set updates of one build root.
+pub const UPDATE_LOCK: &str = "update.lock";
+
+fn fail(message: impl Into<String>) -> Failure {
+    Failure(message.into())
+}
+
+/// Tarballs from storage, extracted into `packages/<name>@<version>/`.
+struct StorageSource {
+    storage: Arc<dyn Storage>,
+    runtime: tokio::runtime::Handle,
+    hashes: BTreeMap<(PackageName, Version), Sha256>,
+}
+
+impl PackageSource for StorageSource {
+    fn install(&self, name: &PackageName, version: Version, dest: &Path) -> Result<(), String> {
+        let bytes = self
+            .runtime
+            .block_on(self.storage.download(name, &version))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{name}@{version} has no tarball in {}", self.storage.describe()))?;
+        if let Some(expected) = self.hashes.get(&(name.clone(), version))
+            && Sha256::of_bytes(&bytes) != *expected
+        {
+            return Err(format!("the stored tarball of {name}@{version} does not match its published hash"));
+        }
+        let top = format!("{name}-{version}");
+        let extracted = registry_tarball::extract_tarball(&bytes[..], dest, Some(&top), &Default::default())
+            .map_err(|e| e.to_string())?;
+        // The tarball's top directory becomes the package directory itself.
+        let top_dir = dest.join(&extracted.top_dir);
+        for entry in std::fs::read_dir(&top_dir).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            std::fs::rename(entry.path(), dest.join(entry.file_name())).map_err(|e| e.to_string())?;
+        }
+        std::fs::remove_dir(&top_dir).map_err(|e| e.to_string())
+    }
+
+    fn hash(&self, name: &PackageName, version: Version) -> Option<Sha256> {
+        self.hashes.get(&(name.clone(), version)).cloned()
+    }
+}
+
+impl PackageSetUpdater {
+    /// The highest-versioned `package-sets/<version>.json` of the registry repository.
+    pub async fn latest_set(registry: &dyn GitRepo) -> Result<PackageSet, Failure> {
+        let files = registry.list("package-sets").await?;
+        let latest = files
+            .iter()
+            .filter_map(|f| {
+                let file = f.rsplit('/').next()?;
+                Version::parse(file.strip_suffix(".json")?).ok()
+            })
+            .max()
+            .ok_or_else(|| fail("The registry has no package set yet, so there is nothing to update."))?;
+        let path = format!("package-sets/{latest}.json");
+        let text = registry.read(&path).await?.ok_or_else(|| fail(format!("{path} vanished")))?;
+        PackageSet::from_json_str(&text).map_err(|e| fail(format!("{path} cannot be read: {e}")))
+    }
+
+    /// Manifests of `names` and everything they depend on, from the index repository.
+    pub async fn load_index(
+        index: &dyn GitRepo,
+        names: BTreeSet<PackageName>,
+    ) -> Result<ManifestIndex, Failure> {
+        let mut manifests: Vec<Manifest> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<PackageName> = names.into_iter().collect();
+        while let Some(name) = queue.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let path = manifest_index::entry_path(&name);
+            let Some(text) = index.read(&path).await? else { continue };
+            let entries =
+                manifest_index::parse_entry(&text).map_err(|e| fail(format!("index entry {path}: {e}")))?;
+            for m in entries {
+                queue.extend(m.dependencies.keys().filter(|d| !seen.contains(*d)).cloned());
+                manifests.push(m);
+            }
+        }
+        Ok(ManifestIndex::maximal(IncludeRanges::IgnoreRanges, &manifests).1)
+    }
+
+    async fn hashes(
+        registry: &dyn GitRepo,
+        wanted: &BTreeSet<(PackageName, Version)>,
+    ) -> Result<BTreeMap<(PackageName, Version), Sha256>, Failure> {
+        let mut out = BTreeMap::new();
+        let mut metadata: BTreeMap<PackageName, Option<Metadata>> = BTreeMap::new();
+        for (name, version) in wanted {
+            if !metadata.contains_key(name) {
+                let text = registry.read(&metadata_path(name)).await?;
+                let parsed = text
+                    .map(|t| Metadata::from_json_str(&t))
+                    .transpose()
+                    .map_err(|e| fail(format!("The registry's metadata for {name} cannot be read: {e}")))?;
+                metadata.insert(name.clone(), parsed);
+            }
+            let hash = metadata[name].as_ref().and_then(|m| m.published.get(version)).map(|p| p.hash.clone());
+            let hash = hash.ok_or_else(|| {
+                fail(format!("{name}@{version} is not published in the registry's metadata."))
+            })?;
+            out.insert((name.clone(), *version), hash);
+        }
+        Ok(out)
+    }
+}
+
+impl PackageSetUpdater {
+    /// One package-set update, exactly as a job runs it: validation against the latest
+    /// set, the batch decided by compiling, `package-sets/<version>.json` committed
+    /// through `env` (so read-only adapters commit nothing), dated by `env`'s clock.
+    /// Progress goes to `env.log` (the build's phases as [`BuildEvent::log_line`]s) and
+    /// every build event also to `events`. The job's id, if any, ends the commit
+    /// message. No signature is checked here: whoever calls this acts as a trustee.
+    pub async fn update(
+        &self,
+        env: &JobEnv,
+        payload: &PackageSetUpdateData,
+        events: Option<EventFn>,
+    ) -> Result<UpdateOutcome, Failure> {
+        let log = env.log.clone();
+        let job_id = env.job();
+        let _serialized = self.lock_updates(log.as_ref()).await?;
+        // The update before this one may have run in another process.
+        env.registry.refresh().await?;
+        env.index.refresh().await?;
+        let latest = Self::latest_set(env.registry.as_ref()).await?;
+        log.info(&format!("Latest package set: {} (compiler {})", latest.version, latest.compiler));
+        let compiler = payload.compiler.unwrap_or(latest.compiler);
+        if compiler < latest.compiler {
+            return Err(fail(format!(
+                "Downgrading the compiler is not allowed: the latest set uses {}, the request asks for {compiler}.",
+                latest.compiler
+            )));
+        }
+        let downgrades: Vec<String> = payload
+            .packages
+            .iter()
+            .filter_map(|(n, v)| match (v, latest.packages.get(n)) {
+                (Some(v), Some(old)) if v < old => Some(format!("{n} ({old} -> {v})")),
+                _ => None,
+            })
+            .collect();
+        if !downgrades.is_empty() {
+            return Err(fail(format!("Package downgrades are not allowed: {}", downgrades.join(", "))));
+        }
+        let names: BTreeSet<PackageName> =
+            latest.packages.keys().chain(payload.packages.keys()).cloned().collect();
+        let index = Self::load_index(env.index.as_ref(), names).await?;
+        validate_package_set(&latest, &index)
+            .map_err(|e| fail(format!("The latest package set {} is not valid: {e}", latest.version)))?;
+        let validated = validate_candidates(&index, &latest, &payload.packages);
+        if !validated.rejected.is_empty() {
+            return Err(fail(print_rejections(&validated.rejected)));
+        }
+        let changes: ChangeSet = validated
+            .accepted
+            .iter()
+            .map(|(n, v)| (n.clone(), v.map_or(Change::Remove, Change::Update)))
+            .collect();
+        if changes.is_empty() && compiler == latest.compiler {
+            return Err(fail(
+                "No packages in the suggested batch can be processed and the compiler is unchanged.",
+            ));
+        }
+        let ordered = order_changes(&index, &latest, &changes);
+        let mut wanted: BTreeSet<(PackageName, Version)> =
+            latest.packages.iter().map(|(n, v)| (n.clone(), *v)).collect();
+        wanted.extend(changes.iter().filter_map(|(n, c)| match c {
+            Change::Update(v) => Some((n.clone(), *v)),
+            Change::Remove => None,
+        }));
+        let hashes = Self::hashes(env.registry.as_ref(), &wanted).await?;
+        log.info(&format!(
+            "Building {} packages with {} changes using purs {compiler}",
+            latest.packages.len(),
+            ordered.len()
+        ));
+
+        let source = StorageSource {
+            storage: env.storage.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            hashes,
+        };
+        // The build cache lives in the job's storage adapter, so READONLY (read-only
+        // storage) also keeps build results away from the real storage.
+        let cache: Arc<dyn BuildCache> =
+            Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
+        let (root, purs) = (self.build_root.clone(), self.purs.clone());
+        let old = latest.packages.clone();
+        let progress_log = log.clone();
+        let observer = events;
+        // The compiler runs in this blocking work: a job that ends kills it.
+        let run = registry_adapters::process::blocking(move || {
+            // The observer first: a progress display ends its bar before the phase line.
+            let events: EventFn = Arc::new(move |e: &BuildEvent| {
+                if let Some(observer) = &observer {
+                    observer(e)
+                }
+                if let Some(line) = e.log_line() {
+                    progress_log.info(&line)
+                }
+            });
+            let mut engine =
+                Engine::open(&root, compiler, purs, cache).map_err(|e| e.to_string())?.with_events(events);
+            let run = run_batch(&mut engine, &old, &ordered, &index, &source).map_err(|e| e.to_string())?;
+            Ok::<_, String>((run, engine.stats.clone(), index))
+        })
+        .await
+        .map_err(|e| fail(format!("The build task stopped: {e}")))?
+        .map_err(fail)?;
+        let (run, stats, index) = run;
+        for rejection in &run.result.rejected {
+            log.warn(&format!("{} was not added to the set: {}", rejection.name, rejection.reason));
+        }
+        log.info(&format!(
+            "Build finished: {} compiler invocations, {} modules compiled, {} packages installed, {} restored from the cache, {} culprits found",
+            stats.compiles,
+            stats.modules_compiled,
+            stats.packages_installed,
+            stats.packages_restored,
+            run.result.rejected.len()
+        ));
+        let accepted = run.result.accepted_changes();
+        if accepted.is_empty() && compiler == latest.compiler {
+            return Err(fail("No packages could be added to the set: every change failed to compile."));
+        }
+        let version = compute_new_version(compiler, &latest, &accepted);
+        let new_set = PackageSet {
+            version,
+            compiler,
+            published: (env.clock)().date(),
+            packages: run.result.packages(&latest.packages),
+        };
+        let message = commit::append_job_id(&commit_message(&latest, &accepted, version), job_id);
+        let commit = env
+            .registry
+            .commit(
+                &[FileChange::write(format!("package-sets/{version}.json"), new_set.to_pretty())],
+                &message,
+                log.as_ref(),
+            )
+            .await?;
+        if !matches!(commit, CommitOutcome::Skipped) {
+            log.notice(&format!("Released package set {version}."));
+        }
+        mirror_package_set(env.legacy_package_sets.as_ref(), &index, &new_set, job_id, log.as_ref()).await?;
+        Ok(UpdateOutcome {
+            previous: latest,
+            new_set,
+            accepted,
+            rejected: run.result.rejected,
+            stats,
+            commit,
+        })
+    }
+
+    /// Waits until no other update of this build root runs (another job, or the
+    /// command in another process), then holds the lock until the guard is dropped.
+    async fn lock_updates(&self, log: &dyn ActivityLog) -> Result<std::fs::File, Failure> {
+        let path = self.build_root.join(UPDATE_LOCK);
+        let cannot = |e: std::io::Error| fail(format!("Cannot lock {}: {e}", path.display()));
+        std::fs::create_dir_all(&self.build_root).map_err(cannot)?;
+        let file =
+            std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        log.info(&format!(
+            "Another package-set update of this data directory is running (a job, or `registry package-set update`); waiting for it to finish ({})",
+            path.display()
+        ));
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| fail(format!("Waiting for {} stopped: {e}", path.display())))?
+            .map_err(cannot)
+    }
+}
