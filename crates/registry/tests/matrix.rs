@@ -12,7 +12,7 @@ use std::time::Duration;
 use registry_core::json::Codec;
 use registry_core::manifest_index::entry_path;
 use registry_core::metadata::PublishedMetadata;
-use registry_core::{Manifest, Metadata, PackageName, Sha256, Timestamp, Version};
+use registry_core::{Metadata, PackageName, Sha256, Timestamp, Version};
 use registry_queue::{JobStore, NewJob, SqliteStore};
 use registry_workload::{GitIdentity, Variant, write_git_repo};
 use serde_json::{Value, json};
@@ -24,17 +24,6 @@ fn standin() -> PathBuf {
     let path = Path::new(BIN).parent().unwrap().join("purs-standin");
     assert!(path.is_file(), "{} is missing: run `cargo build -p purs-standin` first", path.display());
     path
-}
-
-fn manifest(name: &str, version: &str, deps: &[&str]) -> Manifest {
-    let deps: serde_json::Map<String, Value> =
-        deps.iter().map(|d| (d.to_string(), json!(">=1.0.0 <2.0.0"))).collect();
-    Manifest::decode(&json!({
-        "name": name, "version": version, "license": "MIT",
-        "location": {"githubOwner": "test", "githubRepo": format!("purescript-{name}")},
-        "ref": format!("v{version}"), "dependencies": deps,
-    }))
-    .unwrap()
 }
 
 /// A registry data directory seeded with `published` (name, dependencies,
@@ -53,7 +42,7 @@ impl Seeded {
         let storage = root.join("data/storage");
         std::fs::create_dir_all(seed.join("metadata")).unwrap();
         for (name, deps, verified) in published {
-            let m = manifest(name, "1.0.0", deps);
+            let m = chain_manifest(name, "1.0.0", deps);
             let index_path = seed.join("index").join(entry_path(&m.name));
             std::fs::create_dir_all(index_path.parent().unwrap()).unwrap();
             std::fs::write(index_path, format!("{}\n", m.to_compact())).unwrap();
@@ -212,7 +201,7 @@ async fn verdict(server: &Server, id: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_publish_is_checked_with_every_other_installed_compiler() {
     let seeded = Seeded::new(&[], &["0.15.14", "0.15.15"]);
-    let alpha = manifest("alpha", "1.0.0", &[]);
+    let alpha = chain_manifest("alpha", "1.0.0", &[]);
     write_git_repo(&seeded.source_repo("alpha"), &[(&alpha, Variant::Normal)], &GitIdentity::default())
         .unwrap();
     let server = seeded.serve(&[]).await;
@@ -233,7 +222,7 @@ async fn a_publish_is_checked_with_every_other_installed_compiler() {
 async fn a_matrix_success_cascades_to_the_dependants() {
     // alpha is known to work with 0.15.14 only.
     let seeded = Seeded::new(&[("alpha", &[], &["0.15.14"])], &["0.15.14", "0.15.15"]);
-    let beta = manifest("beta", "1.0.0", &["alpha"]);
+    let beta = chain_manifest("beta", "1.0.0", &["alpha"]);
     write_git_repo(&seeded.source_repo("beta"), &[(&beta, Variant::Normal)], &GitIdentity::default())
         .unwrap();
     let server = seeded.serve(&[]).await;
@@ -279,7 +268,7 @@ async fn a_matrix_success_cascades_to_the_dependants() {
 async fn a_failed_matrix_job_changes_nothing_and_is_never_queued_again() {
     // Prim.Int exists since 0.15.0: a package importing it fails with 0.14.9.
     let seeded = Seeded::new(&[], &["0.14.9", "0.15.15"]);
-    let ints = manifest("ints", "1.0.0", &[]);
+    let ints = chain_manifest("ints", "1.0.0", &[]);
     let repo = seeded.source_repo("ints");
     write_git_repo(&repo, &[(&ints, Variant::Normal)], &GitIdentity::default()).unwrap();
     std::fs::write(repo.join("src/IntsPrim.purs"), "module IntsPrim where\n\nimport Prim.Int\n").unwrap();

@@ -233,20 +233,6 @@ impl Harness {
     }
 }
 
-fn manifest(name: &str, version: &str, deps: &[&str]) -> Manifest {
-    let deps: serde_json::Map<String, Value> =
-        deps.iter().map(|d| (d.to_string(), Value::String(">=1.0.0 <2.0.0".into()))).collect();
-    Manifest::decode(&json!({
-        "name": name,
-        "version": version,
-        "license": "MIT",
-        "location": {"githubOwner": "test", "githubRepo": format!("purescript-{name}")},
-        "ref": format!("v{version}"),
-        "dependencies": deps,
-    }))
-    .unwrap()
-}
-
 fn publish_request(m: &Manifest) -> String {
     // The location is given every time: allowed when it equals the registered one.
     json!({
@@ -402,7 +388,7 @@ async fn a_publish_killed_at_each_step_succeeds_after_a_restart_with_its_follow_
         Point::DocsUploadInFlight,
     ];
     let manifests: Vec<Manifest> =
-        (0..points.len()).map(|i| manifest(&format!("step{i}"), "1.0.0", &[])).collect();
+        (0..points.len()).map(|i| chain_manifest(&format!("step{i}"), "1.0.0", &[])).collect();
     h.sources(&manifests);
     let mut publishes = Vec::new();
     for (point, m) in points.into_iter().zip(&manifests) {
@@ -457,16 +443,16 @@ async fn a_chain_of_publishes_survives_random_kills() {
     // A chain with dependencies (FIFO order publishes dependencies first), then a
     // pool of versions without dependencies, used only while kills are still due.
     let chain = vec![
-        manifest("a", "1.0.0", &[]),
-        manifest("b", "1.0.0", &["a"]),
-        manifest("c", "1.0.0", &["b"]),
-        manifest("a", "1.1.0", &[]),
-        manifest("d", "1.0.0", &["a", "c"]),
-        manifest("b", "1.1.0", &["a"]),
-        manifest("e", "1.0.0", &[]),
-        manifest("f", "1.0.0", &["e", "b"]),
+        chain_manifest("a", "1.0.0", &[]),
+        chain_manifest("b", "1.0.0", &["a"]),
+        chain_manifest("c", "1.0.0", &["b"]),
+        chain_manifest("a", "1.1.0", &[]),
+        chain_manifest("d", "1.0.0", &["a", "c"]),
+        chain_manifest("b", "1.1.0", &["a"]),
+        chain_manifest("e", "1.0.0", &[]),
+        chain_manifest("f", "1.0.0", &["e", "b"]),
     ];
-    let pool: Vec<Manifest> = (0..30).map(|i| manifest("z", &format!("1.{i}.0"), &[])).collect();
+    let pool: Vec<Manifest> = (0..30).map(|i| chain_manifest("z", &format!("1.{i}.0"), &[])).collect();
     h.sources(&chain.iter().chain(&pool).cloned().collect::<Vec<_>>());
 
     let mut server = h.serve().await;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use registry_core::json::Codec;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -300,4 +301,20 @@ pub fn keygen(dir: &Path, name: &str, comment: &str) -> Key {
         private: std::fs::read_to_string(&path).unwrap(),
         public_line: std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_owned(),
     }
+}
+
+/// The manifest of GitHub repository `test/purescript-<name>` at `v<version>`, MIT
+/// licensed, each dependency in `>=1.0.0 <2.0.0`.
+pub fn chain_manifest(name: &str, version: &str, deps: &[&str]) -> registry_core::Manifest {
+    let deps: serde_json::Map<String, Value> =
+        deps.iter().map(|d| (d.to_string(), Value::String(">=1.0.0 <2.0.0".into()))).collect();
+    registry_core::Manifest::decode(&serde_json::json!({
+        "name": name,
+        "version": version,
+        "license": "MIT",
+        "location": {"githubOwner": "test", "githubRepo": format!("purescript-{name}")},
+        "ref": format!("v{version}"),
+        "dependencies": deps,
+    }))
+    .unwrap()
 }
