@@ -8,6 +8,7 @@ use registry_core::{Manifest, Metadata};
 
 use super::commits::{write_index_entry, write_metadata};
 use super::install::download_verified;
+use super::manifest_file::MAX_MANIFEST_BYTES;
 use super::{Publisher, blocking};
 use crate::registry::read_entry;
 use crate::{Context, Failure, JobEnv};
@@ -75,8 +76,9 @@ impl Publisher {
         })
         .await?
         .context(|| format!("Unpacking the stored tarball of {id} failed"))?;
-        let stored = std::fs::read_to_string(dest.join(&top).join("purs.json"))
+        let stored = crate::files::read_package_text(&dest.join(&top), "purs.json", MAX_MANIFEST_BYTES)
             .ok()
+            .flatten()
             .and_then(|text| Manifest::from_json_str(&text).ok());
         if stored.as_ref() != Some(manifest) {
             return Err(Failure(format!(
