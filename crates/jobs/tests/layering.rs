@@ -34,6 +34,22 @@ fn registry_jobs_depends_on_neither_the_server_nor_the_queue() {
     }
 }
 
+#[test]
+fn settings_and_the_job_commands_never_reach_into_the_server() {
+    let deps = normal_dependencies(&crates_dir().join("settings/Cargo.toml"));
+    assert!(deps.contains("registry-jobs"), "read the wrong table: {deps:?}");
+    assert!(!deps.contains("registry-server"), "registry-settings depends on registry-server");
+    // Only `init` and `serve` (dispatched from main.rs) are the server's; every other
+    // command runs jobs through registry-jobs and registry-settings.
+    let mut files = Vec::new();
+    rust_files(&crates_dir().join("registry/src"), &mut files);
+    assert!(files.len() > 1, "read the wrong folder: {files:?}");
+    for file in files.iter().filter(|f| f.file_name().is_some_and(|n| n != "main.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains("registry_server"), "{} uses the server crate", file.display());
+    }
+}
+
 /// A source file's module path inside its crate (`src/a/mod.rs` and `src/a.rs` are `a`).
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
     let relative = file.strip_prefix(src).unwrap().with_extension("");

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use registry_server::Settings;
 use registry_server::init::InitArgs;
+use registry_settings::Settings;
 
 mod package_set_daily;
 mod package_set_update;

@@ -19,8 +19,9 @@ use registry_core::{PackageName, PackageSet, Timestamp, Version};
 use registry_jobs::Failure;
 use registry_jobs::package_set::PackageSetUpdater;
 use registry_jobs::registry::all_metadata;
-use registry_server::job_context::now;
-use registry_server::{Adapters, Settings, app};
+use registry_settings::now;
+use registry_settings::wiring as app;
+use registry_settings::{Adapters, Settings};
 
 /// This command's own git working copies, under the data directory's scratch folder.
 const CHECKOUTS: &str = "package-set-daily";

@@ -16,8 +16,8 @@ use registry_core::operation::PackageSetUpdateData;
 use registry_core::package_set_rules::Change;
 use registry_core::{PackageName, Version};
 use registry_jobs::package_set::{PackageSetUpdater, UpdateOutcome};
-use registry_server::Settings;
-use registry_server::app;
+use registry_settings::Settings;
+use registry_settings::wiring as app;
 
 /// Where this command keeps its own git working copies (see
 /// [`app::build_command_adapters`]), under the data directory's scratch folder.

@@ -2,33 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
-use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
+use registry_adapters::ActivityLog;
 use registry_core::Timestamp;
 use registry_core::job::{Job, LogLevel, LogLine};
 use registry_jobs::JobEnv;
 use registry_queue::JobStore;
 use tokio::sync::mpsc;
 
-/// The server's clock.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    Timestamp::from_unix_millis(ms)
-}
-
-/// The side effects available to jobs, chosen once at start-up (READONLY or not).
-#[derive(Clone)]
-pub struct Adapters {
-    pub storage: Arc<dyn Storage>,
-    pub registry: Arc<dyn GitRepo>,
-    pub index: Arc<dyn GitRepo>,
-    /// The legacy package-sets repository new package sets are mirrored to.
-    pub legacy_package_sets: Arc<dyn GitRepo>,
-    pub docs: Arc<dyn DocsSite>,
-    pub sources: Arc<dyn SourceFetcher>,
-}
+pub use registry_settings::{Adapters, now};
 
 /// A job failure, as one sentence for the user (it becomes the job's last ERROR
 /// line): the failure type of every job kind.
@@ -56,24 +39,6 @@ impl JobContext {
     pub fn env(&self) -> JobEnv {
         let log: Arc<dyn ActivityLog> = self.log.clone();
         self.adapters.env(&self.job.info.job_id, log, self.work_dir.clone())
-    }
-}
-
-impl Adapters {
-    /// An environment over these adapters; `job_id` empty for work outside a job.
-    pub fn env(&self, job_id: &str, log: Arc<dyn ActivityLog>, work_dir: PathBuf) -> JobEnv {
-        JobEnv {
-            job_id: job_id.to_owned(),
-            log,
-            storage: self.storage.clone(),
-            registry: self.registry.clone(),
-            index: self.index.clone(),
-            legacy_package_sets: self.legacy_package_sets.clone(),
-            docs: self.docs.clone(),
-            sources: self.sources.clone(),
-            work_dir,
-            clock: now,
-        }
     }
 }
 

@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod app;
-pub mod config;
 pub mod executor;
 pub mod finished_cache;
 pub mod handlers;
@@ -12,12 +11,12 @@ pub mod http;
 pub mod init;
 pub mod job_context;
 pub mod job_queue;
-pub mod layout;
 pub mod package_locks;
 pub mod trustee;
 
-pub use config::Settings;
 pub use job_context::{Adapters, JobContext, JobFailure, JobHandler};
+pub use registry_settings::Settings;
+pub use registry_settings::{config, layout};
 
 /// Server log lines go to standard error; `RUST_LOG`-style filtering is not wired,
 /// `REGISTRY_LOG=debug` shows debug lines.
