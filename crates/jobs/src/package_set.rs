@@ -166,6 +166,24 @@ impl PackageSetUpdater {
     }
 }
 
+/// A validated request: what the build starts from and what it tries.
+struct Plan {
+    latest: PackageSet,
+    compiler: Version,
+    index: ManifestIndex,
+    /// The accepted candidates in upstream's order.
+    ordered: Vec<(PackageName, Change)>,
+    /// The published hash of every version the build may install.
+    hashes: BTreeMap<(PackageName, Version), Sha256>,
+}
+
+/// What the build decided and what it cost.
+struct Built {
+    run: registry_build::BatchRun,
+    stats: Stats,
+    index: ManifestIndex,
+}
+
 impl PackageSetUpdater {
     /// One package-set update, exactly as a job runs it: validation against the latest
     /// set, the batch decided by compiling, `package-sets/<version>.json` committed
@@ -179,9 +197,17 @@ impl PackageSetUpdater {
         payload: &PackageSetUpdateData,
         events: Option<EventFn>,
     ) -> Result<UpdateOutcome, Failure> {
+        let _serialized = self.lock_updates(env.log.as_ref()).await?;
+        let plan = Self::plan(env, payload).await?;
+        let built = self.build(env, &plan, events).await?;
+        Self::release(env, plan, built).await
+    }
+
+    /// Reads the latest set and index fresh and validates the request against them.
+    /// Invariant: nothing is built or written unless every candidate is valid and the
+    /// batch changes something (upstream fails the whole job otherwise).
+    async fn plan(env: &JobEnv, payload: &PackageSetUpdateData) -> Result<Plan, Failure> {
         let log = env.log.clone();
-        let job_id = env.job();
-        let _serialized = self.lock_updates(log.as_ref()).await?;
         // The update before this one may have run in another process.
         env.registry.refresh().await?;
         env.index.refresh().await?;
@@ -237,22 +263,27 @@ impl PackageSetUpdater {
             latest.packages.len(),
             ordered.len()
         ));
+        Ok(Plan { latest, compiler, index, ordered, hashes })
+    }
 
+    /// Decides the batch by compiling in this compiler's working directory.
+    /// Invariant: build results are read from and stored to the job's storage adapter
+    /// only (READONLY's storage keeps them from the real one), and the compiler runs in
+    /// blocking work the job owns, so a job that ends kills it.
+    async fn build(&self, env: &JobEnv, plan: &Plan, events: Option<EventFn>) -> Result<Built, Failure> {
+        let log = env.log.clone();
         let source = StorageSource {
             storage: env.storage.clone(),
             runtime: tokio::runtime::Handle::current(),
-            hashes,
+            hashes: plan.hashes.clone(),
         };
-        // The build cache lives in the job's storage adapter, so READONLY (read-only
-        // storage) also keeps build results away from the real storage.
         let cache: Arc<dyn BuildCache> =
             Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
-        let (root, purs) = (self.build_root.clone(), self.purs.clone());
-        let old = latest.packages.clone();
+        let (root, purs, compiler) = (self.build_root.clone(), self.purs.clone(), plan.compiler);
+        let (old, ordered, index) = (plan.latest.packages.clone(), plan.ordered.clone(), plan.index.clone());
         let progress_log = log.clone();
         let observer = events;
-        // The compiler runs in this blocking work: a job that ends kills it.
-        let run = registry_adapters::process::blocking(move || {
+        let (run, stats, index) = registry_adapters::process::blocking(move || {
             // The observer first: a progress display ends its bar before the phase line.
             let events: EventFn = Arc::new(move |e: &BuildEvent| {
                 if let Some(observer) = &observer {
@@ -270,7 +301,6 @@ impl PackageSetUpdater {
         .await
         .map_err(|e| fail(format!("The build task stopped: {e}")))?
         .map_err(fail)?;
-        let (run, stats, index) = run;
         for rejection in &run.result.rejected {
             log.warn(&format!("{} was not added to the set: {}", rejection.name, rejection.reason));
         }
@@ -282,6 +312,16 @@ impl PackageSetUpdater {
             stats.packages_restored,
             run.result.rejected.len()
         ));
+        Ok(Built { run, stats, index })
+    }
+
+    /// Commits the new set, then mirrors it to the legacy repository.
+    /// Invariant: a set is released only if it changes something, and it is committed
+    /// before it is mirrored, so the mirror never names a set the registry lacks.
+    async fn release(env: &JobEnv, plan: Plan, built: Built) -> Result<UpdateOutcome, Failure> {
+        let log = env.log.clone();
+        let Plan { latest, compiler, .. } = plan;
+        let Built { run, stats, index } = built;
         let accepted = run.result.accepted_changes();
         if accepted.is_empty() && compiler == latest.compiler {
             return Err(fail("No packages could be added to the set: every change failed to compile."));
@@ -293,6 +333,7 @@ impl PackageSetUpdater {
             published: (env.clock)().date(),
             packages: run.result.packages(&latest.packages),
         };
+        let job_id = env.job();
         let message = commit::append_job_id(&commit_message(&latest, &accepted, version), job_id);
         let commit = env
             .registry
