@@ -50,6 +50,36 @@ fn settings_and_the_job_commands_never_reach_into_the_server() {
     }
 }
 
+/// A reader of ARCHITECTURE.md's code map finds every module of every crate there.
+#[test]
+fn the_code_map_names_every_module() {
+    let map = std::fs::read_to_string(crates_dir().join("../ARCHITECTURE.md")).unwrap();
+    let words: BTreeSet<&str> =
+        map.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).collect();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(crates_dir()).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    assert!(files.len() > 50, "read the wrong folder: {} files", files.len());
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+        .filter_map(|f| {
+            let stem = f.file_stem()?.to_str()?;
+            let name = match stem {
+                "lib" | "main" => return None,
+                "mod" => f.parent()?.file_name()?.to_str()?,
+                other => other,
+            };
+            (!words.contains(name)).then(|| f.display().to_string())
+        })
+        .collect();
+    assert!(missing.is_empty(), "ARCHITECTURE.md's code map does not name these modules: {missing:#?}");
+}
+
 /// A source file's module path inside its crate (`src/a/mod.rs` and `src/a.rs` are `a`).
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
     let relative = file.strip_prefix(src).unwrap().with_extension("");
