@@ -27,6 +27,7 @@ pub mod registry;
 pub mod secure;
 pub mod transfer;
 pub mod unpublish;
+pub mod verified;
 
 use std::path::PathBuf;
 use std::sync::Arc;

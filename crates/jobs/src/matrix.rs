@@ -31,8 +31,9 @@ use registry_core::solver::{
 };
 use registry_core::{Metadata, PackageName, Range, Version, commit};
 
-use crate::publish::{Published, install_verified};
+use crate::publish::Published;
 use crate::registry::{all_manifests, all_metadata, metadata_path, read_metadata};
+use crate::verified::install_verified;
 use crate::{Context, Failure, JobEnv};
 
 /// One matrix job: compile `name@version` with `compiler`, its dependencies pinned

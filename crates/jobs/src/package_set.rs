@@ -23,7 +23,7 @@ use registry_build::{
 use registry_compiler::Purs;
 use registry_core::json::Codec;
 use registry_core::manifest_index::{self, IncludeRanges};
-use registry_core::metadata::Metadata;
+use registry_core::metadata::{Metadata, PublishedMetadata};
 use registry_core::operation::PackageSetUpdateData;
 use registry_core::package_set_batch::Rejection;
 use registry_core::package_set_rules::{
@@ -34,6 +34,7 @@ use registry_core::{Manifest, ManifestIndex, PackageName, PackageSet, Sha256, Ve
 
 use crate::legacy_mirror::mirror_package_set;
 use crate::registry::metadata_path;
+use crate::verified::{unpack_verified, verify_tarball};
 use crate::{Failure, JobEnv};
 
 pub struct PackageSetUpdater {
@@ -64,39 +65,31 @@ fn fail(message: impl Into<String>) -> Failure {
     Failure(message.into())
 }
 
-/// Tarballs from storage, extracted into `packages/<name>@<version>/`.
+/// Tarballs from storage, each verified against its metadata entry (size and hash),
+/// extracted into `packages/<name>@<version>/`.
 struct StorageSource {
     storage: Arc<dyn Storage>,
     runtime: tokio::runtime::Handle,
-    hashes: BTreeMap<(PackageName, Version), Sha256>,
+    published: BTreeMap<(PackageName, Version), PublishedMetadata>,
 }
 
 impl PackageSource for StorageSource {
     fn install(&self, name: &PackageName, version: Version, dest: &Path) -> Result<(), String> {
+        let published = self
+            .published
+            .get(&(name.clone(), version))
+            .ok_or_else(|| format!("{name}@{version} is not published in the registry's metadata"))?;
         let bytes = self
             .runtime
             .block_on(self.storage.download(name, &version))
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{name}@{version} has no tarball in {}", self.storage.describe()))?;
-        if let Some(expected) = self.hashes.get(&(name.clone(), version))
-            && Sha256::of_bytes(&bytes) != *expected
-        {
-            return Err(format!("the stored tarball of {name}@{version} does not match its published hash"));
-        }
-        let top = format!("{name}-{version}");
-        let extracted = registry_tarball::extract_tarball(&bytes[..], dest, Some(&top), &Default::default())
-            .map_err(|e| e.to_string())?;
-        // The tarball's top directory becomes the package directory itself.
-        let top_dir = dest.join(&extracted.top_dir);
-        for entry in std::fs::read_dir(&top_dir).map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            std::fs::rename(entry.path(), dest.join(entry.file_name())).map_err(|e| e.to_string())?;
-        }
-        std::fs::remove_dir(&top_dir).map_err(|e| e.to_string())
+        verify_tarball(name, version, &bytes, published)?;
+        unpack_verified(name, version, &bytes, dest)
     }
 
     fn hash(&self, name: &PackageName, version: Version) -> Option<Sha256> {
-        self.hashes.get(&(name.clone(), version)).cloned()
+        self.published.get(&(name.clone(), version)).map(|p| p.hash.clone())
     }
 }
 
@@ -141,10 +134,10 @@ impl PackageSetUpdater {
         Ok(ManifestIndex::maximal(IncludeRanges::IgnoreRanges, &manifests).1)
     }
 
-    async fn hashes(
+    async fn published(
         registry: &dyn GitRepo,
         wanted: &BTreeSet<(PackageName, Version)>,
-    ) -> Result<BTreeMap<(PackageName, Version), Sha256>, Failure> {
+    ) -> Result<BTreeMap<(PackageName, Version), PublishedMetadata>, Failure> {
         let mut out = BTreeMap::new();
         let mut metadata: BTreeMap<PackageName, Option<Metadata>> = BTreeMap::new();
         for (name, version) in wanted {
@@ -156,11 +149,11 @@ impl PackageSetUpdater {
                     .map_err(|e| fail(format!("The registry's metadata for {name} cannot be read: {e}")))?;
                 metadata.insert(name.clone(), parsed);
             }
-            let hash = metadata[name].as_ref().and_then(|m| m.published.get(version)).map(|p| p.hash.clone());
-            let hash = hash.ok_or_else(|| {
+            let entry = metadata[name].as_ref().and_then(|m| m.published.get(version)).cloned();
+            let entry = entry.ok_or_else(|| {
                 fail(format!("{name}@{version} is not published in the registry's metadata."))
             })?;
-            out.insert((name.clone(), *version), hash);
+            out.insert((name.clone(), *version), entry);
         }
         Ok(out)
     }
@@ -173,8 +166,8 @@ struct Plan {
     index: ManifestIndex,
     /// The accepted candidates in upstream's order.
     ordered: Vec<(PackageName, Change)>,
-    /// The published hash of every version the build may install.
-    hashes: BTreeMap<(PackageName, Version), Sha256>,
+    /// The metadata entry (size and hash) of every version the build may install.
+    published: BTreeMap<(PackageName, Version), PublishedMetadata>,
 }
 
 /// What the build decided and what it cost.
@@ -257,13 +250,13 @@ impl PackageSetUpdater {
             Change::Update(v) => Some((n.clone(), *v)),
             Change::Remove => None,
         }));
-        let hashes = Self::hashes(env.registry.as_ref(), &wanted).await?;
+        let published = Self::published(env.registry.as_ref(), &wanted).await?;
         log.info(&format!(
             "Building {} packages with {} changes using purs {compiler}",
             latest.packages.len(),
             ordered.len()
         ));
-        Ok(Plan { latest, compiler, index, ordered, hashes })
+        Ok(Plan { latest, compiler, index, ordered, published })
     }
 
     /// Decides the batch by compiling in this compiler's working directory.
@@ -275,7 +268,7 @@ impl PackageSetUpdater {
         let source = StorageSource {
             storage: env.storage.clone(),
             runtime: tokio::runtime::Handle::current(),
-            hashes: plan.hashes.clone(),
+            published: plan.published.clone(),
         };
         let cache: Arc<dyn BuildCache> =
             Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
@@ -378,5 +371,85 @@ impl PackageSetUpdater {
             .await
             .map_err(|e| fail(format!("Waiting for {} stopped: {e}", path.display())))?
             .map_err(cannot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry_core::Timestamp;
+
+    /// Real local storage holding one real tarball of `tiny@1.0.0`.
+    fn stored_tiny(dir: &Path) -> (Arc<dyn Storage>, Vec<u8>) {
+        let src = dir.join("tiny-src");
+        std::fs::create_dir_all(src.join("src")).unwrap();
+        std::fs::write(src.join("src/Tiny.purs"), "module Tiny where\n\nx :: Int\nx = 1\n").unwrap();
+        let mut tarball = Vec::new();
+        registry_tarball::write_tarball(&src, "tiny-1.0.0", &mut tarball).unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(registry_adapters::LocalStorage::new(dir.join("storage")));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let name = PackageName::parse("tiny").unwrap();
+        runtime
+            .block_on(storage.upload(
+                &name,
+                &Version::new(1, 0, 0),
+                bytes::Bytes::from(tarball.clone()),
+                &registry_adapters::NullLog,
+            ))
+            .unwrap();
+        (storage, tarball)
+    }
+
+    fn entry(bytes: u64, hash: Sha256) -> PublishedMetadata {
+        PublishedMetadata {
+            bytes,
+            compilers: vec![Version::new(0, 15, 15)],
+            hash,
+            published_time: Timestamp::from_unix_millis(0),
+            git_ref: Some(String::new()),
+        }
+    }
+
+    #[test]
+    fn the_package_set_source_refuses_a_tarball_whose_size_differs_from_its_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, tarball) = stored_tiny(dir.path());
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let (name, version) = (PackageName::parse("tiny").unwrap(), Version::new(1, 0, 0));
+        let hash = Sha256::of_bytes(&tarball);
+        let source = |bytes: u64| StorageSource {
+            storage: storage.clone(),
+            runtime: runtime.handle().clone(),
+            published: [((name.clone(), version), entry(bytes, hash.clone()))].into_iter().collect(),
+        };
+
+        // The hash is right, the recorded size is not: refused before unpacking.
+        let dest = dir.path().join("wrong-size");
+        std::fs::create_dir_all(&dest).unwrap();
+        let err = source(tarball.len() as u64 + 1).install(&name, version, &dest).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "Integrity check failed for tiny@1.0.0: size mismatch (got {}, expected {})",
+                tarball.len(),
+                tarball.len() + 1
+            )),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0, "nothing may be unpacked");
+
+        // A wrong hash with the right size is refused too.
+        let forged = StorageSource {
+            published: [((name.clone(), version), entry(tarball.len() as u64, Sha256::of_bytes(b"other")))]
+                .into_iter()
+                .collect(),
+            ..source(0)
+        };
+        let err = forged.install(&name, version, &dest).unwrap_err();
+        assert!(err.contains("Integrity check failed for tiny@1.0.0: hash mismatch"), "{err}");
+
+        // Size and hash as recorded: installed as the package directory itself.
+        source(tarball.len() as u64).install(&name, version, &dest).unwrap();
+        assert!(dest.join("src/Tiny.purs").is_file());
     }
 }

@@ -60,7 +60,6 @@ use crate::registry::{read_entry, read_metadata};
 use crate::{Context, Failure, JobEnv};
 use checks::{check_licence, check_manifest, check_modules};
 use commits::{index_entry_writer, write_index_entry, write_metadata};
-pub(crate) use install::install_verified;
 pub use legacy::DHALL_TO_JSON;
 use manifest::{ManifestOrigin, ManifestRequest, read_manifest};
 use retry::EarlierAttempt;

@@ -7,10 +7,10 @@ use registry_core::metadata::PublishedMetadata;
 use registry_core::{Manifest, Metadata};
 
 use super::commits::{write_index_entry, write_metadata};
-use super::install::download_verified;
 use super::manifest_file::MAX_MANIFEST_BYTES;
 use super::{Publisher, blocking};
 use crate::registry::read_entry;
+use crate::verified::download_verified;
 use crate::{Context, Failure, JobEnv};
 
 /// What an earlier attempt left: the version in the metadata and, if `indexed`,
