@@ -16,6 +16,7 @@
 //! A job fails with a [`Failure`]: one sentence (or a short paragraph) saying what
 //! was wrong and how to fix it; the server makes it the job's last log line.
 
+pub mod builds;
 pub mod files;
 pub mod follow_ups;
 pub mod legacy_mirror;

@@ -4,8 +4,10 @@
 //! A publish verifies a version with one compiler. Matrix jobs then try the others:
 //! * [`MatrixBuilder`] runs one job in two steps. [`MatrixBuilder::compile`]
 //!   installs the job's build plan and the package itself from storage (each
-//!   tarball checked against its metadata's size and hash) and compiles them all
-//!   with the job's compiler; a failure changes nothing. [`MatrixBuilder::record`]
+//!   tarball checked against its metadata's size and hash) and builds them with the
+//!   job's compiler through the build engine (`crate::builds`): what is in the build
+//!   cache is restored, so a job whose plan is built compiles only its package; a
+//!   failure changes nothing but the cache of what did compile. [`MatrixBuilder::record`]
 //!   adds the compiler to `published[version].compilers` (sorted, no repeats) and
 //!   commits the metadata file. The caller runs `record` while no other job
 //!   writes the package's metadata.
@@ -18,10 +20,10 @@
 //! version is tried once per compiler, and a failed try is never queued again).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::Arc;
 
 use registry_adapters::{ActivityLog, FileChange, GitRepo};
+use registry_build::{BuildReport, EngineError};
 use registry_compiler::{CompilerFailure, Purs};
 use registry_core::json::Codec;
 use registry_core::metadata::PublishedMetadata;
@@ -31,8 +33,9 @@ use registry_core::solver::{
 };
 use registry_core::{Metadata, PackageName, Range, Version, commit};
 
+use crate::builds::{OnDisk, build_packages, shown_file};
 use crate::publish::Published;
-use crate::registry::{all_manifests, all_metadata, metadata_path, read_metadata};
+use crate::registry::{all_manifests, all_metadata, metadata_path, read_entry, read_metadata};
 use crate::verified::install_verified;
 use crate::{Context, Failure, JobEnv};
 
@@ -73,9 +76,11 @@ impl MatrixBuilder {
         MatrixBuilder { purs }
     }
 
-    /// Installs the build plan and the package into `<work>/.registry` and compiles
-    /// `.registry/*/src/**/*.purs` with the job's compiler. Writes nothing durable.
-    pub async fn compile(&self, env: &JobEnv, job: &MatrixJob) -> Result<(), Failure> {
+    /// Installs the build plan and the package into `<work>/.registry` (verified) and
+    /// builds them with the job's compiler through the build engine: whatever is in
+    /// the build cache is restored, whatever compiles is stored there. Writes nothing
+    /// else durable. The report says what was compiled and restored.
+    pub async fn compile(&self, env: &JobEnv, job: &MatrixJob) -> Result<BuildReport, Failure> {
         let log = env.log();
         let id = job.id();
         let compiler = job.compiler;
@@ -90,9 +95,19 @@ impl MatrixBuilder {
         }
         let deps_dir = env.work_dir.join(".registry");
         std::fs::create_dir_all(&deps_dir).context(|| format!("Creating {} failed", deps_dir.display()))?;
+        let mut on_disk = Vec::new();
         for (name, version) in &packages {
             let published = published_entry(env, job, name, *version).await?;
             install_verified(env, name, *version, &published, &deps_dir).await?;
+            let manifest =
+                read_entry(env.index.as_ref(), name).await?.into_iter().find(|m| m.version == *version);
+            on_disk.push(OnDisk {
+                name: name.clone(),
+                version: *version,
+                manifest,
+                dir: deps_dir.join(format!("{name}-{version}")),
+                hash: Some(published.hash),
+            });
             log.debug(&format!("Installed {name}@{version}"));
         }
         log.info(&format!(
@@ -100,44 +115,49 @@ impl MatrixBuilder {
             packages.len() - 1
         ));
 
-        let purs = self.purs.clone();
-        let (cwd, output) = (env.work_dir.clone(), env.work_dir.join("output"));
-        let globs = vec![".registry/*/src/**/*.purs".to_owned()];
-        let result = blocking(move || purs.compile(Some(compiler), Some(cwd), globs, Some(output))).await?;
         let unchanged = format!("The metadata of {id} is unchanged.");
-        match result {
-            Ok(_) => {
-                log.info(&format!("Compilation succeeded with compiler {compiler}"));
-                Ok(())
+        let report = match build_packages(env, &self.purs, compiler, on_disk).await? {
+            Ok(report) => report,
+            Err(EngineError::Compiler(CompilerFailure::MissingCompiler)) => {
+                return Err(Failure(format!(
+                    "Compiler {compiler} is not installed on this registry, so {id} cannot be compiled with it. \
+                     {unchanged}"
+                )));
             }
-            Err(CompilerFailure::CompilationError(errors)) if !errors.is_empty() => {
-                log.info(&format!(
-                    "Compilation failed with compiler {compiler}:\n{}",
-                    CompilerFailure::CompilationError(errors.clone())
-                ));
-                let first = &errors[0];
-                let message = first.message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-                Err(Failure(format!(
-                    "{id} does not compile with compiler {compiler}: error {} in file {} at line {}: {}{} {unchanged}",
-                    first.error_code,
-                    relative_to(&first.filename, &env.work_dir),
-                    first.position.start_line,
-                    message.trim_end_matches('.'),
-                    if errors.len() > 1 {
-                        format!(" ({} errors in all; see the log).", errors.len())
-                    } else {
-                        ".".into()
-                    }
-                )))
-            }
-            Err(CompilerFailure::MissingCompiler) => Err(Failure(format!(
-                "Compiler {compiler} is not installed on this registry, so {id} cannot be compiled with it. \
-                 {unchanged}"
-            ))),
             Err(other) => {
-                Err(Failure(format!("Compiling {id} with compiler {compiler} failed: {other} {unchanged}")))
+                return Err(Failure(format!(
+                    "Compiling {id} with compiler {compiler} failed: {other} {unchanged}"
+                )));
             }
+        };
+        if report.outcome.is_ok() {
+            log.info(&format!("Compilation succeeded with compiler {compiler}"));
+            return Ok(report);
         }
+        let errors = report.errors;
+        log.info(&format!(
+            "Compilation failed with compiler {compiler}:\n{}",
+            CompilerFailure::CompilationError(errors.clone())
+        ));
+        let Some(first) = errors.first() else {
+            return Err(Failure(format!(
+                "{id} does not compile with compiler {compiler}, but the compiler named no error; see the log. \
+                 {unchanged}"
+            )));
+        };
+        let message = first.message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        Err(Failure(format!(
+            "{id} does not compile with compiler {compiler}: error {} in file {} at line {}: {}{} {unchanged}",
+            first.error_code,
+            shown_file(&first.filename, env, compiler, None, ".registry/"),
+            first.position.start_line,
+            message.trim_end_matches('.'),
+            if errors.len() > 1 {
+                format!(" ({} errors in all; see the log).", errors.len())
+            } else {
+                ".".into()
+            }
+        )))
     }
 
     /// Adds the job's compiler to the version's compilers and commits the metadata.
@@ -207,11 +227,6 @@ async fn published_entry(
             ))
         }
     })
-}
-
-fn relative_to(filename: &str, work_dir: &Path) -> String {
-    let prefix = format!("{}/", work_dir.display());
-    filename.strip_prefix(&prefix).unwrap_or(filename).to_owned()
 }
 
 /// The registry as the planner needs it: every manifest's dependencies, every

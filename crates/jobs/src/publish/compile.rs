@@ -1,81 +1,75 @@
-//! Compiling exactly what ships, with errors told relative to the package.
+//! Compiling exactly what ships, through the build engine, with errors told
+//! relative to the package.
 
-use std::path::Path;
-
+use registry_build::EngineError;
 use registry_compiler::CompilerFailure;
-use registry_core::{Manifest, Version};
+use registry_core::{Manifest, Sha256, Version};
 
-use super::{Publisher, blocking};
+use super::{Dirs, Publisher};
+use crate::builds::{OnDisk, build_packages, shown_file};
 use crate::{Failure, JobEnv};
 
 impl Publisher {
+    /// Builds the dependencies (restored from the build cache when their key is
+    /// there), then the package from what ships, whose build result is keyed by
+    /// `hash`, the tarball's.
     pub(super) async fn compile(
         &self,
         env: &JobEnv,
         manifest: &Manifest,
         compiler: Version,
+        deps: Vec<OnDisk>,
+        dirs: &Dirs,
+        hash: &Sha256,
     ) -> Result<(), Failure> {
-        let top = format!("{}-{}", manifest.name, manifest.version);
-        let globs = vec![format!("{top}/src/**/*.purs"), ".registry/*/src/**/*.purs".to_owned()];
-        let purs = self.purs.clone();
-        let cwd = env.work_dir.clone();
-        let output = env.work_dir.join("output");
-        match blocking(move || purs.compile(Some(compiler), Some(cwd), globs, Some(output))).await? {
-            Ok(_) => {
-                env.log().info(&format!("Compiled {} with {compiler}", manifest.id()));
-                Ok(())
-            }
-            Err(CompilerFailure::CompilationError(errors)) => {
-                env.log().info(&format!(
-                    "Compiler errors:\n{}",
-                    CompilerFailure::CompilationError(errors.clone())
-                ));
-                let first = &errors[0];
-                let file = relative_source(&first.filename, &env.work_dir, &top);
-                let message = first
-                    .message
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty())
-                    .unwrap_or("")
-                    .trim_end_matches('.');
-                Err(Failure(format!(
-                    "{} does not compile with {compiler}: error {} in file {file} at line {}: {message}{} Fix the \
-                     code, tag a new ref and publish again.",
-                    manifest.id(),
-                    first.error_code,
-                    first.position.start_line,
-                    if errors.len() > 1 {
-                        format!(" ({} errors in all; see the log).", errors.len())
-                    } else {
-                        ".".into()
-                    }
-                )))
+        let own = OnDisk {
+            name: manifest.name.clone(),
+            version: manifest.version,
+            manifest: Some(manifest.clone()),
+            dir: dirs.packaging.clone(),
+            hash: Some(hash.clone()),
+        };
+        let mut packages = deps;
+        packages.push(own);
+        let report = match build_packages(env, &self.purs, compiler, packages).await? {
+            Ok(report) => report,
+            Err(EngineError::Compiler(failure)) => {
+                return Err(Failure(format!(
+                    "Compiling {} with {compiler} failed: {failure}",
+                    manifest.id()
+                )));
             }
             Err(other) => {
-                Err(Failure(format!("Compiling {} with {compiler} failed: {other}", manifest.id())))
+                return Err(Failure(format!("Compiling {} with {compiler} failed: {other}", manifest.id())));
             }
+        };
+        if report.outcome.is_ok() {
+            env.log().info(&format!("Compiled {} with {compiler}", manifest.id()));
+            return Ok(());
         }
-    }
-}
-
-pub(super) fn relative_source(filename: &str, work_dir: &Path, top: &str) -> String {
-    let work = format!("{}/", work_dir.display());
-    let rel = filename.strip_prefix(&work).unwrap_or(filename);
-    rel.strip_prefix(&format!("{top}/")).unwrap_or(rel).to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compiler_file_names_are_shown_relative_to_the_package() {
-        let work = Path::new("/tmp/job");
-        assert_eq!(relative_source("/tmp/job/a-1.0.0/src/A.purs", work, "a-1.0.0"), "src/A.purs");
-        assert_eq!(
-            relative_source(".registry/b-1.0.0/src/B.purs", work, "a-1.0.0"),
-            ".registry/b-1.0.0/src/B.purs"
-        );
+        let errors = report.errors;
+        let Some(first) = errors.first() else {
+            return Err(Failure(format!(
+                "{} does not compile with {compiler}, but the compiler named no error; see the log.",
+                manifest.id()
+            )));
+        };
+        env.log().info(&format!("Compiler errors:\n{}", CompilerFailure::CompilationError(errors.clone())));
+        let own_dir = format!("{}@{}", manifest.name, manifest.version);
+        let file = shown_file(&first.filename, env, compiler, Some(&own_dir), ".registry/");
+        let message =
+            first.message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").trim_end_matches('.');
+        Err(Failure(format!(
+            "{} does not compile with {compiler}: error {} in file {file} at line {}: {message}{} Fix the \
+             code, tag a new ref and publish again.",
+            manifest.id(),
+            first.error_code,
+            first.position.start_line,
+            if errors.len() > 1 {
+                format!(" ({} errors in all; see the log).", errors.len())
+            } else {
+                ".".into()
+            }
+        )))
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use registry_core::{PackageName, Version};
 
 use super::Publisher;
-use crate::registry::read_metadata;
+use crate::builds::OnDisk;
+use crate::registry::{read_entry, read_metadata};
 use crate::verified::install_verified;
 use crate::{Context, Failure, JobEnv};
 
@@ -17,7 +18,8 @@ impl Publisher {
         env: &JobEnv,
         resolutions: &BTreeMap<PackageName, Version>,
         deps_dir: &Path,
-    ) -> Result<(), Failure> {
+    ) -> Result<Vec<OnDisk>, Failure> {
+        let mut installed = Vec::new();
         std::fs::create_dir_all(deps_dir).context(|| format!("Creating {} failed", deps_dir.display()))?;
         for (dep, version) in resolutions {
             let dep_id = format!("{dep}@{version}");
@@ -30,8 +32,17 @@ impl Publisher {
                     ))
                 })?;
             install_verified(env, dep, *version, &published, deps_dir).await?;
+            let manifest =
+                read_entry(env.index.as_ref(), dep).await?.into_iter().find(|m| m.version == *version);
+            installed.push(OnDisk {
+                name: dep.clone(),
+                version: *version,
+                manifest,
+                dir: deps_dir.join(format!("{dep}-{version}")),
+                hash: Some(published.hash),
+            });
         }
         env.log().info(&format!("Installed {} dependencies", resolutions.len()));
-        Ok(())
+        Ok(installed)
     }
 }

@@ -5,8 +5,8 @@
 //! `spago.yaml`, else legacy `bower.json`, else `spago.dhall`) → name, version
 //! and location agree with the request → licence → build plan (solve, or check the given resolutions) → module names →
 //! install dependencies (verified) → unused/missing dependencies (`purs graph`) →
-//! package files → compile exactly what ships → reproducible tarball within the
-//! size limits → upload (never overwrite) → metadata commit → index commit →
+//! package files → reproducible tarball within the size limits → compile exactly
+//! what ships (through the build engine, over cached dependencies) → upload (never overwrite) → metadata commit → index commit →
 //! documentation (best effort).
 //!
 //! Durable effects happen in the order storage, metadata, index, so a retried job
@@ -272,20 +272,20 @@ impl Publisher {
         }
 
         // 13a. Dependencies.
-        self.install(env, &resolutions, &dirs.deps).await?;
+        let deps = self.install(env, &resolutions, &dirs.deps).await?;
         // 13b. Unused or missing dependencies.
         self.check_dependencies(env, &manifest, compiler, &dirs).await?;
         // 13c–d. purs.json in the source; the files that ship.
         std::fs::write(dirs.package.join("purs.json"), manifest.to_pretty())
             .context(|| "Writing purs.json into the source failed".to_owned())?;
         self.copy_package_files(env, &manifest, &dirs).await?;
-        // 13e. Compile what ships.
-        self.compile(env, &manifest, compiler).await?;
-        // 13f–g. Tarball.
+        // 13e–f. Tarball, made before compiling: its hash names the build result.
         let tarball = self.tarball(env, &manifest, &dirs).await?;
         let hash = Sha256::of_bytes(&tarball);
         let bytes = tarball.len() as u64;
         log.info(&format!("Packaged {id}: {bytes} bytes, {}", hash.as_str()));
+        // 13g. Compile what ships, over its dependencies' cached build results.
+        self.compile(env, &manifest, compiler, deps, &dirs, &hash).await?;
         // 13h. Upload.
         upload(env, &manifest, Bytes::from(tarball), &hash).await?;
         // 13i. Metadata.

@@ -1,0 +1,155 @@
+//! Publish and matrix jobs compile through the build engine over the build cache in
+//! storage: dependencies already built are restored, not compiled; whatever compiles
+//! is stored under its key; a package that fails is not stored. Modules compiled are
+//! counted from the engine's report and its "Compiled N modules" job-log line.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use registry_core::job::LogLevel;
+use registry_core::{Manifest, PackageName, Version};
+use registry_jobs::matrix::{MatrixBuilder, MatrixJob};
+use registry_workload::Variant;
+use support::*;
+
+fn v(s: &str) -> Version {
+    Version::parse(s).unwrap()
+}
+
+fn n(s: &str) -> PackageName {
+    PackageName::parse(s).unwrap()
+}
+
+/// The number of modules `manifest`'s generated sources provide.
+fn modules(manifest: &Manifest) -> usize {
+    files(manifest, Variant::Normal).keys().filter(|p| p.starts_with("src/") && p.ends_with(".purs")).count()
+}
+
+fn cache_objects(reg: &TestRegistry) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![reg.root().join("storage/_build-cache")];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else if entry.file_name().to_string_lossy().ends_with(".tar.gz") {
+                found.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn compiled_line(outcome: &Outcome) -> String {
+    let lines: Vec<&String> = outcome
+        .log
+        .iter()
+        .filter(|(level, m)| {
+            *level == LogLevel::Info && m.starts_with("Compiled ") && m.ends_with(" modules")
+        })
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(lines.len(), 1, "one compile expected:\n{}", outcome.printed());
+    lines[0].clone()
+}
+
+async fn publish_ok(reg: &TestRegistry, manifest: &Manifest) -> Outcome {
+    reg.commit_source(
+        manifest.name.as_str(),
+        &files(manifest, Variant::Normal),
+        &format!("v{}", manifest.version),
+    );
+    let outcome = reg.publish(&request(manifest, true)).await;
+    outcome.ok();
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_whose_dependencies_are_built_compiles_only_its_own_modules() {
+    let reg = TestRegistry::new();
+    let alpha = manifest("alpha", "1.0.0", &[]);
+    let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
+    let gamma = manifest("gamma", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0"), ("beta", ">=1.0.0 <2.0.0")]);
+
+    let first = publish_ok(&reg, &alpha).await;
+    assert_eq!(compiled_line(&first), format!("Compiled {} modules", modules(&alpha)));
+    assert_eq!(cache_objects(&reg).len(), 1, "alpha's build result is stored");
+
+    let second = publish_ok(&reg, &beta).await;
+    assert!(
+        second.log.iter().any(|(_, m)| m == "Restored 1 packages from the build cache"),
+        "{}",
+        second.printed()
+    );
+    assert_eq!(compiled_line(&second), format!("Compiled {} modules", modules(&beta)));
+
+    let third = publish_ok(&reg, &gamma).await;
+    assert!(
+        third.log.iter().any(|(_, m)| m == "Restored 2 packages from the build cache"),
+        "{}",
+        third.printed()
+    );
+    assert_eq!(compiled_line(&third), format!("Compiled {} modules", modules(&gamma)));
+    assert_eq!(cache_objects(&reg).len(), 3);
+
+    // Without the cache the same kind of publish compiles its whole build plan.
+    std::fs::remove_dir_all(reg.root().join("storage/_build-cache")).unwrap();
+    let delta = manifest("delta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0"), ("beta", ">=1.0.0 <2.0.0")]);
+    let fourth = publish_ok(&reg, &delta).await;
+    assert!(!fourth.log.iter().any(|(_, m)| m.starts_with("Restored ")), "{}", fourth.printed());
+    let all = modules(&alpha) + modules(&beta) + modules(&delta);
+    assert_eq!(compiled_line(&fourth), format!("Compiled {all} modules"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_matrix_job_whose_plan_is_built_compiles_only_its_package_and_a_failure_stores_nothing() {
+    let reg = TestRegistry::new();
+    reg.install_compiler("0.15.14");
+    reg.install_compiler("0.14.9");
+    let alpha = manifest("alpha", "1.0.0", &[]);
+    let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
+    publish_ok(&reg, &alpha).await;
+    publish_ok(&reg, &beta).await;
+    let builder = MatrixBuilder::new(reg.publisher.purs.clone());
+    let job = |name: &str, compiler: &str, plan: &[(&str, &str)]| MatrixJob {
+        name: n(name),
+        version: v("1.0.0"),
+        compiler: v(compiler),
+        build_plan: plan.iter().map(|(n_, v_)| (n(n_), v(v_))).collect::<BTreeMap<_, _>>(),
+    };
+
+    let (env, _) = reg.job_env();
+    let report = builder.compile(&env, &job("alpha", "0.15.14", &[])).await.unwrap();
+    assert_eq!((report.modules_compiled, report.packages_restored), (modules(&alpha), 0));
+
+    // beta's plan (alpha) is built with 0.15.14: only beta compiles.
+    let (env, log) = reg.job_env();
+    let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
+    assert_eq!((report.modules_compiled, report.packages_restored), (modules(&beta), 1));
+    assert!(log.lines().iter().any(|(_, m)| m == &format!("Compiled {} modules", modules(&beta))));
+
+    // The same job again: everything is restored, the compiler does not run.
+    let (env, _) = reg.job_env();
+    let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
+    assert!(!report.compiled, "{report:?}");
+    assert_eq!((report.modules_compiled, report.packages_restored), (0, 2));
+
+    // A failed compile stores nothing (purs stops at ModuleNotFound before building
+    // anything, so not even alpha with 0.14.9); a successful one stores its result.
+    let ints = manifest("ints", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
+    let mut source = files(&ints, Variant::Normal);
+    source.insert("src/Ints/Prim.purs".into(), b"module Ints.Prim where\n\nimport Prim.Int\n".to_vec());
+    reg.commit_source("ints", &source, "v1.0.0");
+    reg.publish(&request(&ints, true)).await.ok();
+    let before = cache_objects(&reg);
+    let (env, _) = reg.job_env();
+    let failure = builder.compile(&env, &job("ints", "0.14.9", &[("alpha", "1.0.0")])).await.unwrap_err();
+    assert!(failure.0.starts_with("ints@1.0.0 does not compile with compiler 0.14.9"), "{failure}");
+    assert_eq!(cache_objects(&reg), before);
+    let (env, _) = reg.job_env();
+    builder.compile(&env, &job("alpha", "0.14.9", &[])).await.unwrap();
+    assert_eq!(cache_objects(&reg).len(), before.len() + 1);
+}
