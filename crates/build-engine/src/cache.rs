@@ -24,7 +24,11 @@ impl CachedOutput {
 pub trait BuildCache: Send + Sync {
     fn describe(&self) -> String;
     fn contains(&self, key: &BuildKey) -> std::io::Result<bool>;
+    /// A damaged entry (unreadable, or content that does not match its recorded
+    /// digest) is an error of kind [`std::io::ErrorKind::InvalidData`].
     fn get(&self, key: &BuildKey) -> std::io::Result<Option<CachedOutput>>;
+    /// Removes a damaged entry so a rebuilt result can take its place.
+    fn discard(&self, key: &BuildKey) -> std::io::Result<()>;
     /// Stores a result; storing a key that exists is a no-op.
     fn put(&self, key: &BuildKey, output: &CachedOutput) -> std::io::Result<()>;
 }

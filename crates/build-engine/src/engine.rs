@@ -1,9 +1,9 @@
 //! The build engine: makes a persistent working directory hold a package set and
 //! compiles it, trusting only outputs whose build key is known (see the crate docs).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use registry_compiler::{CompilerError, CompilerFailure, Purs};
@@ -18,8 +18,9 @@ use crate::progress::{BuildEvent, EventFn};
 use crate::source::{PackageSource, module_name_of};
 use crate::state::{self, Installed, JOURNAL_FILE, State};
 
-/// Bump when the layout of working directories or cache entries changes.
-pub const ENGINE_VERSION: u32 = 1;
+/// Bump when the layout of working directories or cache entries changes (2: cache
+/// entries record their content digest; the compiler's identity is memoised).
+pub const ENGINE_VERSION: u32 = 2;
 
 /// The source globs handed to purs (cwd = the working directory).
 pub const SOURCE_GLOB: &str = "packages/*/src/**/*.purs";
@@ -101,10 +102,9 @@ impl Engine {
             .locator
             .find(Some(compiler))
             .ok_or(EngineError::Compiler(CompilerFailure::MissingCompiler))?;
-        let digest = std::fs::read(&binary).map_err(|e| io_err(&binary, e))?;
         let toolchain = Toolchain {
             compiler,
-            compiler_digest: hex::encode(Sha256::digest(&digest)),
+            compiler_digest: compiler_identity(&binary).map_err(|e| io_err(&binary, e))?,
             flags: "compile --json-errors (codegen js)".into(),
             engine_version: ENGINE_VERSION,
         };
@@ -347,7 +347,18 @@ impl Engine {
                 continue;
             }
             let Some(key) = keys.get(name) else { continue };
-            let Some(cached) = self.cache.get(key).map_err(|e| self.io(e))? else { continue };
+            let cached = match self.cache.get(key) {
+                Ok(Some(cached)) => cached,
+                Ok(None) => continue,
+                // Never trusted: thrown away so the rebuilt result can be stored.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    let package = format!("{name}@{}", self.state[name].version);
+                    self.emit(BuildEvent::CacheEntryDamaged { package, reason: e.to_string() });
+                    self.cache.discard(key).map_err(|e| self.io(e))?;
+                    continue;
+                }
+                Err(e) => return Err(self.io(e)),
+            };
             let p = self.state[name].clone();
             let cached_modules: BTreeSet<&str> =
                 cached.files.keys().filter_map(|f| f.split('/').next()).collect();
@@ -503,6 +514,27 @@ impl Engine {
     pub fn installed_modules(&self) -> BTreeMap<PackageName, BTreeSet<String>> {
         self.state.iter().map(|(n, p)| (n.clone(), p.modules.keys().cloned().collect())).collect()
     }
+}
+
+/// The sha256 of the compiler binary's bytes: two binaries that call themselves the
+/// same version never share build keys. Hashing a purs binary costs a fraction of a
+/// second, so it is done once per (canonical path, size, mtime) in this process; a
+/// binary replaced in place changes its size or mtime and is hashed again.
+pub fn compiler_identity(binary: &Path) -> std::io::Result<String> {
+    type Seen = HashMap<(PathBuf, u64, SystemTime), String>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
+    let path = std::fs::canonicalize(binary)?;
+    let meta = std::fs::metadata(&path)?;
+    let id = (path, meta.len(), meta.modified()?);
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(digest) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return Ok(digest.clone());
+    }
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(&id.0)?, &mut hasher)?;
+    let digest = hex::encode(hasher.finalize());
+    seen.lock().unwrap_or_else(|p| p.into_inner()).insert(id, digest.clone());
+    Ok(digest)
 }
 
 fn collect_files(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {

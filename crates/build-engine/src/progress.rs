@@ -25,6 +25,10 @@ pub enum BuildEvent {
     Installed { packages: usize },
     /// Packages whose output came from the build cache instead of the compiler.
     Restored { packages: usize },
+    /// The cache entry of `package` was damaged (unreadable, or its content does not
+    /// match its recorded sha256): discarded and treated as missing, so the package
+    /// is rebuilt. A warning.
+    CacheEntryDamaged { package: String, reason: String },
     /// The compiler is starting on `packages` packages with `modules` modules between them.
     Compiling { packages: usize, modules: usize },
     /// The compiler started (re)compiling one module.
@@ -42,6 +46,11 @@ pub enum BuildEvent {
 }
 
 impl BuildEvent {
+    /// Whether the event's log line is a warning (else information).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, BuildEvent::CacheEntryDamaged { .. })
+    }
+
     /// The job-log line for this event; `None` for the fine-grained ones (one per
     /// package or module), which only a progress display wants.
     pub fn log_line(&self) -> Option<String> {
@@ -53,6 +62,9 @@ impl BuildEvent {
             BuildEvent::Installing { .. } | BuildEvent::ModuleStarted(_) => return None,
             BuildEvent::Installed { packages } => format!("Installed {packages} packages"),
             BuildEvent::Restored { packages } => format!("Restored {packages} packages from the build cache"),
+            BuildEvent::CacheEntryDamaged { package, reason } => {
+                format!("The build cache entry of {package} is damaged ({reason}); rebuilding it")
+            }
             BuildEvent::Compiling { packages, modules } => {
                 format!("Compiling: {packages} packages ({modules} modules) need a build")
             }

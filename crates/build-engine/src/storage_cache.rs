@@ -5,6 +5,13 @@
 //! One object per package build: `_build-cache/<first two hex digits>/<key>.tar.gz`,
 //! a gzipped tar of `<Module>/<file>` entries with fixed metadata, so equal outputs
 //! give equal bytes. Objects are immutable: equal keys mean equal outputs.
+//!
+//! Each object records the sha256 of its content ([`DIGEST_ENTRY`], first entry): a
+//! bucket, a disk or a person can damage an object after it was written, and a
+//! damaged object must never become a package's output. One that cannot be read or
+//! whose content does not match its recorded digest is reported as
+//! [`std::io::ErrorKind::InvalidData`], which the engine treats as missing (a WARN,
+//! then a rebuild) after discarding the object so the rebuilt result can be stored.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,14 +19,18 @@ use std::path::Component;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use registry_adapters::{ActivityLog, ObjectKey, Storage};
+use registry_adapters::{ActivityLog, ObjectKey, Storage, StorageError};
 use registry_core::build_plan::BuildKey;
+use sha2::{Digest, Sha256};
 
 use crate::cache::{BuildCache, CachedOutput};
 
 /// Refuses entries larger than this when reading (a corrupt or hostile object must
 /// not exhaust memory); a package's output is a few hundred kilobytes.
 const MAX_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The entry holding the hex sha256 of the object's files ([`content_digest`]).
+pub const DIGEST_ENTRY: &str = "content.sha256";
 
 enum Runtime {
     Borrowed(tokio::runtime::Handle),
@@ -93,9 +104,20 @@ impl BuildCache for StorageCache {
         let Some(bytes) = self.block_on(self.storage.get_object(&object)).map_err(io_error)? else {
             return Ok(None);
         };
-        decode(&bytes)
-            .map(Some)
-            .map_err(|e| io_error(format!("{object} in {}: {e}", self.storage.describe())))
+        decode(&bytes).map(Some).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{object} in {}: {e}", self.storage.describe()),
+            )
+        })
+    }
+
+    fn discard(&self, key: &BuildKey) -> std::io::Result<()> {
+        let object = Self::object_key(key)?;
+        match self.block_on(self.storage.remove(object.as_str(), self.log.as_ref())) {
+            Ok(()) | Err(StorageError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io_error(e)),
+        }
     }
 
     fn put(&self, key: &BuildKey, output: &CachedOutput) -> std::io::Result<()> {
@@ -107,32 +129,61 @@ impl BuildCache for StorageCache {
     }
 }
 
-/// A gzipped tar of the output's files, in key order, with fixed metadata.
+/// The sha256 (hex) of an output's files: each path and content, length-prefixed, in
+/// key order, so no two different outputs share a digest by concatenation.
+pub fn content_digest(files: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut hasher = Sha256::new();
+    for (path, bytes) in files {
+        hasher.update((path.len() as u64).to_le_bytes());
+        hasher.update(path.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// A gzipped tar of the output's files, in key order, with fixed metadata, after the
+/// [`DIGEST_ENTRY`] recording their digest.
 pub fn encode(output: &CachedOutput) -> std::io::Result<Vec<u8>> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
-    for (path, bytes) in &output.files {
+    let digest = content_digest(&output.files);
+    let entries = std::iter::once((DIGEST_ENTRY, digest.as_bytes()))
+        .chain(output.files.iter().map(|(p, b)| (p.as_str(), &b[..])));
+    for (path, bytes) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, &bytes[..])?;
+        tar.append_data(&mut header, path, bytes)?;
     }
     tar.into_inner()?.finish()
 }
 
 /// Reads an object written by [`encode`], refusing anything but plain files at
-/// relative paths of at least two segments (`<Module>/<file>`).
+/// relative paths of at least two segments (`<Module>/<file>`), and content that
+/// does not match the recorded digest.
 pub fn decode(bytes: &[u8]) -> Result<CachedOutput, String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut files = BTreeMap::new();
+    let mut recorded: Option<String> = None;
     for entry in archive.entries().map_err(|e| format!("not a build-cache entry: {e}"))? {
         let mut entry = entry.map_err(|e| format!("not a build-cache entry: {e}"))?;
         let path = entry.path().map_err(|e| format!("unreadable path: {e}"))?.into_owned();
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(format!("{} is not a regular file", path.display()));
+        }
+        if recorded.is_none() && files.is_empty() && path.to_str() == Some(DIGEST_ENTRY) {
+            let mut digest = String::new();
+            entry
+                .by_ref()
+                .take(64)
+                .read_to_string(&mut digest)
+                .map_err(|e| format!("{DIGEST_ENTRY}: {e}"))?;
+            recorded = Some(digest);
+            continue;
         }
         let normal = path.components().all(|c| matches!(c, Component::Normal(_)));
         let rel = path.to_str().filter(|_| normal && path.components().count() >= 2);
@@ -146,6 +197,13 @@ pub fn decode(bytes: &[u8]) -> Result<CachedOutput, String> {
         let mut content = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut content).map_err(|e| format!("{rel}: {e}"))?;
         files.insert(rel, content);
+    }
+    let Some(recorded) = recorded else {
+        return Err(format!("no recorded digest ({DIGEST_ENTRY})"));
+    };
+    let actual = content_digest(&files);
+    if actual != recorded {
+        return Err(format!("its content has sha256 {actual}, but {recorded} was recorded"));
     }
     Ok(CachedOutput { files })
 }
@@ -186,6 +244,37 @@ mod tests {
             assert!(err.contains("is not a <Module>/<file> path"), "{bad}: {err}");
         }
         assert!(decode(b"not a tarball").unwrap_err().contains("not a build-cache entry"));
+    }
+
+    #[test]
+    fn decoding_refuses_content_that_does_not_match_its_recorded_digest() {
+        let out = sample();
+        let mut other = out.clone();
+        other.files.insert("Data.Maybe/index.js".to_owned(), b"export const x = 2;\n".to_vec());
+        // The object of `other` with `out`'s digest: what a damaged object looks like
+        // once it still unpacks.
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let digest = content_digest(&out.files);
+        let entries = std::iter::once((DIGEST_ENTRY, digest.as_bytes()))
+            .chain(other.files.iter().map(|(p, b)| (p.as_str(), &b[..])));
+        for (path, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            tar.append_data(&mut header, path, bytes).unwrap();
+        }
+        let forged = tar.into_inner().unwrap().finish().unwrap();
+        let err = decode(&forged).unwrap_err();
+        assert!(err.contains("but ") && err.contains("was recorded"), "{err}");
+        // An object without a digest (written before digests) is refused too.
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        tar.append_data(&mut header, "A/index.js", &b"x"[..]).unwrap();
+        let bare = tar.into_inner().unwrap().finish().unwrap();
+        assert!(decode(&bare).unwrap_err().contains("no recorded digest"));
     }
 
     #[test]

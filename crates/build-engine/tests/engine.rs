@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use registry_build::{Engine, StorageCache};
+use registry_build::{BuildEvent, Engine, StorageCache};
 use registry_compiler::Purs;
 use registry_core::build_plan::affected_closure;
 use registry_core::package_set_batch::{CompileOutcome, PackageMap};
@@ -31,6 +31,8 @@ struct Step {
     crash_after_ms: Option<u64>,
     /// Delete the working directory first (a fresh machine; the cache stays).
     wipe: bool,
+    /// Damage every cache object first (content no longer matches its digest).
+    damage: bool,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -46,12 +48,14 @@ fn step() -> impl Strategy<Value = Step> {
         prop_oneof![4 => Just("0.15.15"), 1 => Just("0.15.14")],
         prop_oneof![4 => Just(None), 1 => (5u64..60).prop_map(Some)],
         prop_oneof![9 => Just(false), 1 => Just(true)],
+        prop_oneof![9 => Just(false), 1 => Just(true)],
     )
-        .prop_map(|(edits, compiler, crash_after_ms, wipe)| Step {
+        .prop_map(|(edits, compiler, crash_after_ms, wipe, damage)| Step {
             edits,
             compiler,
             crash_after_ms,
             wipe,
+            damage,
         })
 }
 
@@ -71,7 +75,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// After any sequence of jobs (adds, updates, removals, breaking and broken
-    /// versions, compiler switches, crashes mid-compile, lost working directories),
+    /// versions, compiler switches, crashes mid-compile, lost working directories,
+    /// damaged cache objects; restores after dependencies changed key),
     /// the engine reports what a clean build reports and, when it passes, leaves the
     /// same output.
     #[test]
@@ -86,6 +91,9 @@ proptest! {
             target = apply(&target, step);
             if step.wipe {
                 let _ = std::fs::remove_dir_all(base.path().join("work"));
+            }
+            if step.damage {
+                damage_cache(&base.path().join("cache"));
             }
             if let Some(ms) = step.crash_after_ms {
                 let purs = Purs::new(compilers(&base.path().join("bin")))
@@ -106,6 +114,118 @@ proptest! {
         }
         let _ = passes; // how many steps were compared in full (for debugging)
     }
+}
+
+/// Every `.tar.gz` object below `dir`, as paths.
+fn cache_objects(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else if entry.file_name().to_string_lossy().ends_with(".tar.gz") {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Rewrites every cache object below `dir` as bit rot would leave it: one byte of
+/// one file changed, the recorded digest kept. Returns how many were damaged.
+fn damage_cache(dir: &std::path::Path) -> usize {
+    use registry_build::storage_cache::{DIGEST_ENTRY, content_digest, decode};
+    let objects = cache_objects(dir);
+    for path in &objects {
+        let Ok(mut output) = decode(&std::fs::read(path).unwrap()) else { continue };
+        let digest = content_digest(&output.files);
+        let first = output.files.values_mut().next().unwrap();
+        first.push(b'!');
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let entries = std::iter::once((DIGEST_ENTRY.to_owned(), digest.into_bytes())).chain(output.files);
+        for (name, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            tar.append_data(&mut header, name, &bytes[..]).unwrap();
+        }
+        std::fs::write(path, tar.into_inner().unwrap().finish().unwrap()).unwrap();
+    }
+    objects.len()
+}
+
+#[test]
+fn a_damaged_cache_object_is_rebuilt_with_a_warning_and_stored_again() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
+    let source = GenSource { index: universe() };
+    // prelude alone first: the one object in the cache is prelude's.
+    let only_prelude: PackageMap = [(name("prelude"), v("1.0.0"))].into();
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    engine.build(&only_prelude, &source.index, &source).unwrap();
+    drop(engine);
+    assert_eq!(damage_cache(&base.path().join("cache")), 1);
+
+    std::fs::remove_dir_all(base.path().join("work")).unwrap();
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let mut engine = open(base.path(), "0.15.15", &cache)
+        .with_events(Arc::new(move |e: &BuildEvent| seen.lock().unwrap().push(e.clone())));
+    let report = engine.build(&full_set(), &source.index, &source).unwrap();
+    assert_eq!(report.outcome, CompileOutcome::Ok);
+    assert_eq!(report.packages_restored, 0, "nothing damaged may be restored");
+    let total: usize = engine.installed_modules().values().map(|m| m.len()).sum();
+    assert_eq!(report.modules_compiled, total);
+    let warnings: Vec<String> =
+        events.lock().unwrap().iter().filter(|e| e.is_warning()).filter_map(BuildEvent::log_line).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("The build cache entry of prelude@1.0.0 is damaged (")
+            && warnings[0].contains("was recorded")
+            && warnings[0].ends_with("; rebuilding it"),
+        "{warnings:?}"
+    );
+    let purs = Purs::new(compilers(&base.path().join("bin")));
+    let clean = base.path().join("clean");
+    assert_eq!(clean_build(&clean, &full_set(), &source, &purs, v("0.15.15")), CompileOutcome::Ok);
+    assert_same_output(&engine.output_dir(), &clean.join("output"), "rebuilt after damage");
+    drop(engine);
+
+    // The rebuilt results replaced the damaged objects: a fresh directory restores all.
+    std::fs::remove_dir_all(base.path().join("work")).unwrap();
+    let mut fresh = open(base.path(), "0.15.15", &cache);
+    let report = fresh.build(&full_set(), &source.index, &source).unwrap();
+    assert!(!report.compiled);
+    assert_eq!(report.packages_restored, full_set().len());
+}
+
+#[test]
+fn a_different_binary_with_the_same_version_does_not_reuse_outputs() {
+    let base = tempfile::tempdir().unwrap();
+    let cache = Arc::new(StorageCache::local(base.path().join("cache")).unwrap());
+    let source = GenSource { index: universe() };
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    let first = engine.build(&full_set(), &source.index, &source).unwrap();
+    drop(engine);
+
+    // Another build of "0.15.15": the stand-in with a few bytes appended (it still runs).
+    let link = base.path().join("bin/purs-0_15_15");
+    std::fs::remove_file(&link).unwrap();
+    std::fs::copy(standin(), &link).unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&link).unwrap();
+    std::io::Write::write_all(&mut file, b"another build").unwrap();
+    drop(file);
+
+    std::fs::remove_dir_all(base.path().join("work")).unwrap();
+    let mut engine = open(base.path(), "0.15.15", &cache);
+    let report = engine.build(&full_set(), &source.index, &source).unwrap();
+    assert_eq!(report.packages_restored, 0, "outputs of another binary are not reused");
+    assert_eq!(report.modules_compiled, first.modules_compiled);
+    assert_eq!(cache_objects(&base.path().join("cache")).len(), 2 * full_set().len());
 }
 
 #[test]

@@ -83,10 +83,10 @@ pub async fn build_packages(
         Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
     let (root, purs) = (engine_root(env), purs.clone());
     registry_adapters::process::blocking(move || {
-        let events: EventFn = Arc::new(move |e: &BuildEvent| {
-            if let Some(line) = e.log_line() {
-                log.info(&line)
-            }
+        let events: EventFn = Arc::new(move |e: &BuildEvent| match e.log_line() {
+            Some(line) if e.is_warning() => log.warn(&line),
+            Some(line) => log.info(&line),
+            None => {}
         });
         let mut engine = Engine::open(&root, compiler, purs, cache)?.with_events(events);
         engine.build(&target, &index, &source)

@@ -282,8 +282,10 @@ impl PackageSetUpdater {
                 if let Some(observer) = &observer {
                     observer(e)
                 }
-                if let Some(line) = e.log_line() {
-                    progress_log.info(&line)
+                match e.log_line() {
+                    Some(line) if e.is_warning() => progress_log.warn(&line),
+                    Some(line) => progress_log.info(&line),
+                    None => {}
                 }
             });
             let mut engine =
