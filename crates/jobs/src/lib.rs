@@ -32,8 +32,10 @@ pub mod verified;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
+use registry_compiler::{CompilerLocator, Purs};
 use registry_core::Timestamp;
 
 /// What a job may touch, and where it may write scratch files.
@@ -51,6 +53,11 @@ pub struct JobEnv {
     pub legacy_package_sets: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
+    /// The installed compilers (`purs-X_Y_Z` binaries): the registry's supported ones.
+    pub compilers: CompilerLocator,
+    /// Kept across jobs: the package-set build engine's working directories (one per
+    /// compiler) and its update lock. Publish and matrix jobs build in `work_dir`.
+    pub build_root: PathBuf,
     /// Empty at the start of the run; the caller removes it afterwards.
     pub work_dir: PathBuf,
     /// The server's clock, read when the job needs "now".
@@ -60,6 +67,16 @@ pub struct JobEnv {
 impl JobEnv {
     pub fn log(&self) -> &dyn ActivityLog {
         self.log.as_ref()
+    }
+
+    /// The compiler driver over the installed compilers; each call limited to
+    /// `timeout` when given (a job kind's compile limit).
+    pub fn purs(&self, timeout: Option<Duration>) -> Purs {
+        let purs = Purs::new(self.compilers.clone());
+        match timeout {
+            Some(limit) => purs.with_timeout(limit),
+            None => purs,
+        }
     }
 
     /// The job's id for commit messages; `None` outside a job.

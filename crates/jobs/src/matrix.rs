@@ -21,10 +21,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use registry_adapters::{ActivityLog, FileChange, GitRepo};
 use registry_build::{BuildReport, EngineError};
-use registry_compiler::{CompilerFailure, Purs};
+use registry_compiler::CompilerFailure;
 use registry_core::json::Codec;
 use registry_core::metadata::PublishedMetadata;
 use registry_core::solver::{
@@ -56,10 +57,11 @@ impl MatrixJob {
     }
 }
 
-/// Runs matrix jobs with a compiler driver.
-#[derive(Clone)]
+/// Runs matrix jobs over the environment's installed compilers.
+#[derive(Clone, Default)]
 pub struct MatrixBuilder {
-    pub purs: Purs,
+    /// Each compiler call's limit (`None`: only the job's own limit applies).
+    pub compile_timeout: Option<Duration>,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
@@ -72,8 +74,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl MatrixBuilder {
-    pub fn new(purs: Purs) -> Self {
-        MatrixBuilder { purs }
+    pub fn new() -> Self {
+        MatrixBuilder::default()
+    }
+
+    /// Limits each compiler call to `limit`.
+    pub fn with_compile_timeout(mut self, limit: Duration) -> Self {
+        self.compile_timeout = Some(limit);
+        self
     }
 
     /// Installs the build plan and the package into `<work>/.registry` (verified) and
@@ -116,7 +124,7 @@ impl MatrixBuilder {
         ));
 
         let unchanged = format!("The metadata of {id} is unchanged.");
-        let report = match build_packages(env, &self.purs, compiler, on_disk).await? {
+        let report = match build_packages(env, &env.purs(self.compile_timeout), compiler, on_disk).await? {
             Ok(report) => report,
             Err(EngineError::Compiler(CompilerFailure::MissingCompiler)) => {
                 return Err(Failure(format!(

@@ -9,18 +9,18 @@
 //!
 //! [`PackageSetUpdater::update`] is the whole update, for the job handler and for the
 //! `registry package-set update` command alike. Updates of one data directory run one at
-//! a time, across processes: each holds `<build_root>/update.lock` from reading the
+//! a time, across processes: each holds `<env.build_root>/update.lock` from reading the
 //! latest set to committing (and mirroring) the new one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use registry_adapters::{ActivityLog, CommitOutcome, FileChange, GitRepo, Storage};
+use registry_adapters::{CommitOutcome, FileChange, GitRepo, Storage};
 use registry_build::{
     BuildCache, BuildEvent, Engine, EventFn, PackageSource, Stats, StorageCache, run_batch,
 };
-use registry_compiler::Purs;
 use registry_core::json::Codec;
 use registry_core::manifest_index::{self, IncludeRanges};
 use registry_core::metadata::{Metadata, PublishedMetadata};
@@ -37,10 +37,14 @@ use crate::registry::metadata_path;
 use crate::verified::{unpack_verified, verify_tarball};
 use crate::{Failure, JobEnv};
 
+/// Runs package-set updates in the environment's build root (one working directory
+/// per compiler version, kept across jobs) with its installed compilers.
+#[derive(Clone, Default)]
 pub struct PackageSetUpdater {
-    /// Holds one working directory per compiler version, kept across jobs.
-    pub build_root: PathBuf,
-    pub purs: Purs,
+    /// Each compiler call's limit (`None`: only the job's own limit applies).
+    pub compile_timeout: Option<Duration>,
+    /// Extra environment variables for the compiler (tests slow the stand-in down).
+    pub compiler_env: Vec<(String, String)>,
 }
 
 /// What a package-set update did.
@@ -190,7 +194,7 @@ impl PackageSetUpdater {
         payload: &PackageSetUpdateData,
         events: Option<EventFn>,
     ) -> Result<UpdateOutcome, Failure> {
-        let _serialized = self.lock_updates(env.log.as_ref()).await?;
+        let _serialized = self.lock_updates(env).await?;
         let plan = Self::plan(env, payload).await?;
         let built = self.build(env, &plan, events).await?;
         Self::release(env, plan, built).await
@@ -272,7 +276,11 @@ impl PackageSetUpdater {
         };
         let cache: Arc<dyn BuildCache> =
             Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
-        let (root, purs, compiler) = (self.build_root.clone(), self.purs.clone(), plan.compiler);
+        let purs = self
+            .compiler_env
+            .iter()
+            .fold(env.purs(self.compile_timeout), |purs, (key, value)| purs.with_env(key, value));
+        let (root, compiler) = (env.build_root.clone(), plan.compiler);
         let (old, ordered, index) = (plan.latest.packages.clone(), plan.ordered.clone(), plan.index.clone());
         let progress_log = log.clone();
         let observer = events;
@@ -354,10 +362,11 @@ impl PackageSetUpdater {
 
     /// Waits until no other update of this build root runs (another job, or the
     /// command in another process), then holds the lock until the guard is dropped.
-    async fn lock_updates(&self, log: &dyn ActivityLog) -> Result<std::fs::File, Failure> {
-        let path = self.build_root.join(UPDATE_LOCK);
+    async fn lock_updates(&self, env: &JobEnv) -> Result<std::fs::File, Failure> {
+        let log = env.log();
+        let path = env.build_root.join(UPDATE_LOCK);
         let cannot = |e: std::io::Error| fail(format!("Cannot lock {}: {e}", path.display()));
-        std::fs::create_dir_all(&self.build_root).map_err(cannot)?;
+        std::fs::create_dir_all(&env.build_root).map_err(cannot)?;
         let file =
             std::fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(cannot)?;
         match file.try_lock() {

@@ -113,7 +113,7 @@ async fn a_matrix_job_whose_plan_is_built_compiles_only_its_package_and_a_failur
     let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
     publish_ok(&reg, &alpha).await;
     publish_ok(&reg, &beta).await;
-    let builder = MatrixBuilder::new(reg.publisher.purs.clone());
+    let builder = MatrixBuilder::new();
     let job = |name: &str, compiler: &str, plan: &[(&str, &str)]| MatrixJob {
         name: n(name),
         version: v("1.0.0"),

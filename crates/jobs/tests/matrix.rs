@@ -41,8 +41,8 @@ async fn publish(reg: &TestRegistry, manifest: &Manifest) -> Published {
     }
 }
 
-fn builder(reg: &TestRegistry) -> MatrixBuilder {
-    MatrixBuilder::new(reg.publisher.purs.clone())
+fn builder(_: &TestRegistry) -> MatrixBuilder {
+    MatrixBuilder::new()
 }
 
 fn planned(plans: &std::collections::BTreeSet<registry_core::solver::MatrixSolverResult>) -> Vec<String> {
@@ -59,7 +59,7 @@ fn planned(plans: &std::collections::BTreeSet<registry_core::solver::MatrixSolve
 async fn a_matrix_job_records_its_compiler_and_its_dependants_follow() {
     let reg = TestRegistry::new();
     reg.install_compiler("0.15.14");
-    let installed = reg.publisher.purs.locator.installed_versions();
+    let installed = reg.compilers().installed_versions();
     assert_eq!(installed, [v("0.15.14"), v("0.15.15")]);
     let alpha = manifest("alpha", "1.0.0", &[]);
     let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
@@ -152,7 +152,7 @@ async fn a_package_that_does_not_compile_keeps_its_metadata() {
     source.insert("src/Ints/Prim.purs".into(), b"module Ints.Prim where\n\nimport Prim.Int\n".to_vec());
     reg.commit_source("ints", &source, "v1.0.0");
     let published = publish(&reg, &ints).await;
-    let installed = reg.publisher.purs.locator.installed_versions();
+    let installed = reg.compilers().installed_versions();
     let (env, _) = reg.job_env();
     let plans = plan_after_publish(&env, &installed, &published).await.unwrap();
     assert_eq!(planned(&plans), ["ints@1.0.0 with 0.14.9 []"]);

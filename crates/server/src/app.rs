@@ -31,22 +31,21 @@ pub const READONLY_BANNER: &str = "\
 
 pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
-    let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
-    let purs = registry_compiler::Purs::new(locator.clone()).with_timeout(settings.timeout(JobType::Publish));
     // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
     let locks = PackageLocks::default();
     let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
         Arc::new(HoldingPackageLock { inner, locks: locks.clone() })
     };
-    let publisher = registry_jobs::publish::Publisher::new(purs);
+    let publisher =
+        registry_jobs::publish::Publisher::new().with_compile_timeout(settings.timeout(JobType::Publish));
     handlers.insert(JobType::Publish, package_operation(Arc::new(PublishHandler(publisher))));
     handlers.insert(JobType::Unpublish, package_operation(Arc::new(UnpublishHandler::new(trustee.clone()))));
     handlers.insert(JobType::Transfer, package_operation(Arc::new(TransferHandler::new(trustee))));
-    let matrix_purs = registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::Matrix));
     handlers.insert(
         JobType::Matrix,
         Arc::new(MatrixHandler {
-            builder: registry_jobs::matrix::MatrixBuilder::new(matrix_purs),
+            builder: registry_jobs::matrix::MatrixBuilder::new()
+                .with_compile_timeout(settings.timeout(JobType::Matrix)),
             locks: locks.clone(),
         }),
     );

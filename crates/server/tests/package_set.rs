@@ -118,15 +118,9 @@ impl Running {
     }
 }
 
-fn set_handler(settings: &registry_server::config::Settings, purs: registry_compiler::Purs) -> Handlers {
+fn set_handler(handler: PackageSetHandler) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
-    handlers.insert(
-        JobType::PackageSet,
-        Arc::new(PackageSetHandler {
-            build_root: settings.layout().scratch().join("package-set-builds"),
-            purs,
-        }),
-    );
+    handlers.insert(JobType::PackageSet, Arc::new(handler));
     handlers
 }
 
@@ -152,9 +146,11 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
     // The registry's own handlers, with a package-set compiler slowed down so that the
     // job is still compiling when the publish arrives.
     let mut handlers: Handlers = build_handlers(&settings, None);
-    let slow = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin))
-        .with_env("PURS_STANDIN_DELAY_MS", "200");
-    handlers.extend(set_handler(&settings, slow));
+    let slow = PackageSetHandler {
+        compiler_env: vec![("PURS_STANDIN_DELAY_MS".into(), "200".into())],
+        ..PackageSetHandler::default()
+    };
+    handlers.extend(set_handler(slow));
     let running = Running::start(&settings, handlers);
     let id = running.submit_set(r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#).await;
 
@@ -265,8 +261,9 @@ async fn a_set_that_cannot_be_mirrored_fails_the_job_but_stays_released() {
 
 /// Runs one package-set job for `raw` to its end through an executor over `settings`.
 async fn run_set_job(settings: &registry_server::config::Settings, bin: &Path, raw: &str) -> Job {
-    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(bin));
-    let running = Running::start(settings, set_handler(settings, purs));
+    let mut settings = settings.clone();
+    settings.compilers = Some(bin.to_path_buf());
+    let running = Running::start(&settings, set_handler(PackageSetHandler::default()));
     let id = running.submit_set(raw).await;
     let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
     running.stop().await;
@@ -361,9 +358,10 @@ impl registry_adapters::ActivityLog for Lines {
 async fn a_package_set_is_dated_by_the_environments_clock_not_the_wall_clock() {
     let (dir, settings, bin) = seeded_registry();
     let layout = settings.layout();
-    let purs = registry_compiler::Purs::new(registry_compiler::CompilerLocator::only_in(&bin));
-    let updater = PackageSetHandler { build_root: layout.package_set_builds(), purs };
+    let updater = PackageSetHandler::default();
     let lines = Arc::new(Lines::default());
+    let mut settings = settings;
+    settings.compilers = Some(bin.clone());
     let mut env = build_adapters(&settings).unwrap().env("job-dated", lines.clone(), dir.path().join("work"));
     // 2030-06-01T00:00:00.000Z, years away from the wall clock.
     env.clock = || Timestamp::from_unix_millis(1_906_502_400_000);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use registry_adapters::{ActivityLog, DocsSite, GitRepo, SourceFetcher, Storage};
+use registry_compiler::CompilerLocator;
 use registry_core::Timestamp;
 use registry_jobs::JobEnv;
 
@@ -24,6 +25,10 @@ pub struct Adapters {
     pub legacy_package_sets: Arc<dyn GitRepo>,
     pub docs: Arc<dyn DocsSite>,
     pub sources: Arc<dyn SourceFetcher>,
+    /// The installed compilers.
+    pub compilers: CompilerLocator,
+    /// The package-set build engine's working directories, kept across jobs.
+    pub build_root: PathBuf,
 }
 
 impl Adapters {
@@ -38,6 +43,8 @@ impl Adapters {
             legacy_package_sets: self.legacy_package_sets.clone(),
             docs: self.docs.clone(),
             sources: self.sources.clone(),
+            compilers: self.compilers.clone(),
+            build_root: self.build_root.clone(),
             work_dir,
             clock: now,
         }

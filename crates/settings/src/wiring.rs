@@ -100,6 +100,8 @@ pub fn build_adapters_with_checkouts(
         Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));
     let sources =
         Arc::new(GitSourceFetcher::new(&settings.github_url).with_git_hosts(settings.git_hosts.clone()));
+    let compilers = registry_compiler::CompilerLocator::new(settings.compilers.clone());
+    let build_root = layout.package_set_builds();
     Ok(if settings.readonly {
         Adapters {
             storage: Arc::new(ReadOnlyStorage::new(storage, layout.readonly_cache())),
@@ -108,20 +110,20 @@ pub fn build_adapters_with_checkouts(
             legacy_package_sets: Arc::new(ReadOnlyGitRepo::new(legacy_package_sets)),
             docs: Arc::new(ReadOnlyDocsSite::new(docs)),
             sources,
+            compilers,
+            build_root,
         }
     } else {
-        Adapters { storage, registry, index, legacy_package_sets, docs, sources }
+        Adapters { storage, registry, index, legacy_package_sets, docs, sources, compilers, build_root }
     })
 }
 
 /// Package-set builds keep one working directory per compiler in the scratch
-/// directory, reused across jobs; their build cache is in the storage adapter. A
-/// compile never outlives the job.
+/// directory (the environment's build root), reused across jobs; their build cache
+/// is in the storage adapter. A compile never outlives the job.
 pub fn package_set_handler(settings: &Settings) -> PackageSetUpdater {
-    let layout = settings.layout();
-    let locator = registry_compiler::CompilerLocator::new(settings.compilers.clone());
     PackageSetUpdater {
-        build_root: layout.package_set_builds(),
-        purs: registry_compiler::Purs::new(locator).with_timeout(settings.timeout(JobType::PackageSet)),
+        compile_timeout: Some(settings.timeout(JobType::PackageSet)),
+        compiler_env: Vec::new(),
     }
 }

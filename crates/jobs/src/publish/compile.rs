@@ -31,7 +31,7 @@ impl Publisher {
         };
         let mut packages = deps;
         packages.push(own);
-        let report = match build_packages(env, &self.purs, compiler, packages).await? {
+        let report = match build_packages(env, &self.purs(env), compiler, packages).await? {
             Ok(report) => report,
             Err(EngineError::Compiler(failure)) => {
                 return Err(Failure(format!(

@@ -71,7 +71,7 @@ impl Publisher {
         git(&source, &["commit", "--quiet", "--message", &manifest.id()], date).await?;
         git(&source, &["tag", &format!("v{}", manifest.version)], date).await?;
 
-        let purs = self.purs.clone();
+        let purs = self.purs(env);
         let docs = blocking(move || purs.publish(Some(compiler), source, resolutions_file))
             .await?
             .map_err(|e| Failure(format!("purs publish failed: {e}")))?;

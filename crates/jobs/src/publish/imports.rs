@@ -29,7 +29,7 @@ impl Publisher {
         let own_src = format!("{}/src/", dirs.package.display());
         let deps_prefix = dirs.deps.display().to_string();
         let globs = vec![format!("{own_src}**/*.purs"), format!("{deps_prefix}/*/src/**/*.purs")];
-        let purs = self.purs.clone();
+        let purs = self.purs(env);
         let cwd = env.work_dir.clone();
         let graph = match blocking(move || purs.graph(Some(compiler), Some(cwd), globs)).await? {
             Ok(graph) => graph,

@@ -47,6 +47,7 @@ mod tarball;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 use registry_compiler::Purs;
@@ -79,11 +80,12 @@ pub struct Published {
     pub resolutions: BTreeMap<PackageName, Version>,
 }
 
-/// Runs publish jobs with a compiler driver (its installed compilers are the
-/// registry's supported compilers).
+/// Runs publish jobs over the environment's installed compilers (the registry's
+/// supported compilers).
 #[derive(Clone)]
 pub struct Publisher {
-    pub purs: Purs,
+    /// Each compiler call's limit (`None`: only the job's own limit applies).
+    pub compile_timeout: Option<Duration>,
     /// The program that evaluates a legacy `spago.dhall` ([`DHALL_TO_JSON`] from
     /// PATH by default); without it such packages are refused with a message.
     pub dhall_to_json: PathBuf,
@@ -114,9 +116,26 @@ fn location_text(location: &Location) -> String {
     json::print_compact(&location.encode())
 }
 
+impl Default for Publisher {
+    fn default() -> Self {
+        Publisher::new()
+    }
+}
+
 impl Publisher {
-    pub fn new(purs: Purs) -> Self {
-        Publisher { purs, dhall_to_json: PathBuf::from(DHALL_TO_JSON) }
+    pub fn new() -> Self {
+        Publisher { compile_timeout: None, dhall_to_json: PathBuf::from(DHALL_TO_JSON) }
+    }
+
+    /// Limits each compiler call to `limit`.
+    pub fn with_compile_timeout(mut self, limit: Duration) -> Self {
+        self.compile_timeout = Some(limit);
+        self
+    }
+
+    /// The compiler driver for this job.
+    fn purs(&self, env: &JobEnv) -> Purs {
+        env.purs(self.compile_timeout)
     }
 
     /// Evaluates `spago.dhall` files with `program` instead of `dhall-to-json`
@@ -235,7 +254,7 @@ impl Publisher {
         }
 
         // 10. Build plan.
-        let installed = self.purs.locator.installed_versions();
+        let installed = env.compilers.installed_versions();
         let (compiler, resolutions) = self.build_plan(env, &manifest, data, &installed).await?;
         log.info(&format!(
             "Build plan for {id} with compiler {compiler}: {}",

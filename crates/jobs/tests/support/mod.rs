@@ -19,7 +19,7 @@ use registry_adapters::{
     ActivityLog, CommitOutcome, DocsSite, FileChange, GitCheckout, GitError, GitRepo, GitSourceFetcher,
     HttpDocsSite, LocalStorage, Storage, StorageError,
 };
-use registry_compiler::{CompilerLocator, Purs};
+use registry_compiler::CompilerLocator;
 use registry_core::job::LogLevel;
 use registry_core::json::Codec;
 use registry_core::limited::UnpublishReason;
@@ -326,7 +326,7 @@ impl TestRegistry {
             }),
             registry: Arc::new(checkout("registry", "registry.git")),
             index: Arc::new(checkout("registry-index", "index.git")),
-            publisher: Publisher::new(Purs::new(CompilerLocator::only_in(&compilers))),
+            publisher: Publisher::new(),
             jobs: Default::default(),
             docs: Mutex::new(Arc::new(HttpDocsSite::new("http://127.0.0.1:9", None))),
             dir,
@@ -346,6 +346,11 @@ impl TestRegistry {
     /// Sends documentation to `site` from now on.
     pub fn set_docs(&self, site: Arc<dyn DocsSite>) {
         *self.docs.lock().unwrap() = site;
+    }
+
+    /// The installed compilers (`purs-0_15_15` and those [`Self::install_compiler`] added).
+    pub fn compilers(&self) -> CompilerLocator {
+        CompilerLocator::only_in(self.root().join("compilers"))
     }
 
     /// Installs the stand-in compiler as `purs-X_Y_Z` too (it plays that version).
@@ -378,6 +383,8 @@ impl TestRegistry {
                 "file://{}",
                 self.root().join("github").display()
             ))),
+            compilers: self.compilers(),
+            build_root: self.root().join("builds"),
             work_dir,
             clock: fixed_clock,
         }

@@ -41,7 +41,7 @@ impl JobHandler for MatrixHandler {
             let _only_writer = self.locks.lock(&job.name).await;
             self.builder.record(&env, &job).await?;
         }
-        let compilers = self.builder.purs.locator.installed_versions();
+        let compilers = env.compilers.installed_versions();
         enqueue_follow_ups(&ctx.queue(), plan_after_matrix(&env, &compilers, &job).await, env.log()).await;
         Ok(())
     }

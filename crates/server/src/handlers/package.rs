@@ -25,7 +25,7 @@ impl JobHandler for PublishHandler {
         };
         let env = ctx.env();
         let published = self.0.run(&env, payload).await?;
-        let compilers = self.0.purs.locator.installed_versions();
+        let compilers = env.compilers.installed_versions();
         let planned = plan_after_publish(&env, &compilers, &published).await;
         enqueue_follow_ups(&ctx.queue(), planned, env.log()).await;
         Ok(())
