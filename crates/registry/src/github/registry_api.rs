@@ -64,10 +64,10 @@ impl RegistryApi {
         }
         let created = JobCreated::from_json_str(&text)
             .map_err(|e| anyhow::anyhow!("Failed to parse response: {e} (HTTP {status}: {text})"))?;
-        let duplicate = match marker {
-            Some(value) => value.eq_ignore_ascii_case("true"),
-            None => status == 200,
-        };
+        // A 200 without the header is this server's new job, or upstream's duplicate;
+        // the two cannot be told apart, and following an existing job reports its
+        // real logs and outcome, so it counts as new.
+        let duplicate = marker.is_some_and(|value| value.eq_ignore_ascii_case("true"));
         Ok(Submitted { job_id: created.job_id, duplicate })
     }
 
