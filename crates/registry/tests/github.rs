@@ -7,13 +7,17 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use std::time::Duration;
+
+use registry_core::Timestamp;
 use registry_github::standin::StandIn;
+use registry_workload::{GitIdentity, Variant, write_git_repo};
 use support::*;
 
 const REGISTRY_REPO: &str = "purescript/registry";
 
 /// Runs `registry <args>` with exactly the GitHub/registry variables given.
-async fn registry(args: &[&str], env: &[(&str, &str)]) -> Output {
+async fn run_registry(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.args(args);
     for var in [
@@ -104,7 +108,7 @@ async fn the_issue_bridge_re_signs_a_trustees_request_and_refuses_others() {
         let (api, github_url, key) = (api.clone(), github.url.clone(), trustee.private.clone());
         async move {
             let event = event.to_str().unwrap().to_owned();
-            registry(
+            run_registry(
                 &["github-issue", "--poll-interval-ms", "200", "--max-polls", "600"],
                 &[
                     ("GITHUB_EVENT_PATH", event.as_str()),
@@ -170,7 +174,7 @@ async fn malformed_json_gets_a_comment_and_exit_1_and_prose_is_left_alone() {
         let (url, key) = (github.url.clone(), key.private.clone());
         async move {
             let event = event.to_str().unwrap().to_owned();
-            registry(
+            run_registry(
                 &["github-issue"],
                 &[
                     ("GITHUB_EVENT_PATH", event.as_str()),
@@ -207,7 +211,165 @@ async fn malformed_json_gets_a_comment_and_exit_1_and_prose_is_left_alone() {
     assert_eq!(github.comments().len(), 1, "no comment on prose nor on pacchettibotti's own");
 
     // Bad configuration: a sentence saying what to fix.
-    let out = registry(&["github-issue"], &[("GITHUB_EVENT_PATH", "/nonexistent")]).await;
+    let out = run_registry(&["github-issue"], &[("GITHUB_EVENT_PATH", "/nonexistent")]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--github-token"), "{}", text(&out));
+}
+
+fn job_id_in(out: &Output, prefix: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}`: {}", text(out)));
+    line[prefix.len()..].split_whitespace().next().unwrap().to_owned()
+}
+
+fn rev_parse(repo: &Path, what: &str) -> String {
+    let out = std::process::Command::new("git").current_dir(repo).args(["rev-parse", what]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// alpha@1.0.0 is published from GitHub `test/purescript-alpha`; then v1.1.0 is tagged
+/// (plus a second tag of that version and a tag that is no version), the daily
+/// importer publishes it once; the repository moves to `new-owner`, the transferrer
+/// moves the package, and the next tag publishes from the new location.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tags_are_imported_once_and_a_renamed_repository_is_transferred() {
+    let registry = Registry::init();
+    let root = registry.dir.path().to_path_buf();
+    let trustee = keygen(&root, "pacchettibotti", "pacchettibotti@purescript.org");
+    let compilers = compilers(&root);
+    let who = GitIdentity::default();
+    let manifest = |version: &str, owner: &str| {
+        let mut m = chain_manifest("alpha", version, &[]);
+        m.location = registry_core::Location::GitHub {
+            owner: owner.into(),
+            repo: "purescript-alpha".into(),
+            subdir: None,
+        };
+        m
+    };
+    let old_repo = root.join("github/test/purescript-alpha.git");
+    write_git_repo(&old_repo, &[(&manifest("1.0.0", "test"), Variant::Normal)], &who).unwrap();
+    let github_files = format!("file://{}", root.join("github").display());
+    let server = registry
+        .serve_env(
+            &["--compilers", compilers.to_str().unwrap()],
+            &[
+                ("GITHUB_URL", github_files.as_str()),
+                ("PURSUIT_API_URL", "http://127.0.0.1:9"),
+                ("PACCHETTIBOTTI_ED25519_PUB", trustee.public_line.as_str()),
+            ],
+        )
+        .await;
+    let first = server
+        .submit(
+            "/api/v1/publish",
+            r#"{"name":"alpha","ref":"v1.0.0","version":"1.0.0","compiler":"0.15.15","location":{"githubOwner":"test","githubRepo":"purescript-alpha"}}"#,
+        )
+        .await;
+    assert_eq!(
+        server.wait_finished(&first, Duration::from_secs(60)).await["success"],
+        true,
+        "{}",
+        server.log()
+    );
+
+    // GitHub: v1.0.0 is two days old; v1.1.0 (also tagged `1.1.0`) and `latest` are new.
+    write_git_repo(&old_repo, &[(&manifest("1.1.0", "test"), Variant::Normal)], &who).unwrap();
+    let (old_sha, new_sha) =
+        (rev_parse(&old_repo, "v1.0.0^{commit}"), rev_parse(&old_repo, "v1.1.0^{commit}"));
+    let github = StandIn::start().await.unwrap();
+    github.require_token("ghp_daily");
+    let gh = "test/purescript-alpha";
+    github.add_commit(gh, &old_sha, Timestamp::from_unix_millis(now_ms() - 48 * 3_600_000));
+    github.add_commit(gh, &new_sha, Timestamp::from_unix_millis(now_ms() - 3_600_000));
+    for (tag, sha) in [("v1.0.0", &old_sha), ("v1.1.0", &new_sha), ("1.1.0", &new_sha), ("latest", &new_sha)]
+    {
+        github.add_tag(gh, tag, sha);
+    }
+    let api = format!("{}/api", server.url);
+    let data = registry.data();
+    let key = trustee.private.clone();
+    let command = |args: Vec<&'static str>| {
+        let (api, github_url, data, key) =
+            (api.clone(), github.url.clone(), data.to_str().unwrap().to_owned(), key.clone());
+        async move {
+            let mut all: Vec<&str> = args;
+            all.extend(["--data-dir", data.as_str()]);
+            run_registry(
+                &all,
+                &[
+                    ("GITHUB_API_URL", github_url.as_str()),
+                    ("GITHUB_TOKEN", "ghp_daily"),
+                    ("REGISTRY_API_URL", api.as_str()),
+                    ("PACCHETTIBOTTI_ED25519", key.as_str()),
+                    ("GITHUB_URL", "http://127.0.0.1:9"),
+                ],
+            )
+            .await
+        }
+    };
+
+    let dry = command(vec!["import", "daily", "--dry-run"]).await;
+    assert!(dry.status.success(), "{}", text(&dry));
+    let stdout = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert_eq!(stdout.matches("[DRY RUN] Would submit publish job for").count(), 1, "{stdout}");
+    assert!(stdout.contains("[DRY RUN] Would submit publish job for alpha@1.1.0"), "{stdout}");
+
+    // A rate-limited answer on the way is waited out.
+    github.rate_limit(1, 1);
+    let submitted = command(vec!["import", "daily", "--submit"]).await;
+    assert!(submitted.status.success(), "{}", text(&submitted));
+    assert!(String::from_utf8_lossy(&submitted.stderr).contains("rate limit"), "{}", text(&submitted));
+    let id = job_id_in(&submitted, "Submitted publish job ");
+    let job = server.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(job["success"], true, "{job}");
+    assert_eq!(job["payload"]["ref"], "v1.1.0", "{job}");
+    let again = command(vec!["import", "daily", "--submit"]).await;
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("Submitted 0 publish jobs"), "{}", text(&again));
+
+    // The repository moves; nothing else is registered there, so it is transferred.
+    github.rename(gh, "new-owner/purescript-alpha");
+    let new_repo = root.join("github/new-owner/purescript-alpha.git");
+    std::fs::create_dir_all(new_repo.parent().unwrap()).unwrap();
+    std::fs::rename(&old_repo, &new_repo).unwrap();
+    let dry = command(vec!["transfer-renamed", "--dry-run"]).await;
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("[DRY RUN] Would submit transfer job for alpha to new-owner/purescript-alpha"),
+        "{}",
+        text(&dry)
+    );
+    let moved = command(vec!["transfer-renamed", "--submit"]).await;
+    assert!(moved.status.success(), "{}", text(&moved));
+    let id = job_id_in(&moved, "Submitted transfer job ");
+    let job = server.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(job["success"], true, "{job}\n{}", server.log());
+    let after = command(vec!["transfer-renamed", "--dry-run"]).await;
+    assert!(
+        String::from_utf8_lossy(&after.stdout).contains("No packages require transferring."),
+        "{}",
+        text(&after)
+    );
+
+    // The next tag publishes from the new location.
+    write_git_repo(&new_repo, &[(&manifest("1.2.0", "new-owner"), Variant::Normal)], &who).unwrap();
+    let sha = rev_parse(&new_repo, "v1.2.0^{commit}");
+    github.add_commit("new-owner/purescript-alpha", &sha, Timestamp::from_unix_millis(now_ms()));
+    github.add_tag("new-owner/purescript-alpha", "v1.2.0", &sha);
+    let submitted = command(vec!["import", "daily", "--submit"]).await;
+    assert!(submitted.status.success(), "{}", text(&submitted));
+    let id = job_id_in(&submitted, "Submitted publish job ");
+    let job = server.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(job["success"], true, "{job}");
+    assert!(github.requests().iter().all(|r| r.authorization.as_deref() == Some("Bearer ghp_daily")));
 }

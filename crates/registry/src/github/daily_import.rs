@@ -133,8 +133,9 @@ async fn new_versions(
     }
 }
 
-/// Version tags on recent commits, not published or unpublished; the first tag of a
-/// version wins (`v1.0.0` and `1.0.0` are one version).
+/// Version tags on recent commits, not published or unpublished, one per version
+/// (`v1.0.0` and `1.0.0` are one version): `v<version>` if there is one, else the
+/// first listed. Upstream submits each tag, so the second job of a version fails.
 fn pick(tags: &[Tag], recent: &BTreeSet<String>, meta: &Metadata) -> Vec<(Version, String)> {
     let mut found: BTreeMap<Version, String> = BTreeMap::new();
     for tag in tags {
@@ -144,7 +145,13 @@ fn pick(tags: &[Tag], recent: &BTreeSet<String>, meta: &Metadata) -> Vec<(Versio
             && !meta.published.contains_key(&version)
             && !meta.unpublished.contains_key(&version)
         {
-            found.entry(version).or_insert_with(|| tag.name.clone());
+            let canonical = tag.name == format!("v{version}");
+            match found.get(&version) {
+                Some(_) if !canonical => {}
+                _ => {
+                    found.insert(version, tag.name.clone());
+                }
+            }
         }
     }
     found.into_iter().collect()
