@@ -373,3 +373,49 @@ async fn new_tags_are_imported_once_and_a_renamed_repository_is_transferred() {
     assert_eq!(job["success"], true, "{job}");
     assert!(github.requests().iter().all(|r| r.authorization.as_deref() == Some("Bearer ghp_daily")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configuration_is_a_sentence_saying_what_to_fix() {
+    let registry = Registry::init();
+    let data = registry.data();
+    let data = data.to_str().unwrap();
+    let out = run_registry(&["import", "daily", "--submit", "--data-dir", data], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--github-token"), "{}", text(&out));
+
+    let out = run_registry(
+        &["transfer-renamed", "--submit", "--data-dir", data],
+        &[("GITHUB_TOKEN", "t"), ("GITHUB_API_URL", "http://127.0.0.1:9")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PACCHETTIBOTTI_ED25519 is required with --submit")
+    );
+
+    let out = run_registry(
+        &["import", "daily", "--dry-run", "--data-dir", data],
+        &[("GITHUB_TOKEN", "t"), ("GITHUB_API_URL", "api.github.com")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("GITHUB_API_URL must be an http(s) URL"),
+        "{}",
+        text(&out)
+    );
+
+    let event = registry.dir.path().join("event.json");
+    std::fs::write(&event, "{}").unwrap();
+    let out = run_registry(
+        &["github-issue"],
+        &[
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+            ("GITHUB_TOKEN", "t"),
+            ("PACCHETTIBOTTI_ED25519", "not a key"),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OpenSSH private key"), "{}", text(&out));
+}

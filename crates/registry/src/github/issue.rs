@@ -23,6 +23,7 @@ use super::registry_api::{RegistryApi, private_key, sign};
 
 /// GitHub refuses comments longer than 65536 characters; logs are split below that.
 const MAX_COMMENT_CHARS: usize = 60_000;
+const MAX_EVENT_BYTES: u64 = 16 << 20;
 /// Polling gives up after this many failed polls in a row (upstream's figure).
 const MAX_CONSECUTIVE_ERRORS: u32 = 5;
 /// Events from the registry's own account are skipped, so its comments never loop.
@@ -106,6 +107,17 @@ async fn bridge(args: &IssueArgs) -> anyhow::Result<ExitCode> {
     let api = RegistryApi::new(&args.registry_api_url)?;
     let key = private_key(&args.pacchettibotti_private_key)?;
 
+    // GitHub caps issue and comment bodies at 65536 characters; an event file far
+    // larger than that is not one Actions wrote.
+    let size = std::fs::metadata(&args.event_path)
+        .with_context(|| format!("reading the event file {} (GITHUB_EVENT_PATH)", args.event_path.display()))?
+        .len();
+    if size > MAX_EVENT_BYTES {
+        anyhow::bail!(
+            "the event file {} (GITHUB_EVENT_PATH) is {size} bytes, more than the {MAX_EVENT_BYTES} an issue event can be",
+            args.event_path.display()
+        );
+    }
     let text = std::fs::read_to_string(&args.event_path).with_context(|| {
         format!("reading the event file {} (GITHUB_EVENT_PATH)", args.event_path.display())
     })?;

@@ -64,6 +64,16 @@ impl RegistryApi {
         }
         let created = JobCreated::from_json_str(&text)
             .map_err(|e| anyhow::anyhow!("Failed to parse response: {e} (HTTP {status}: {text})"))?;
+        // The id goes into URLs (polling, dashboard link) and comments.
+        let id_ok = !created.job_id.is_empty()
+            && created.job_id.len() <= 100
+            && created.job_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !id_ok {
+            bail!(
+                "Failed to parse response: the job id {:?} is not a job id (HTTP {status})",
+                created.job_id
+            );
+        }
         // A 200 without the header is this server's new job, or upstream's duplicate;
         // the two cannot be told apart, and following an existing job reports its
         // real logs and outcome, so it counts as new.
