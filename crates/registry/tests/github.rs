@@ -106,6 +106,7 @@ async fn the_issue_bridge_re_signs_a_trustees_request_and_refuses_others() {
     let api = format!("{}/api", server.url);
     let bridge = |event: PathBuf| {
         let (api, github_url, key) = (api.clone(), github.url.clone(), trustee.private.clone());
+        let public = trustee.public_line.clone();
         async move {
             let event = event.to_str().unwrap().to_owned();
             run_registry(
@@ -117,6 +118,7 @@ async fn the_issue_bridge_re_signs_a_trustees_request_and_refuses_others() {
                     ("GITHUB_REPOSITORY", REGISTRY_REPO),
                     ("REGISTRY_API_URL", api.as_str()),
                     ("PACCHETTIBOTTI_ED25519", key.as_str()),
+                    ("PACCHETTIBOTTI_ED25519_PUB", public.as_str()),
                 ],
             )
             .await
@@ -401,6 +403,25 @@ async fn bad_configuration_is_a_sentence_saying_what_to_fix() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("GITHUB_API_URL must be an http(s) URL"),
+        "{}",
+        text(&out)
+    );
+
+    let right = keygen(registry.dir.path(), "right", "pacchettibotti@purescript.org");
+    let wrong = keygen(registry.dir.path(), "wrong", "pacchettibotti@purescript.org");
+    let out = run_registry(
+        &["transfer-renamed", "--submit", "--data-dir", data],
+        &[
+            ("GITHUB_TOKEN", "t"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ("PACCHETTIBOTTI_ED25519", wrong.private.as_str()),
+            ("PACCHETTIBOTTI_ED25519_PUB", right.public_line.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not the private key of PACCHETTIBOTTI_ED25519_PUB"),
         "{}",
         text(&out)
     );

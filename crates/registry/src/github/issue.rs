@@ -19,7 +19,7 @@ use registry_core::operation::{
 };
 use registry_github::{Address, GitHub};
 
-use super::registry_api::{RegistryApi, private_key, sign};
+use super::registry_api::{RegistryApi, check_key_pair, private_key, sign};
 
 /// GitHub refuses comments longer than 65536 characters; logs are split below that.
 const MAX_COMMENT_CHARS: usize = 60_000;
@@ -54,6 +54,9 @@ pub struct IssueArgs {
     /// pacchettibotti's private key (OpenSSH file, or base64 of it): signs trustees' requests.
     #[arg(long, env = "PACCHETTIBOTTI_ED25519", hide_env_values = true)]
     pub pacchettibotti_private_key: String,
+    /// pacchettibotti's public key, as the registry has it: when set, the private key is checked against it.
+    #[arg(long, env = "PACCHETTIBOTTI_ED25519_PUB", hide_env_values = true)]
+    pub pacchettibotti_public_key: Option<String>,
     /// The GitHub team whose members are trustees (`org/team`).
     #[arg(long, env = "REGISTRY_TRUSTEES_TEAM", default_value = "purescript/packaging")]
     pub trustees_team: String,
@@ -106,6 +109,9 @@ async fn bridge(args: &IssueArgs) -> anyhow::Result<ExitCode> {
     let github = GitHub::new(&args.github_api_url, Some(&args.github_token)).context("GITHUB_API_URL")?;
     let api = RegistryApi::new(&args.registry_api_url)?;
     let key = private_key(&args.pacchettibotti_private_key)?;
+    if let Some(public) = args.pacchettibotti_public_key.as_deref().filter(|p| !p.trim().is_empty()) {
+        check_key_pair(&key, public)?;
+    }
 
     // GitHub caps issue and comment bodies at 65536 characters; an event file far
     // larger than that is not one Actions wrote.

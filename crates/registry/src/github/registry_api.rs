@@ -119,3 +119,31 @@ pub fn private_key(value: &str) -> anyhow::Result<String> {
 pub fn sign(private_key: &str, raw_payload: &str) -> anyhow::Result<String> {
     registry_core::auth::sign(private_key, raw_payload).map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// Refuses a private key that does not belong to `PACCHETTIBOTTI_ED25519_PUB` (raw
+/// `ssh-ed25519 <key> <comment>` line or base64 of it), before anything is signed:
+/// the registry would refuse every request signed with it.
+pub fn check_key_pair(private_key: &str, public_setting: &str) -> anyhow::Result<()> {
+    let setting = public_setting.trim();
+    let line = if setting.starts_with("ssh-") {
+        setting.to_owned()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(setting)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .context("PACCHETTIBOTTI_ED25519_PUB must hold `ssh-ed25519 <key> pacchettibotti@purescript.org`, base64-encoded")?
+    };
+    let mut parts = line.split_whitespace();
+    let (Some(keytype), Some(public)) = (parts.next(), parts.next()) else {
+        bail!("PACCHETTIBOTTI_ED25519_PUB must hold `ssh-ed25519 <key> pacchettibotti@purescript.org`");
+    };
+    let owner = registry_core::Owner { id: None, keytype: keytype.to_owned(), public: public.to_owned() };
+    let probe = "pacchettibotti key check";
+    let signature = sign(private_key, probe).context("PACCHETTIBOTTI_ED25519 cannot sign")?;
+    registry_core::auth::verify_trustee(&owner, probe, Some(&signature)).map_err(|_| {
+        anyhow::anyhow!(
+            "PACCHETTIBOTTI_ED25519 is not the private key of PACCHETTIBOTTI_ED25519_PUB: check both secrets"
+        )
+    })
+}

@@ -18,7 +18,7 @@ use registry_jobs::registry::all_metadata;
 use registry_settings::Settings;
 use registry_settings::wiring as app;
 
-use super::registry_api::{RegistryApi, private_key, sign};
+use super::registry_api::{RegistryApi, check_key_pair, private_key, sign};
 
 const CHECKOUTS: &str = "transfer-renamed";
 
@@ -54,7 +54,13 @@ pub fn run(args: &TransferRenamedArgs) -> anyhow::Result<ExitCode> {
                 "PACCHETTIBOTTI_ED25519 is required with --submit: transfers are signed with pacchettibotti's key"
             );
         };
-        Some((RegistryApi::new(&args.registry_api_url)?, private_key(key)?))
+        let key = private_key(key)?;
+        if let Some(public) =
+            args.settings.pacchettibotti_public_key.as_deref().filter(|p| !p.trim().is_empty())
+        {
+            check_key_pair(&key, public)?;
+        }
+        Some((RegistryApi::new(&args.registry_api_url)?, key))
     } else {
         None
     };
