@@ -206,6 +206,22 @@ impl GitHub {
             .collect()
     }
 
+    /// When a commit (a tag's, say) was committed (upstream `getCommitDateRequest`).
+    pub async fn commit_date(&self, repo: &Address, sha: &str) -> Result<Timestamp, GitHubError> {
+        if sha.is_empty() || sha.len() > 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(GitHubError::BadInput {
+                what: format!("commit `{sha}`"),
+                reason: "a commit SHA is hexadecimal".into(),
+            });
+        }
+        let path = format!("{}/commits/{sha}", repo.path()?);
+        let route = format!("GET {path}");
+        let (_, value) = self.call(Method::GET, &path, None).await?;
+        let date = str_at(&value, &["commit", "committer", "date"])
+            .ok_or_else(|| decode(&route, "no `commit.committer.date`"))?;
+        Timestamp::parse_lenient(date).map_err(|e| decode(&route, &format!("bad date `{date}`: {e}")))
+    }
+
     /// Where a repository is now: GitHub redirects a renamed or transferred
     /// repository's old name to the new one.
     pub async fn repository(&self, repo: &Address) -> Result<Repository, GitHubError> {

@@ -253,6 +253,15 @@ fn answer(
                         .collect();
                     paged(base, &uri, &query, items)
                 }
+                ("GET", ["commits", sha]) => match state.commits.iter().find(|(s, _)| s == sha) {
+                    Some((sha, date)) => respond(
+                        StatusCode::OK,
+                        json!({"sha": sha, "commit": {"committer": {"date": date.to_string()}}}),
+                    ),
+                    None => {
+                        message(StatusCode::UNPROCESSABLE_ENTITY, &format!("No commit found for SHA: {sha}"))
+                    }
+                },
                 ("POST", ["issues", number, "comments"]) => {
                     let Ok(number) = number.parse::<u64>() else {
                         return message(StatusCode::NOT_FOUND, "Not Found");

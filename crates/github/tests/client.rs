@@ -89,6 +89,12 @@ async fn renames_are_followed_and_lists_are_read_to_the_end() {
     assert!(tags[0].url.contains("/repos/new-owner/purescript-aff/commits/"), "{:?}", tags[0]);
     let commits = github.commits_since(&old, Timestamp::from_unix_millis(2_000)).await.unwrap();
     assert_eq!(commits, ["bbb"]);
+    let tag_commit = &tags.iter().find(|t| t.name == "v1.0.7").unwrap().sha;
+    standin.add_commit("new-owner/purescript-aff", tag_commit, Timestamp::from_unix_millis(9_000));
+    assert_eq!(github.commit_date(&old, tag_commit).await.unwrap(), Timestamp::from_unix_millis(9_000));
+    let err = github.commit_date(&old, "ccc0").await.unwrap_err();
+    assert!(matches!(err, GitHubError::Unprocessable { .. }), "{err:?}");
+    assert!(matches!(github.commit_date(&old, "HEAD/../x").await, Err(GitHubError::BadInput { .. })));
     assert!(standin.requests().iter().all(|r| r.authorization.as_deref() == Some("Bearer ghp_test")));
 }
 
