@@ -373,6 +373,33 @@ async fn new_tags_are_imported_once_and_a_renamed_repository_is_transferred() {
     let id = job_id_in(&submitted, "Submitted publish job ");
     let job = server.wait_finished(&id, Duration::from_secs(60)).await;
     assert_eq!(job["success"], true, "{job}");
+
+    // An author publishes from an issue: no trustee question, the job runs, the issue closes.
+    write_git_repo(&new_repo, &[(&manifest("1.3.0", "new-owner"), Variant::Normal)], &who).unwrap();
+    github.add_repo(REGISTRY_REPO);
+    let asked_before = github.requests().len();
+    let body = "```json\n{\"name\": \"alpha\", \"ref\": \"v1.3.0\", \"version\": \"1.3.0\"}\n```";
+    let event = event(&root, 21, "an-author", body);
+    let out = run_registry(
+        &["github-issue", "--poll-interval-ms", "200"],
+        &[
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+            ("GITHUB_API_URL", github.url.as_str()),
+            ("GITHUB_TOKEN", "ghp_daily"),
+            ("GITHUB_REPOSITORY", REGISTRY_REPO),
+            ("REGISTRY_API_URL", api.as_str()),
+            ("PACCHETTIBOTTI_ED25519", trustee.private.as_str()),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}\n{}", text(&out), server.log());
+    let comments: Vec<String> = github.comments().into_iter().map(|c| c.body).collect();
+    assert!(comments.iter().any(|c| c.contains("[NOTICE] Published alpha@1.3.0")), "{comments:#?}");
+    assert_eq!(github.closed(), [(REGISTRY_REPO.to_owned(), 21)]);
+    assert!(
+        github.requests()[asked_before..].iter().all(|r| !r.uri.starts_with("/orgs/")),
+        "a publish needs no trustee"
+    );
     assert!(github.requests().iter().all(|r| r.authorization.as_deref() == Some("Bearer ghp_daily")));
 }
 

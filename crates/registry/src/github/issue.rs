@@ -178,11 +178,10 @@ async fn handle(
     operation: IssueOperation,
     args: &IssueArgs,
 ) -> anyhow::Result<bool> {
-    let trustee = is_trustee(issue.github, team, username).await;
     let (endpoint, body) = match operation {
         IssueOperation::PackageSet(update) => {
             let raw_payload = update.to_compact();
-            let signature = if trustee {
+            let signature = if is_trustee(issue.github, team, username).await {
                 println!(
                     "Package set update submitted by a registry trustee, signing with pacchettibotti keys."
                 );
@@ -198,7 +197,7 @@ async fn handle(
         }
         IssueOperation::Package(PackageOperation::Publish(publish)) => ("/v1/publish", publish.to_compact()),
         IssueOperation::Package(PackageOperation::Authenticated(auth)) => {
-            let signature = if trustee {
+            let signature = if is_trustee(issue.github, team, username).await {
                 println!(
                     "Authenticated payload submitted by a registry trustee, re-signing with pacchettibotti keys."
                 );
