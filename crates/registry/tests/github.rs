@@ -460,6 +460,7 @@ async fn bad_configuration_is_a_sentence_saying_what_to_fix() {
         &[
             ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
             ("GITHUB_TOKEN", "t"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
             ("PACCHETTIBOTTI_ED25519", "not a key"),
         ],
     )
