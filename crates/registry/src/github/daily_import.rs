@@ -156,3 +156,33 @@ fn pick(tags: &[Tag], recent: &BTreeSet<String>, meta: &Metadata) -> Vec<(Versio
     }
     found.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_version_tags_on_recent_commits_are_picked_once_each() {
+        let meta = Metadata::from_json_str(
+            r#"{"location":{"githubOwner":"o","githubRepo":"r"},"published":{"1.0.0":{"bytes":1,"compilers":["0.15.15"],"hash":"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","publishedTime":"2026-01-01T00:00:00.000Z","ref":"v1.0.0"}},"unpublished":{"1.0.1":{"publishedTime":"2026-01-01T00:00:00.000Z","reason":"Committed credentials.","unpublishedTime":"2026-01-02T00:00:00.000Z"}}}"#,
+        )
+        .unwrap();
+        let tag = |name: &str, sha: &str| Tag { name: name.into(), sha: sha.into(), url: String::new() };
+        let tags = [
+            tag("v1.0.0", "new"), // published
+            tag("v1.0.1", "new"), // unpublished
+            tag("latest", "new"), // no version
+            tag("1.2.0", "new"),  // same version as the next, listed first
+            tag("v1.2.0", "new"), // preferred
+            tag("v1.3.0", "old"), // not a recent commit
+            tag("1.4.0", "new"),  // the only tag of its version
+        ];
+        let recent: BTreeSet<String> = ["new".to_owned()].into();
+        let picked: Vec<(String, String)> =
+            pick(&tags, &recent, &meta).into_iter().map(|(v, r)| (v.to_string(), r)).collect();
+        assert_eq!(
+            picked,
+            [("1.2.0".to_owned(), "v1.2.0".to_owned()), ("1.4.0".to_owned(), "1.4.0".to_owned())]
+        );
+    }
+}
