@@ -127,8 +127,8 @@ pub fn verify_trustee(
 }
 
 /// Signs `raw_payload` with an unencrypted OpenSSH private key and returns the hex
-/// signature (upstream `Auth.signPayload`). The registry never signs (pacchettibotti's
-/// requests are signed by its client), so only tests and tools enable `signing`.
+/// signature (upstream `Auth.signPayload`). The server only verifies; the tests and the
+/// `registry` binary's GitHub commands (signing as pacchettibotti) enable `signing`.
 #[cfg(feature = "signing")]
 pub fn sign(private_key: &str, raw_payload: &str) -> Result<String, AuthError> {
     PrivateKey::parse(private_key, None)?.sign(raw_payload)

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use registry_server::init::InitArgs;
 use registry_settings::Settings;
 
+mod github;
 mod package_set_daily;
 mod package_set_update;
 mod verify_data;
@@ -51,6 +52,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// The GitHub-issue bridge: run by a GitHub Actions workflow on issue and comment events.
+    GithubIssue(github::issue::IssueArgs),
+    /// Importers fed from GitHub.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Submit signed transfers for packages whose GitHub repository was renamed or moved.
+    TransferRenamed(github::transfer_renamed::TransferRenamedArgs),
     /// Decode, re-encode and cross-check a registry data folder (index/, metadata/, package-sets/).
     VerifyData {
         /// A folder laid out like the registry's repositories.
@@ -67,6 +77,12 @@ enum PackageSetCommand {
     Update(package_set_update::UpdateArgs),
     /// Submit the versions published in the last 24 hours as a package-set request (daily sets).
     Daily(package_set_daily::DailyArgs),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Submit publish requests for version tags pushed in the last 24 hours (upstream's DailyImporter).
+    Daily(github::daily_import::ImportDailyArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +107,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(settings) => registry_server::app::run(settings).map(|()| ExitCode::SUCCESS),
         Command::PackageSet { command: PackageSetCommand::Update(args) } => package_set_update::run(&args),
         Command::PackageSet { command: PackageSetCommand::Daily(args) } => package_set_daily::run(&args),
+        Command::GithubIssue(args) => github::issue::run(&args),
+        Command::Import { command: ImportCommand::Daily(args) } => github::daily_import::run(&args),
+        Command::TransferRenamed(args) => github::transfer_renamed::run(&args),
         Command::Config { command: ConfigCommand::Show(settings) } => {
             print!("{}", settings.show());
             Ok(ExitCode::SUCCESS)
