@@ -12,6 +12,12 @@
 //! task is aborted, which drops its futures and so kills its child processes, also
 //! those of blocking work such as a compile (see `registry_adapters::process`). A job stopped by a shutdown goes back to the
 //! queue; one found running after a crash is reset at start-up by the store.
+//!
+//! With a store shared by workers (Postgres), a claim is a lease: while the job runs
+//! it is renewed every third of its length, and when a renewal is refused (the worker
+//! froze or was cut off past the lease, and the job may run elsewhere) the job is
+//! stopped like a timed-out one — its process groups die — and nothing more is
+//! recorded for it: the store refuses a lost claim's writes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,6 +119,30 @@ enum Outcome {
     TimedOut(Duration),
     Panicked(String),
     Interrupted,
+    LeaseLost,
+}
+
+/// Renews the lease on `job_id` until it is lost; never returns for a store without
+/// leases. A renewal that fails for another reason (the database is briefly
+/// unreachable) is retried, and counts as lost once the lease has run out meanwhile.
+async fn keep_lease(store: Arc<dyn JobStore>, job_id: String) {
+    let Some(lease) = store.lease() else { return std::future::pending().await };
+    let mut renewed = Instant::now();
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let attempt = Instant::now();
+        match store.renew_lease(&job_id).await {
+            Ok(()) => renewed = attempt,
+            Err(registry_queue::StoreError::LeaseLost { .. }) => return,
+            Err(err) if renewed.elapsed() < lease => {
+                tracing::warn!(job = %job_id, "renewing the lease failed: {err}; retrying");
+            }
+            Err(err) => {
+                tracing::error!(job = %job_id, "the lease could not be renewed in time: {err}");
+                return;
+            }
+        }
+    }
 }
 
 fn describe_duration(d: Duration) -> String {
@@ -250,8 +280,9 @@ impl Executor {
                         Ok(Err(join)) => Outcome::Panicked(join.to_string()),
                     },
                     _ = shutdown.wait() => Outcome::Interrupted,
+                    () = keep_lease(self.store.clone(), job_id.clone()) => Outcome::LeaseLost,
                 };
-                if matches!(outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
+                if matches!(outcome, Outcome::TimedOut(_) | Outcome::Interrupted | Outcome::LeaseLost) {
                     // Dropping the handler's future kills its child processes; wait
                     // until that has happened before recording the outcome.
                     task.abort();
@@ -285,13 +316,19 @@ impl Executor {
                 log.warn("The server is shutting down: this job was stopped and will run again when the server restarts.");
                 false
             }
+            Outcome::LeaseLost => {
+                tracing::warn!(job = %job_id, "this worker lost its lease on the job: stopped it; it runs elsewhere");
+                false
+            }
         };
         log.close();
         if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
             tracing::error!(job = %job_id, "log lines were still being written after 10 s");
         }
         let _ = tokio::fs::remove_dir_all(&work_dir).await;
-        let recorded = if matches!(outcome, Outcome::Interrupted) {
+        let recorded = if matches!(outcome, Outcome::LeaseLost) {
+            Ok(())
+        } else if matches!(outcome, Outcome::Interrupted) {
             self.store.requeue(&job_id).await
         } else {
             self.store.finish(&job_id, success, now()).await
