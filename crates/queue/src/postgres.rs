@@ -440,8 +440,9 @@ async fn reset_expired(
             )
             .await?;
             let message = format!(
-                "The worker running this job stopped or lost its lease; it will run again \
-                 (interruption {count}; at {max_resets} the job is failed instead)."
+                "The server stopped while this job was running; it will run again \
+                 (interruption {count}; at {max_resets} the job is failed instead). The server or worker \
+                 running it died, was stopped, or lost its lease."
             );
             insert_log(
                 &tx,

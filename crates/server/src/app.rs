@@ -121,10 +121,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn JobStore>
             SqliteStore::open(&path).with_context(|| format!("opening the database {}", path.display()))?,
         ),
         DatabaseUrl::Postgres(url) => {
-            let mut options = PostgresOptions { lease: settings.job_lease, ..PostgresOptions::default() };
-            if let Some(id) = settings.worker_id.clone().filter(|id| !id.trim().is_empty()) {
-                options.worker_id = id;
-            }
+            let worker_id = match settings.worker_id.clone().filter(|id| !id.trim().is_empty()) {
+                Some(id) => id,
+                None => default_worker_id(settings),
+            };
+            let options =
+                PostgresOptions { lease: settings.job_lease, worker_id, ..PostgresOptions::default() };
             let masked = settings.database().masked();
             Arc::new(
                 PostgresStore::connect(&url, options)
@@ -133,6 +135,20 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn JobStore>
             )
         }
     })
+}
+
+/// The host and the data directory: one executor runs per data directory (its process
+/// groups and work directories are there), so a process starting on it after a crash
+/// is the same worker, and takes back its interrupted jobs at once, as the SQLite
+/// store does, instead of waiting for their leases.
+fn default_worker_id(settings: &Settings) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let dir = std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    format!("{host}:{}", dir.display())
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -240,8 +240,8 @@ pub struct Settings {
     pub database_url: Option<crate::database::DatabaseUrl>,
 
     /// Names this process in the job table's `leaseOwner` (Postgres). A worker
-    /// restarted under the same id takes back its interrupted jobs at once; default: a
-    /// fresh id per start (its jobs then wait for their leases to expire).
+    /// restarted under the same id takes back its interrupted jobs at once; default:
+    /// `<hostname>:<data-dir>` (one executor per data directory).
     #[arg(long, env = "REGISTRY_WORKER_ID")]
     pub worker_id: Option<String>,
 
@@ -367,7 +367,7 @@ impl Settings {
             (
                 "worker-id",
                 "REGISTRY_WORKER_ID",
-                self.worker_id.clone().unwrap_or_else(|| "(a fresh id per start)".into()),
+                self.worker_id.clone().unwrap_or_else(|| "(hostname:data-dir)".into()),
             ),
             ("job-lease", "REGISTRY_JOB_LEASE", format!("{}s", self.job_lease.as_secs())),
         ]);

@@ -199,6 +199,46 @@ impl PostgresTestServer {
         Some(server)
     }
 
+    /// One cluster for the whole test process, started on first use, for suites that
+    /// run every test against Postgres (`REGISTRY_TEST_DATABASE=postgres`). A static is
+    /// never dropped, so a watchdog stops the cluster and deletes it once this process
+    /// is gone.
+    pub fn shared() -> Option<&'static PostgresTestServer> {
+        static SHARED: std::sync::OnceLock<Option<PostgresTestServer>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let server = PostgresTestServer::start()?;
+                let stop = format!(
+                    "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runas}{pg_ctl} -D {data} -m immediate stop; rm -rf {dir}",
+                    pid = std::process::id(),
+                    runas = server.run_as.as_ref().map_or(String::new(), |u| format!("runuser -u {u} -- ")),
+                    pg_ctl = server.bin.join("pg_ctl").display(),
+                    data = server.data.display(),
+                    dir = server._dir.path().display(),
+                );
+                Command::new("sh")
+                    .args(["-c", &stop])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .ok()?;
+                Some(server)
+            })
+            .as_ref()
+    }
+
+    /// A `postgres://` URL of a database named `name`, created unless it exists.
+    pub fn database(&self, name: &str) -> String {
+        let exists = self
+            .command("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-tAc"])
+            .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"))
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1");
+        if exists { self.url(name) } else { self.new_database(name) }
+    }
+
     /// A `postgres://` URL of a new, empty database in this cluster.
     pub fn new_database(&self, name: &str) -> String {
         let created = self
