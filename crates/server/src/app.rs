@@ -170,7 +170,13 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
         );
     }
     let store = open_store(&settings).await?;
-    let report = store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?;
+    // Recovery is the executor's: an API process sharing a data directory's worker id
+    // must not reset the jobs that worker runs.
+    let report = if role.runs_jobs() {
+        store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?
+    } else {
+        registry_queue::ResetReport::default()
+    };
     if !report.reset.is_empty() || !report.quarantined.is_empty() {
         tracing::warn!(
             "recovered from an unclean stop: {} interrupted job(s) queued again, {} failed after {MAX_INTERRUPTIONS} interruptions",
