@@ -233,3 +233,159 @@ async fn a_worker_frozen_past_its_lease_writes_nothing_after_waking() {
         messages(&job).into_iter().filter(|m| m.starts_with("Finished successfully")).collect();
     assert_eq!(finished.len(), 1, "{:?}", messages(&job));
 }
+
+/// Writes a seed folder of `count` packages without dependencies (1.0.0, checked with
+/// 0.15.14) and returns their names; tarballs go to `storage`.
+fn seed_packages(root: &Path, storage: &Path, count: usize) -> Vec<String> {
+    use registry_core::json::Codec;
+    use registry_core::metadata::PublishedMetadata;
+    use registry_core::{Metadata, Sha256, Timestamp, Version};
+    let seed = root.join("seed");
+    std::fs::create_dir_all(seed.join("metadata")).unwrap();
+    let mut names = Vec::new();
+    for i in 0..count {
+        // The start-up check compares the compilers to those of prelude's newest version.
+        let name = if i == 0 { "prelude".to_owned() } else { format!("pkg-{i}") };
+        let m = support::chain_manifest(&name, "1.0.0", &[]);
+        let index_path = seed.join("index").join(registry_core::manifest_index::entry_path(&m.name));
+        std::fs::create_dir_all(index_path.parent().unwrap()).unwrap();
+        std::fs::write(index_path, format!("{}\n", m.to_compact())).unwrap();
+        let src = root.join("sources").join(format!("{name}-1.0.0"));
+        let files = registry_workload::package_files(&m, registry_workload::Variant::Normal);
+        registry_workload::write_files(&src, &files).unwrap();
+        let tarball = registry_tarball::create_tarball(&src, &format!("{name}-1.0.0")).unwrap();
+        std::fs::create_dir_all(storage.join(&name)).unwrap();
+        std::fs::write(storage.join(format!("{name}/1.0.0.tar.gz")), &tarball).unwrap();
+        let mut metadata = Metadata::new(m.location.clone());
+        metadata.published.insert(
+            m.version,
+            PublishedMetadata {
+                bytes: tarball.len() as u64,
+                compilers: vec![Version::new(0, 15, 14)],
+                hash: Sha256::of_bytes(&tarball),
+                published_time: Timestamp::from_unix_millis(1_700_000_000_000),
+                git_ref: Some(String::new()),
+            },
+        );
+        std::fs::write(seed.join(format!("metadata/{name}.json")), metadata.to_pretty()).unwrap();
+        names.push(name);
+    }
+    names
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Real matrix jobs (the stand-in compiler) on three workers that push to one registry
+/// repository: pushes rejected because another worker pushed first are re-applied, and
+/// every success lands exactly once.
+#[tokio::test]
+async fn three_workers_record_a_matrix_flood_in_one_repository_without_losing_a_commit() {
+    let Some(postgres) = PostgresTestServer::start() else { return };
+    let url = postgres.new_database("registry");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The tarballs every machine reads (S3 in production; a shared directory here).
+    let shared_storage = root.join("shared-storage");
+    let names = seed_packages(root, &shared_storage, 24);
+    let central = root.join("central");
+    let init = std::process::Command::new(BIN)
+        .args(["init", "--data-dir"])
+        .arg(&central)
+        .arg("--seed")
+        .arg(root.join("seed"))
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let compilers = root.join("compilers");
+    std::fs::create_dir_all(&compilers).unwrap();
+    for version in ["0_15_14", "0_15_15"] {
+        std::os::unix::fs::symlink(support::standin(), compilers.join(format!("purs-{version}"))).unwrap();
+    }
+    let remote = |name: &str| central.join("git").join(name).display().to_string();
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let data = root.join(format!("worker-{w}"));
+        let init = std::process::Command::new(BIN).args(["init", "--data-dir"]).arg(&data).output().unwrap();
+        assert!(init.status.success());
+        std::fs::remove_dir_all(data.join("storage")).unwrap();
+        std::os::unix::fs::symlink(&shared_storage, data.join("storage")).unwrap();
+        let log = root.join(format!("worker-{w}.log"));
+        let mut child = Command::new(BIN)
+            .arg("worker")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--compilers")
+            .arg(&compilers)
+            .env("DATABASE_URL", &url)
+            .env("REGISTRY_REMOTE", remote("registry.git"))
+            .env("REGISTRY_INDEX_REMOTE", remote("registry-index.git"))
+            .env("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git"))
+            .env_remove("READONLY")
+            .env_remove("REGISTRY_JOB_COMMANDS")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        workers.push(Worker { child, log });
+    }
+    // Each worker's start-up check queues the new compiler's matrix jobs; the
+    // queue's duplicate rule keeps one per package.
+    let store = registry_queue::PostgresStore::connect(&url, registry_queue::PostgresOptions::default())
+        .await
+        .unwrap();
+    use registry_queue::JobStore;
+    let start = Instant::now();
+    loop {
+        let (jobs, _) = store
+            .jobs(&registry_queue::JobsQuery {
+                since: registry_core::Timestamp::from_unix_millis(0),
+                until: registry_core::Timestamp::from_unix_millis(4_000_000_000_000),
+                order: registry_queue::Order::Asc,
+                include_completed: true,
+            })
+            .await
+            .unwrap();
+        if jobs.len() == names.len() && jobs.iter().all(|j| j.info.finished_at.is_some()) {
+            if let Some(job) = jobs.iter().find(|j| !j.info.success) {
+                let logs = registry_queue::LogsQuery {
+                    level: registry_core::job::LogLevel::Debug,
+                    since: registry_core::Timestamp::from_unix_millis(0),
+                    until: registry_core::Timestamp::from_unix_millis(4_000_000_000_000),
+                    order: registry_queue::Order::Asc,
+                };
+                let failed = store.job(&job.info.job_id, &logs).await.unwrap().unwrap();
+                let lines: Vec<&str> = failed.logs.iter().map(|l| l.message.as_str()).collect();
+                panic!("job {} failed: {lines:#?}", job.info.job_id);
+            }
+            break;
+        }
+        assert!(jobs.len() <= names.len(), "a matrix job was queued twice: {}", jobs.len());
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{} jobs, not all finished\n{}",
+            jobs.len(),
+            workers.iter().map(Worker::log).collect::<String>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let bare = central.join("git/registry.git");
+    for name in &names {
+        let text = git(&bare, &["show", &format!("main:metadata/{name}.json")]);
+        let compilers =
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["published"]["1.0.0"]["compilers"]
+                .clone();
+        assert_eq!(compilers, serde_json::json!(["0.15.14", "0.15.15"]), "{name}");
+    }
+    let commits = git(&bare, &["rev-list", "--count", "main"]).trim().parse::<usize>().unwrap();
+    let seeded = 1;
+    assert_eq!(commits, seeded + names.len(), "one commit per matrix success");
+    let busy = workers.iter().filter(|w| w.log().contains("Finished successfully")).count();
+    assert!(busy >= 2, "the flood was shared");
+}
