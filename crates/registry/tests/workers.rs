@@ -396,3 +396,30 @@ async fn three_workers_record_a_matrix_flood_in_one_repository_without_losing_a_
         start.elapsed().as_secs_f64()
     );
 }
+
+/// The embedded SQLite database serves one process: the split roles refuse it, saying
+/// what to set.
+#[tokio::test]
+async fn the_split_roles_refuse_the_embedded_database_with_a_reason() {
+    let registry = Registry::init();
+    for args in [vec!["worker"], vec!["serve", "--no-executor", "--port", "0"]] {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(registry.data())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("DATABASE_URL=postgres://"), "{args:?}: {stderr}");
+    }
+    let out = std::process::Command::new(BIN)
+        .args(["worker", "--data-dir"])
+        .arg(registry.data())
+        .env("DATABASE_URL", "mysql://db/registry")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a SQLite path nor a postgres:// URL"));
+}
