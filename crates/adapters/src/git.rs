@@ -175,6 +175,19 @@ pub struct GitCheckout {
     unlocked: std::sync::atomic::AtomicBool,
 }
 
+/// The pause after the `attempt`th rejected push: growing, and spread at random so
+/// writers that collided do not collide again in lockstep.
+fn push_backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(25 * u64::from(attempt.min(10)));
+    // The clock's nanoseconds and the process id are random enough to de-synchronize.
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        .wrapping_mul(2_654_435_761)
+        ^ std::process::id();
+    base / 2 + base.mul_f64(f64::from(noise % 1000) / 1000.0)
+}
+
 /// A git lock file this old is stale: git holds one for milliseconds.
 const STALE_LOCK: Duration = Duration::from_secs(3);
 
@@ -187,7 +200,9 @@ impl GitCheckout {
             branch: "main".into(),
             committer: Committer::default(),
             refresh_interval: Duration::from_secs(60),
-            max_push_attempts: 5,
+            // Several workers push to one remote: with a randomized pause between attempts
+            // a writer that lost a race rarely loses many in a row.
+            max_push_attempts: 12,
             state: tokio::sync::Mutex::new(None),
             unlocked: std::sync::atomic::AtomicBool::new(false),
         }
@@ -456,6 +471,7 @@ impl GitRepo for GitCheckout {
                         "The {} moved while committing (attempt {attempt}); re-applying the changes on top of it",
                         self.describe()
                     ));
+                    tokio::time::sleep(push_backoff(attempt)).await;
                 }
                 Err(err) => return Err(err),
             }

@@ -2,11 +2,13 @@
 //!
 //! [`JobStore`] is everything the HTTP API and the executor need from the queue's
 //! storage; [`SqliteStore`] implements it over upstream's schema (`job_info`, one
-//! table per job kind, `logs`) so upstream's data and dashboards keep working. A
-//! Postgres store would implement the same trait; nothing above this crate names
-//! SQLite.
+//! table per job kind, `logs`) so upstream's data and dashboards keep working, for the
+//! single-process registry. [`PostgresStore`] implements it for many workers on many machines: its
+//! claims are leases the worker renews, and its package locks live in the database.
 
 mod migrate;
+mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -16,6 +18,7 @@ use registry_core::{PackageName, Timestamp, Version};
 use std::collections::BTreeMap;
 
 pub use migrate::{MIGRATIONS, Migration};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// A job to queue, with what its kind's table stores.
@@ -108,6 +111,12 @@ pub enum StoreError {
     SignatureUsed { job_id: String },
     #[error("the database task stopped unexpectedly: {0}")]
     Task(String),
+    #[error("Postgres error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// This process's claim of the job ended (its lease expired, and the job may run
+    /// elsewhere): it must stop the job and write nothing more for it.
+    #[error("the lease on job {job_id} was lost: the job may now run on another worker")]
+    LeaseLost { job_id: String },
 }
 
 /// The queue's storage. Every method is one transaction.
@@ -164,4 +173,34 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Counts of pending and running jobs per kind, for start-up messages and health.
     async fn pending_counts(&self) -> Result<BTreeMap<JobType, usize>, StoreError>;
+
+    /// How long a claim lasts unless renewed; `None` (the default) when a claim lasts
+    /// until the job ends (one process owns the queue, and start-up recovery resets
+    /// what a crash left).
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Extends this process's lease on a job it claimed; [`StoreError::LeaseLost`] when
+    /// the lease already expired or another claim replaced it.
+    async fn renew_lease(&self, _job_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether package locks are held by the store (processes share them) rather than
+    /// in the process's memory.
+    fn shares_package_locks(&self) -> bool {
+        false
+    }
+
+    /// Takes `package`'s lock for this process's claim of `job_id` if it is free (or
+    /// already ours); the lock is released by [`JobStore::unlock_package`], and lapses
+    /// with the claim's lease. Stores that do not share locks answer `true`.
+    async fn try_lock_package(&self, _package: &PackageName, _job_id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    async fn unlock_package(&self, _package: &PackageName, _job_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use registry_core::job::{Job, JobDetails, JobInfo, JobType, LogLevel, LogLine, decode_build_plan};
+use registry_core::Timestamp;
+use registry_core::job::{Job, JobDetails, JobInfo, JobType, LogLevel, LogLine};
 use registry_core::json::{self, Codec};
-use registry_core::operation::{
-    AuthenticatedData, AuthenticatedOperation, PackageSetUpdateData, PublishData,
-};
-use registry_core::{PackageName, Timestamp, Version};
+use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::BTreeMap;
 
+use crate::rows::{
+    JobRow, corrupt, decode_job_row, order_sql, parse_ts, payload_hash, signed_payload, table, ts_param,
+};
 use crate::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, ResetReport, StoreError};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,16 +41,6 @@ struct Inner {
     generation: std::sync::atomic::AtomicU64,
     readers: Mutex<Vec<Connection>>,
     reader_permits: tokio::sync::Semaphore,
-}
-
-fn table(kind: JobType) -> &'static str {
-    match kind {
-        JobType::Publish => "publish_jobs",
-        JobType::Unpublish => "unpublish_jobs",
-        JobType::Transfer => "transfer_jobs",
-        JobType::Matrix => "matrix_jobs",
-        JobType::PackageSet => "package_set_jobs",
-    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -147,18 +138,6 @@ impl SqliteStore {
     }
 }
 
-fn ts_param(t: Timestamp) -> String {
-    t.to_string()
-}
-
-fn parse_ts(job_id: &str, text: &str) -> Result<Timestamp, StoreError> {
-    Timestamp::parse_lenient(text).map_err(|reason| StoreError::Corrupt { job_id: job_id.to_owned(), reason })
-}
-
-fn corrupt(job_id: &str, what: &str, reason: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { job_id: job_id.to_owned(), reason: format!("{what}: {reason}") }
-}
-
 /// Duplicate rules, per kind. A job that failed never blocks a new submission of
 /// the same request (except matrix jobs, which upstream never re-queues); pending
 /// and running ones always do. Finished successful ones block where running the
@@ -214,11 +193,6 @@ fn find_duplicate(conn: &Connection, job: &NewJob) -> rusqlite::Result<Option<St
     }
 }
 
-/// The key of a signed payload in `used_signatures`.
-fn payload_hash(data: &AuthenticatedData) -> String {
-    registry_core::Sha256::of_bytes(data.raw_payload.as_bytes()).as_str().to_owned()
-}
-
 /// The job other than `except` that used `data`'s payload and has not failed.
 fn signature_user(
     conn: &Connection,
@@ -231,13 +205,6 @@ fn signature_user(
     )?
     .query_row(params![payload_hash(data), except], |r| r.get(0))
     .optional()
-}
-
-fn signed_payload(job: &NewJob) -> Option<&AuthenticatedData> {
-    match job {
-        NewJob::Unpublish(data) | NewJob::Transfer(data) => Some(data),
-        _ => None,
-    }
 }
 
 fn insert_kind_row(conn: &Connection, job_id: &str, job: &NewJob) -> Result<(), StoreError> {
@@ -307,17 +274,6 @@ const JOB_SELECT: &str = "SELECT j.jobId, j.createdAt, j.startedAt, j.finishedAt
      LEFT JOIN matrix_jobs m ON m.jobId = j.jobId \
      LEFT JOIN package_set_jobs s ON s.jobId = j.jobId";
 
-/// The raw columns of one job row, read without interpretation so that decoding
-/// failures can name the job.
-struct JobRow {
-    job_id: String,
-    created_at: String,
-    started_at: Option<String>,
-    finished_at: Option<String>,
-    success: bool,
-    kind_columns: [Option<String>; 13],
-}
-
 fn read_job_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     let mut kind_columns: [Option<String>; 13] = Default::default();
     for (i, column) in kind_columns.iter_mut().enumerate() {
@@ -333,59 +289,6 @@ fn read_job_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
-fn decode_job_row(row: JobRow) -> Result<(JobInfo, JobDetails), StoreError> {
-    let id = row.job_id.as_str();
-    let info = JobInfo {
-        job_id: row.job_id.clone(),
-        created_at: parse_ts(id, &row.created_at)?,
-        started_at: row.started_at.as_deref().map(|t| parse_ts(id, t)).transpose()?,
-        finished_at: row.finished_at.as_deref().map(|t| parse_ts(id, t)).transpose()?,
-        success: row.success,
-    };
-    let c = &row.kind_columns;
-    let name = |s: &Option<String>| {
-        PackageName::parse(s.as_deref().unwrap_or("")).map_err(|e| corrupt(id, "packageName", e))
-    };
-    let version = |what: &str, s: &Option<String>| {
-        Version::parse(s.as_deref().unwrap_or("")).map_err(|e| corrupt(id, what, e))
-    };
-    let payload =
-        |s: &Option<String>| json::parse(s.as_deref().unwrap_or("")).map_err(|e| corrupt(id, "payload", e));
-    let details = if c[2].is_some() {
-        JobDetails::Publish {
-            package_name: name(&c[0])?,
-            package_version: version("packageVersion", &c[1])?,
-            payload: PublishData::decode(&payload(&c[2])?).map_err(|e| corrupt(id, "payload", e))?,
-        }
-    } else if c[5].is_some() {
-        JobDetails::Unpublish {
-            package_name: name(&c[3])?,
-            package_version: version("packageVersion", &c[4])?,
-            payload: AuthenticatedData::decode(&payload(&c[5])?).map_err(|e| corrupt(id, "payload", e))?,
-        }
-    } else if c[7].is_some() {
-        JobDetails::Transfer {
-            package_name: name(&c[6])?,
-            payload: AuthenticatedData::decode(&payload(&c[7])?).map_err(|e| corrupt(id, "payload", e))?,
-        }
-    } else if c[11].is_some() {
-        JobDetails::Matrix {
-            package_name: name(&c[8])?,
-            package_version: version("packageVersion", &c[9])?,
-            compiler_version: version("compilerVersion", &c[10])?,
-            payload: decode_build_plan(&payload(&c[11])?).map_err(|e| corrupt(id, "payload", e))?,
-        }
-    } else if c[12].is_some() {
-        JobDetails::PackageSet {
-            payload: PackageSetUpdateData::decode(&payload(&c[12])?)
-                .map_err(|e| corrupt(id, "payload", e))?,
-        }
-    } else {
-        return Err(corrupt(id, "kind", "no row in any job kind table"));
-    };
-    Ok((info, details))
-}
-
 fn load_job(conn: &Connection, job_id: &str) -> Result<Option<(JobInfo, JobDetails)>, StoreError> {
     let row = conn
         .prepare_cached(&format!("{JOB_SELECT} WHERE j.jobId = ?1"))?
@@ -398,13 +301,6 @@ fn insert_log(conn: &Connection, line: &LogLine) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT INTO logs (jobId, level, message, timestamp) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![line.job_id, line.level.priority(), line.message, ts_param(line.timestamp)])?;
     Ok(())
-}
-
-fn order_sql(order: Order) -> &'static str {
-    match order {
-        Order::Asc => "ASC",
-        Order::Desc => "DESC",
-    }
 }
 
 #[async_trait]

@@ -25,8 +25,11 @@ struct Cli {
 enum Command {
     /// Create an empty registry in a data directory (idempotent).
     Init(InitArgs),
-    /// Run the HTTP API and the job executor.
-    Serve(Settings),
+    /// Run the HTTP API and the job executor (`--no-executor`: the API only).
+    Serve(registry_server::app::ServeArgs),
+    /// Run the job executor only, without HTTP, beside other workers and an API process
+    /// sharing a Postgres job database (DATABASE_URL=postgres://…).
+    Worker(Settings),
     /// Package sets.
     PackageSet {
         #[command(subcommand)]
@@ -104,7 +107,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init(args) => registry_server::init::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Serve(settings) => registry_server::app::run(settings).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => {
+            use registry_server::app::Role;
+            let role = if args.no_executor { Role::Api } else { Role::ApiAndExecutor };
+            registry_server::app::run_as(args.settings, role).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Worker(settings) => {
+            registry_server::app::run_as(settings, registry_server::app::Role::Worker)
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::PackageSet { command: PackageSetCommand::Update(args) } => package_set_update::run(&args),
         Command::PackageSet { command: PackageSetCommand::Daily(args) } => package_set_daily::run(&args),
         Command::GithubIssue(args) => github::issue::run(&args),

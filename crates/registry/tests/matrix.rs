@@ -98,9 +98,14 @@ impl Seeded {
         self.registry.serve_env(&["--compilers", self.compilers.to_str().unwrap()], &env).await
     }
 
-    fn store(&self) -> SqliteStore {
+    /// The store the servers of this registry use (Postgres under `REGISTRY_TEST_DATABASE=postgres`).
+    async fn store(&self) -> Box<dyn JobStore> {
+        if let Some(url) = support::test_database_url(&self.registry.data()) {
+            let options = registry_queue::PostgresOptions::default();
+            return Box::new(registry_queue::PostgresStore::connect(&url, options).await.unwrap());
+        }
         let layout = registry_server::config::defaults_for(&self.registry.data()).layout();
-        SqliteStore::open(&layout.database()).unwrap()
+        Box::new(SqliteStore::open(&layout.database()).unwrap())
     }
 
     fn registry_git(&self) -> PathBuf {
@@ -246,6 +251,7 @@ async fn a_matrix_success_cascades_to_the_dependants() {
     };
     let alpha_id = seeded
         .store()
+        .await
         .enqueue(alpha_job, Timestamp::from_unix_millis(1_800_000_000_000))
         .await
         .unwrap()
@@ -304,7 +310,8 @@ async fn a_failed_matrix_job_changes_nothing_and_is_never_queued_again() {
         compiler_version: Version::new(0, 14, 9),
         build_plan: BTreeMap::new(),
     };
-    let answer = seeded.store().enqueue(again, Timestamp::from_unix_millis(1_800_000_000_000)).await.unwrap();
+    let answer =
+        seeded.store().await.enqueue(again, Timestamp::from_unix_millis(1_800_000_000_000)).await.unwrap();
     assert!(answer.duplicate);
     assert_eq!(answer.job_id, matrix);
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -1,4 +1,6 @@
-//! `registry serve`: one process running the HTTP API and the job executor.
+//! `registry serve`: one process running the HTTP API and the job executor; with
+//! `--no-executor` the API only, and `registry worker` the executor only, so that one
+//! API process and N workers on other machines share a Postgres job store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use registry_core::job::JobType;
-use registry_queue::{JobStore, SqliteStore};
+use registry_queue::{JobStore, PostgresOptions, PostgresStore, SqliteStore};
 
 use crate::api::{self, ApiState, NoTrustedKey, RequestPolicy};
 use crate::executor::{Executor, Handlers, MAX_INTERRUPTIONS, Wakers, shutdown_pair};
@@ -21,7 +23,7 @@ pub use registry_settings::wiring::{
     build_adapters, build_adapters_with_checkouts, build_command_adapters, package_set_handler,
     require_initialized,
 };
-use registry_settings::{Settings, StorageKind};
+use registry_settings::{DatabaseUrl, Settings, StorageKind};
 
 pub const READONLY_BANNER: &str = "\
 ==============================================================================
@@ -83,16 +85,97 @@ async fn stop_signal() {
     }
 }
 
+/// What a process of the registry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `registry serve`: the API and the executor.
+    ApiAndExecutor,
+    /// `registry serve --no-executor`: the API only; workers run the jobs.
+    Api,
+    /// `registry worker`: the executor only, no HTTP.
+    Worker,
+}
+
+impl Role {
+    fn runs_jobs(self) -> bool {
+        self != Role::Api
+    }
+}
+
+/// `registry serve`'s arguments: the shared settings and the role switch.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Serve the API only: jobs are queued for `registry worker` processes sharing
+    /// the Postgres database (DATABASE_URL=postgres://…).
+    #[arg(long)]
+    pub no_executor: bool,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Opens the job store `DATABASE_URL` names (default: the data directory's SQLite file).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn JobStore>> {
+    Ok(match settings.database() {
+        DatabaseUrl::Sqlite(path) => Arc::new(
+            SqliteStore::open(&path).with_context(|| format!("opening the database {}", path.display()))?,
+        ),
+        DatabaseUrl::Postgres(url) => {
+            let worker_id = match settings.worker_id.clone().filter(|id| !id.trim().is_empty()) {
+                Some(id) => id,
+                None => default_worker_id(settings),
+            };
+            let options =
+                PostgresOptions { lease: settings.job_lease, worker_id, ..PostgresOptions::default() };
+            let masked = settings.database().masked();
+            Arc::new(
+                PostgresStore::connect(&url, options)
+                    .await
+                    .with_context(|| format!("connecting to the job database {masked}"))?,
+            )
+        }
+    })
+}
+
+/// The host and the data directory: one executor runs per data directory (its process
+/// groups and work directories are there), so a process starting on it after a crash
+/// is the same worker, and takes back its interrupted jobs at once, as the SQLite
+/// store does, instead of waiting for their leases.
+fn default_worker_id(settings: &Settings) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let dir = std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    format!("{host}:{}", dir.display())
+}
+
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    serve_as(settings, Role::ApiAndExecutor).await
+}
+
+pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
     if settings.readonly {
         eprintln!("{READONLY_BANNER}");
     }
     require_initialized(&settings)?;
     let layout = settings.layout();
-    let db = layout.database();
-    let store: Arc<dyn JobStore> =
-        Arc::new(SqliteStore::open(&db).with_context(|| format!("opening the database {}", db.display()))?);
-    let report = store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?;
+    let shared = matches!(settings.database(), DatabaseUrl::Postgres(_));
+    if role != Role::ApiAndExecutor && !shared {
+        anyhow::bail!(
+            "an API without executor, or a worker, needs a job database shared with the other processes: \
+             set DATABASE_URL=postgres://user:password@host:5432/database (the embedded SQLite database \
+             serves one `registry serve` process)"
+        );
+    }
+    let store = open_store(&settings).await?;
+    // Recovery is the executor's: an API process sharing a data directory's worker id
+    // must not reset the jobs that worker runs.
+    let report = if role.runs_jobs() {
+        store.reset_interrupted(MAX_INTERRUPTIONS, now()).await?
+    } else {
+        registry_queue::ResetReport::default()
+    };
     if !report.reset.is_empty() || !report.quarantined.is_empty() {
         tracing::warn!(
             "recovered from an unclean stop: {} interrupted job(s) queued again, {} failed after {MAX_INTERRUPTIONS} interruptions",
@@ -106,13 +189,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let pending: usize = store.pending_counts().await?.values().sum();
     tracing::info!("{pending} job(s) pending or to resume");
 
-    // Child processes of jobs that a crash left running must not linger or compete.
-    let groups = layout.process_groups();
-    let orphans = registry_adapters::process::kill_orphans(&groups);
-    if orphans > 0 {
-        tracing::warn!("killed {orphans} process group(s) left running by jobs of a previous run");
+    if role.runs_jobs() {
+        // Child processes of jobs that a crash left running must not linger or compete.
+        let groups = layout.process_groups();
+        let orphans = registry_adapters::process::kill_orphans(&groups);
+        if orphans > 0 {
+            tracing::warn!("killed {orphans} process group(s) left running by jobs of a previous run");
+        }
+        registry_adapters::process::record_groups_in(&groups).context("recording job process groups")?;
     }
-    registry_adapters::process::record_groups_in(&groups).context("recording job process groups")?;
 
     let trustee = match settings.pacchettibotti_public_key.as_deref().filter(|k| !k.trim().is_empty()) {
         Some(key) => Some(parse_trustee_key(key).map_err(anyhow::Error::msg)?),
@@ -129,26 +214,43 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             async move { crate::healthcheck::ping(&url, crate::healthcheck::Schedule::UPSTREAM).await },
         );
     }
-    let adapters = build_adapters(&settings)?;
-    // A compiler installed since the last start: check the whole registry with it.
-    let installed = registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
-    if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await {
-        tracing::error!("checking for a new compiler failed: {err:#}; no matrix jobs were queued for it");
-    }
-    let handlers = build_handlers(&settings, trustee.clone());
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();
-    let timeouts = JobType::ALL.into_iter().map(|k| (k, settings.timeout(k))).collect();
-    let executor = Arc::new(Executor {
-        store: store.clone(),
-        handlers,
-        adapters,
-        timeouts,
-        work_root: layout.jobs(),
-        poll_interval: Duration::from_secs(1),
-        hidden_paths: HiddenPaths::for_server(&settings.data_dir, settings.compilers.as_deref()),
-    });
-    let lanes = executor.start(&wakers, shutdown);
+    let lanes = if role.runs_jobs() {
+        let adapters = build_adapters(&settings)?;
+        // A compiler installed since the last start: check the whole registry with it.
+        let installed =
+            registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
+        if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await {
+            tracing::error!("checking for a new compiler failed: {err:#}; no matrix jobs were queued for it");
+        }
+        let handlers = build_handlers(&settings, trustee.clone());
+        let timeouts = JobType::ALL.into_iter().map(|k| (k, settings.timeout(k))).collect();
+        let executor = Arc::new(Executor {
+            store: store.clone(),
+            handlers,
+            adapters,
+            timeouts,
+            work_root: layout.jobs(),
+            // Jobs queued by another process wake nobody here: look often.
+            poll_interval: if shared { Duration::from_millis(250) } else { Duration::from_secs(1) },
+            hidden_paths: HiddenPaths::for_server(&settings.data_dir, settings.compilers.as_deref()),
+        });
+        executor.start(&wakers, shutdown)
+    } else {
+        Vec::new()
+    };
+    if role == Role::Worker {
+        // Tests and scripts wait for this exact line.
+        println!("Worker running");
+        stop_signal().await;
+        trigger.trigger();
+        for lane in lanes {
+            let _ = lane.await;
+        }
+        tracing::info!("stopped");
+        return Ok(());
+    }
 
     let state = ApiState {
         store,
@@ -189,9 +291,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// `registry serve`: runs until SIGTERM or Ctrl-C.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    run_as(settings, Role::ApiAndExecutor)
+}
+
+/// `registry serve [--no-executor]` or `registry worker`: runs until SIGTERM or Ctrl-C.
+pub fn run_as(settings: Settings, role: Role) -> anyhow::Result<()> {
     crate::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let served = runtime.block_on(serve(settings));
+    let served = runtime.block_on(serve_as(settings, role));
     // Stopped jobs killed their children, so blocking work ends at once; should some
     // not, the process still exits instead of waiting for it.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);

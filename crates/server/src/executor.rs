@@ -12,6 +12,12 @@
 //! task is aborted, which drops its futures and so kills its child processes, also
 //! those of blocking work such as a compile (see `registry_adapters::process`). A job stopped by a shutdown goes back to the
 //! queue; one found running after a crash is reset at start-up by the store.
+//!
+//! With a store shared by workers (Postgres), a claim is a lease: while the job runs
+//! it is renewed every third of its length, and when a renewal is refused (the worker
+//! froze or was cut off past the lease, and the job may run elsewhere) the job is
+//! stopped like a timed-out one — its process groups die — and nothing more is
+//! recorded for it: the store refuses a lost claim's writes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use registry_core::job::{Job, JobType};
 use registry_queue::JobStore;
 use tokio::sync::{Notify, watch};
 
+use crate::fencing::{LeaseClock, fenced};
 use crate::job_context::{Adapters, HiddenPaths, JobContext, JobHandler, JobLog, now};
 
 /// The lanes: kinds in priority order.
@@ -113,6 +120,34 @@ enum Outcome {
     TimedOut(Duration),
     Panicked(String),
     Interrupted,
+    LeaseLost,
+}
+
+/// Renews the lease on `job_id` until it is lost; never returns for a store without
+/// leases. A renewal that fails for another reason (the database is briefly
+/// unreachable) is retried, and counts as lost once the lease has run out meanwhile.
+/// Each confirmed renewal moves `clock` on, which lets the job's writes start.
+async fn keep_lease(store: Arc<dyn JobStore>, job_id: String, clock: Option<LeaseClock>) {
+    let (Some(lease), Some(clock)) = (store.lease(), clock) else { return std::future::pending().await };
+    let mut renewed = Instant::now();
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let attempt = Instant::now();
+        match store.renew_lease(&job_id).await {
+            Ok(()) => {
+                renewed = attempt;
+                clock.confirmed(attempt);
+            }
+            Err(registry_queue::StoreError::LeaseLost { .. }) => return clock.expire(),
+            Err(err) if renewed.elapsed() < lease => {
+                tracing::warn!(job = %job_id, "renewing the lease failed: {err}; retrying");
+            }
+            Err(err) => {
+                tracing::error!(job = %job_id, "the lease could not be renewed in time: {err}");
+                return clock.expire();
+            }
+        }
+    }
 }
 
 fn describe_duration(d: Duration) -> String {
@@ -187,10 +222,12 @@ impl Executor {
         );
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_triggered() {
+            // A lease starts at the latest when the claim was asked for.
+            let asked = Instant::now();
             match self.store.claim_next(&kinds, now()).await {
                 Ok(Some(job)) => {
                     backoff = Duration::from_millis(200);
-                    self.run(job, shutdown.clone()).await;
+                    self.run_claimed(job, shutdown.clone(), asked).await;
                 }
                 Ok(None) => {
                     tokio::select! {
@@ -213,7 +250,12 @@ impl Executor {
     }
 
     /// Runs one claimed job to its end and records the outcome.
-    pub async fn run(&self, job: Job, mut shutdown: Shutdown) {
+    pub async fn run(&self, job: Job, shutdown: Shutdown) {
+        self.run_claimed(job, shutdown, Instant::now()).await
+    }
+
+    /// [`Executor::run`] for a job claimed no earlier than `claimed`.
+    async fn run_claimed(&self, job: Job, mut shutdown: Shutdown, claimed: Instant) {
         let kind = job.details.job_type();
         let job_id = job.info.job_id.clone();
         let limit = self
@@ -233,10 +275,14 @@ impl Executor {
             }
             (_, None) => Outcome::Failed(format!("This server has no handler for {kind} jobs.")),
             (Ok(()), Some(handler)) => {
+                let clock = self.store.lease().map(|lease| LeaseClock::new(lease, claimed));
                 let ctx = JobContext {
                     job,
                     log: log.clone(),
-                    adapters: self.adapters.clone(),
+                    adapters: match &clock {
+                        Some(clock) => fenced(&self.adapters, clock),
+                        None => self.adapters.clone(),
+                    },
                     store: self.store.clone(),
                     work_dir: work_dir.clone(),
                 };
@@ -250,8 +296,9 @@ impl Executor {
                         Ok(Err(join)) => Outcome::Panicked(join.to_string()),
                     },
                     _ = shutdown.wait() => Outcome::Interrupted,
+                    () = keep_lease(self.store.clone(), job_id.clone(), clock) => Outcome::LeaseLost,
                 };
-                if matches!(outcome, Outcome::TimedOut(_) | Outcome::Interrupted) {
+                if matches!(outcome, Outcome::TimedOut(_) | Outcome::Interrupted | Outcome::LeaseLost) {
                     // Dropping the handler's future kills its child processes; wait
                     // until that has happened before recording the outcome.
                     task.abort();
@@ -285,13 +332,19 @@ impl Executor {
                 log.warn("The server is shutting down: this job was stopped and will run again when the server restarts.");
                 false
             }
+            Outcome::LeaseLost => {
+                tracing::warn!(job = %job_id, "this worker lost its lease on the job: stopped it; it runs elsewhere");
+                false
+            }
         };
         log.close();
         if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
             tracing::error!(job = %job_id, "log lines were still being written after 10 s");
         }
         let _ = tokio::fs::remove_dir_all(&work_dir).await;
-        let recorded = if matches!(outcome, Outcome::Interrupted) {
+        let recorded = if matches!(outcome, Outcome::LeaseLost) {
+            Ok(())
+        } else if matches!(outcome, Outcome::Interrupted) {
             self.store.requeue(&job_id).await
         } else {
             self.store.finish(&job_id, success, now()).await

@@ -133,6 +133,11 @@ impl JobLog {
                 // A failed write is retried a few times: losing log lines is worse than waiting.
                 let mut attempt = 0;
                 while let Err(err) = store.append_logs(&batch).await {
+                    if let registry_queue::StoreError::LeaseLost { .. } = err {
+                        // Another worker runs the job now: these lines are not its.
+                        tracing::warn!("{} log lines dropped: {err}", batch.len());
+                        break;
+                    }
                     attempt += 1;
                     tracing::error!("storing {} log lines failed (attempt {attempt}): {err}", batch.len());
                     if attempt == 5 {

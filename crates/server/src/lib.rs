@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod executor;
+pub mod fencing;
 pub mod finished_cache;
 pub mod handlers;
 pub mod healthcheck;

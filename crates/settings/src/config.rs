@@ -232,11 +232,35 @@ pub struct Settings {
     /// comma-separated). Kinds without any handler stay queued.
     #[arg(long = "job-command", env = "REGISTRY_JOB_COMMANDS", value_delimiter = ',', value_parser = parse_job_command)]
     pub job_commands: Vec<(JobType, PathBuf)>,
+
+    /// The job database: a SQLite file (`sqlite:PATH`, `sqlite://PATH` or a path; default
+    /// `<data-dir>/db/registry.sqlite3`), or Postgres (`postgres://user:password@host:5432/db`),
+    /// which one API process and workers on several machines share.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = crate::database::parse_database_url)]
+    pub database_url: Option<crate::database::DatabaseUrl>,
+
+    /// Names this process in the job table's `leaseOwner` (Postgres). A worker
+    /// restarted under the same id takes back its interrupted jobs at once; default:
+    /// `<hostname>:<data-dir>` (one executor per data directory).
+    #[arg(long, env = "REGISTRY_WORKER_ID")]
+    pub worker_id: Option<String>,
+
+    /// How long a worker's claim on a job lasts unless renewed (Postgres; renewed every
+    /// third of it). A job whose worker vanished runs elsewhere after this long.
+    #[arg(long, env = "REGISTRY_JOB_LEASE", value_parser = parse_duration, default_value = "30s")]
+    pub job_lease: Duration,
 }
 
 impl Settings {
     pub fn layout(&self) -> DataDir {
         DataDir::new(&self.data_dir)
+    }
+
+    /// The job database: `DATABASE_URL`, else the data directory's SQLite file.
+    pub fn database(&self) -> crate::database::DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::database::DatabaseUrl::Sqlite(self.layout().database()))
     }
 
     pub fn registry_remote(&self) -> String {
@@ -339,6 +363,13 @@ impl Settings {
                 secret(&self.pacchettibotti_public_key).into(),
             ),
             ("healthchecks-url", "HEALTHCHECKS_URL", secret(&self.healthchecks_url).into()),
+            ("database-url", "DATABASE_URL", self.database().masked()),
+            (
+                "worker-id",
+                "REGISTRY_WORKER_ID",
+                self.worker_id.clone().unwrap_or_else(|| "(hostname:data-dir)".into()),
+            ),
+            ("job-lease", "REGISTRY_JOB_LEASE", format!("{}s", self.job_lease.as_secs())),
         ]);
         let mut out = String::new();
         for (flag, env, value) in rows {

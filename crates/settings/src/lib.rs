@@ -7,9 +7,11 @@
 
 pub mod adapters;
 pub mod config;
+pub mod database;
 pub mod layout;
 pub mod wiring;
 
 pub use adapters::{Adapters, now};
 pub use config::{Settings, StorageKind};
+pub use database::DatabaseUrl;
 pub use layout::DataDir;

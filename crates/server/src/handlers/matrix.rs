@@ -38,7 +38,7 @@ impl JobHandler for MatrixHandler {
         let env = ctx.env();
         self.builder.compile(&env, &job).await?;
         {
-            let _only_writer = self.locks.lock(&job.name).await;
+            let _only_writer = self.locks.lock_for_job(&job.name, ctx).await;
             self.builder.record(&env, &job).await?;
         }
         let compilers = env.compilers.installed_versions();

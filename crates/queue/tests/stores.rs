@@ -1,4 +1,6 @@
-//! The SQLite job store against a real database file.
+//! Both job stores against real databases: SQLite in a file, Postgres in a cluster
+//! the test starts (skipped with a message where Postgres is not installed). Every
+//! case runs on both, so the stores keep one set of rules.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +8,10 @@ use registry_core::job::{JobDetails, JobType, LogLevel, LogLine};
 use registry_core::json::Codec;
 use registry_core::operation::{AuthenticatedData, PackageSetUpdateRequest, PublishData};
 use registry_core::{PackageName, Timestamp, Version};
-use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, SqliteStore};
+use registry_queue::{
+    JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, PostgresOptions, PostgresStore, SqliteStore,
+};
+use registry_test_support::PostgresTestServer;
 use serde_json::json;
 
 fn ts(ms: i64) -> Timestamp {
@@ -18,6 +23,43 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
     let store = SqliteStore::open(&dir.path().join("registry.sqlite3")).unwrap();
     (dir, store)
 }
+
+async fn postgres_store() -> Option<(PostgresTestServer, PostgresStore)> {
+    let server = PostgresTestServer::start()?;
+    let url = server.new_database("registry");
+    let store = PostgresStore::connect(&url, PostgresOptions::default()).await.unwrap();
+    Some((server, store))
+}
+
+/// Each case as a test on each store.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                let (_dir, store) = super::store();
+                super::$case(&store).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $case() {
+                let Some((_server, store)) = super::postgres_store().await else { return };
+                super::$case(&store).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    duplicates_follow_the_rules_per_kind,
+    claims_follow_priority_then_fifo_within_the_given_kinds,
+    interrupted_jobs_are_reset_then_quarantined_on_the_third_crash,
+    requeue_returns_a_job_to_pending_without_counting_a_crash,
+    log_queries_filter_by_level_and_window_and_page,
+    job_lists_filter_by_window_completion_and_order,
+    a_used_signature_cannot_be_used_again,
+);
 
 fn publish(name: &str, version: &str) -> NewJob {
     NewJob::Publish(
@@ -57,9 +99,7 @@ fn all_jobs(include_completed: bool) -> JobsQuery {
     JobsQuery { since: ts(-1_000_000), until: ts(1_000_000), order: Order::Asc, include_completed }
 }
 
-#[tokio::test]
-async fn duplicates_follow_the_rules_per_kind() {
-    let (_dir, store) = store();
+async fn duplicates_follow_the_rules_per_kind(store: &dyn JobStore) {
     let first = store.enqueue(publish("aff", "1.0.0"), ts(0)).await.unwrap();
     assert!(!first.duplicate);
     let again = store.enqueue(publish("aff", "1.0.0"), ts(1)).await.unwrap();
@@ -109,9 +149,7 @@ async fn duplicates_follow_the_rules_per_kind() {
     assert!(store.enqueue(matrix("aff"), ts(17)).await.unwrap().duplicate);
 }
 
-#[tokio::test]
-async fn claims_follow_priority_then_fifo_within_the_given_kinds() {
-    let (_dir, store) = store();
+async fn claims_follow_priority_then_fifo_within_the_given_kinds(store: &dyn JobStore) {
     let set = store.enqueue(package_set(r#"{"packages":{"a":"1.0.0"}}"#), ts(0)).await.unwrap();
     let m = store.enqueue(matrix("x"), ts(1)).await.unwrap();
     let t = store.enqueue(transfer("y"), ts(2)).await.unwrap();
@@ -133,9 +171,7 @@ async fn claims_follow_priority_then_fifo_within_the_given_kinds() {
     assert!(store.claim_next(&lane_b, ts(13)).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn interrupted_jobs_are_reset_then_quarantined_on_the_third_crash() {
-    let (_dir, store) = store();
+async fn interrupted_jobs_are_reset_then_quarantined_on_the_third_crash(store: &dyn JobStore) {
     let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
     let lane = [JobType::Publish];
     for crash in 1..=3 {
@@ -162,9 +198,7 @@ async fn interrupted_jobs_are_reset_then_quarantined_on_the_third_crash() {
     assert!(!store.enqueue(publish("a", "1.0.0"), ts(200)).await.unwrap().duplicate);
 }
 
-#[tokio::test]
-async fn requeue_returns_a_job_to_pending_without_counting_a_crash() {
-    let (_dir, store) = store();
+async fn requeue_returns_a_job_to_pending_without_counting_a_crash(store: &dyn JobStore) {
     let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
     store.claim_next(&[JobType::Publish], ts(1)).await.unwrap().unwrap();
     store.requeue(&job.job_id).await.unwrap();
@@ -174,9 +208,7 @@ async fn requeue_returns_a_job_to_pending_without_counting_a_crash() {
     assert_eq!(report.quarantined, [job.job_id], "first recorded crash reaches a limit of 1");
 }
 
-#[tokio::test]
-async fn log_queries_filter_by_level_and_window_and_page() {
-    let (_dir, store) = store();
+async fn log_queries_filter_by_level_and_window_and_page(store: &dyn JobStore) {
     let job = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
     let lines: Vec<LogLine> = (0..150)
         .map(|i| LogLine {
@@ -207,9 +239,7 @@ async fn log_queries_filter_by_level_and_window_and_page() {
     assert!(store.job("no-such-job", &all_logs()).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn job_lists_filter_by_window_completion_and_order() {
-    let (_dir, store) = store();
+async fn job_lists_filter_by_window_completion_and_order(store: &dyn JobStore) {
     let a = store.enqueue(publish("a", "1.0.0"), ts(0)).await.unwrap();
     let b = store.enqueue(matrix("b"), ts(1)).await.unwrap();
     let c = store.enqueue(transfer("c"), ts(2)).await.unwrap();
@@ -248,10 +278,8 @@ async fn stored_payloads_are_upstream_json_and_read_back() {
 
 /// A signed payload is carried out once: after a job used it, a new submission and
 /// another job's attempt to use it are refused, naming that job; a failed job frees it.
-#[tokio::test]
-async fn a_used_signature_cannot_be_used_again() {
+async fn a_used_signature_cannot_be_used_again(store: &dyn JobStore) {
     use registry_queue::StoreError;
-    let (_dir, store) = store();
     let NewJob::Transfer(data) = transfer("aff") else { unreachable!() };
     let first = store.enqueue(NewJob::Transfer(data.clone()), ts(0)).await.unwrap().job_id;
     // While the first is unfinished, the duplicate rule answers.
