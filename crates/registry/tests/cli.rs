@@ -188,3 +188,69 @@ fn bench_without_the_bench_feature_says_how_to_build_it() {
         assert!(stderr.contains("--features bench"), "{args:?}: {stderr}");
     }
 }
+
+/// spago refuses a registry without `package-sets/`, and package-set jobs need a latest
+/// set: an unseeded registry starts with an empty set for the chosen compiler.
+#[test]
+fn init_without_a_seed_writes_an_empty_initial_package_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = |data: &std::path::Path| {
+        let out = Command::new("git")
+            .args(["show", "main:package-sets/0.0.1.json"])
+            .current_dir(data.join("git/registry.git"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        registry_core::json::parse(&String::from_utf8_lossy(&out.stdout)).unwrap()
+    };
+
+    let data = dir.path().join("default");
+    let empty_compilers = dir.path().join("no-compilers");
+    std::fs::create_dir_all(&empty_compilers).unwrap();
+    let (ok, _, err) = run(
+        &["init", "--data-dir", &data.display().to_string()],
+        &[("REGISTRY_COMPILERS", &empty_compilers.display().to_string()), ("PATH", "/usr/bin:/bin")],
+    );
+    assert!(ok, "{err}");
+    let set = show(&data);
+    assert_eq!(set["version"], "0.0.1");
+    assert_eq!(set["compiler"], "0.15.15");
+    assert_eq!(set["packages"], serde_json::json!({}));
+    assert!(registry_core::time::Date::parse(set["published"].as_str().unwrap()).is_ok(), "{set}");
+    assert_eq!(git_files(&data.join("git/registry.git")), ["package-sets/0.0.1.json"]);
+
+    // The newest installed compiler, when there is one.
+    let compilers = dir.path().join("compilers");
+    std::fs::create_dir_all(&compilers).unwrap();
+    for name in ["purs-0_15_9", "purs-0_15_16", "purs-0_14_5"] {
+        std::fs::write(compilers.join(name), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(compilers.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let data = dir.path().join("installed");
+    let (ok, _, err) = run(
+        &["init", "--data-dir", &data.display().to_string(), "--compilers", &compilers.display().to_string()],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(show(&data)["compiler"], "0.15.16");
+
+    // The flag wins; a bad one is refused with the reason.
+    let data = dir.path().join("flag");
+    let (ok, _, err) =
+        run(&["init", "--data-dir", &data.display().to_string(), "--compiler", "0.15.10"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(show(&data)["compiler"], "0.15.10");
+    let (ok, _, err) = run(&["init", "--data-dir", &data.display().to_string(), "--compiler", "0.15"], &[]);
+    assert!(!ok && err.contains("--compiler"), "{err}");
+
+    // A seed brings its own package sets: no initial set is added.
+    let data = dir.path().join("seeded");
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(seed.join("package-sets")).unwrap();
+    std::fs::write(seed.join("package-sets/1.0.0.json"), "{}\n").unwrap();
+    let (ok, _, err) =
+        run(&["init", "--data-dir", &data.display().to_string(), "--seed", &seed.display().to_string()], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(git_files(&data.join("git/registry.git")), ["package-sets/1.0.0.json"]);
+}
