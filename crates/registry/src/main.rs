@@ -12,6 +12,7 @@ use registry_settings::Settings;
 mod package_set_daily;
 mod package_set_update;
 mod verify_data;
+mod verify_integrity;
 
 #[derive(Parser)]
 #[command(name = "registry", version, about = "The PureScript registry server and its tools")]
@@ -51,6 +52,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// Check a live registry's repositories, storage and jobs against each other (exit 1 on any problem).
+    VerifyIntegrity(verify_integrity::VerifyIntegrityArgs),
     /// Decode, re-encode and cross-check a registry data folder (index/, metadata/, package-sets/).
     VerifyData {
         /// A folder laid out like the registry's repositories.
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
              `cargo build --release -p registry --features bench` (or `cargo run --release -p registry \
              --features bench -- bench …`)"
         ),
+        Command::VerifyIntegrity(args) => verify_integrity::run(&args),
         Command::VerifyData { dir, allowlist } => {
             let allowlist = match allowlist {
                 Some(path) => std::fs::read_to_string(&path)
