@@ -78,7 +78,38 @@ enum ConfigCommand {
     Show(Settings),
 }
 
+/// Set in the environment of the process `load_dotenv` re-executes, so it loads once.
+const DOTENV_LOADED: &str = "REGISTRY_DOTENV_LOADED";
+
+/// Upstream's `.env` in the current directory: its values are defaults, the real
+/// environment wins. The environment of a running process cannot be changed without
+/// `unsafe`, so the binary runs itself again (exec) with the file's variables added.
+fn load_dotenv() -> Result<(), String> {
+    if std::env::var_os(DOTENV_LOADED).is_some() {
+        return Ok(());
+    }
+    let defaults = registry_settings::dotenv::defaults(std::path::Path::new(".env"), |key| {
+        std::env::var_os(key).is_some()
+    })?;
+    if defaults.is_empty() {
+        return Ok(());
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("finding this program to load .env failed: {e}"))?;
+    let error = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .envs(&defaults)
+            .env(DOTENV_LOADED, "1"),
+    );
+    Err(format!("running this program again with the settings of .env failed: {error}"))
+}
+
 fn main() -> ExitCode {
+    if let Err(e) = load_dotenv() {
+        eprintln!("error: .env: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

@@ -254,3 +254,45 @@ fn init_without_a_seed_writes_an_empty_initial_package_set() {
     assert!(ok, "{err}");
     assert_eq!(git_files(&data.join("git/registry.git")), ["package-sets/1.0.0.json"]);
 }
+
+/// Upstream's `.env` in the current directory gives defaults; the real environment wins,
+/// and a secret from it is never printed, not even when the file is malformed.
+#[test]
+fn dotenv_in_the_current_directory_gives_defaults_the_environment_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# as upstream's .env.example\nSERVER_PORT=9000\nPACCHETTIBOTTI_TOKEN=\"ghp_from_dotenv\"\nREGISTRY_DATA_DIR=/srv/from-dotenv\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["config", "show"]).current_dir(dir.path());
+        for key in
+            ["READONLY", "PACCHETTIBOTTI_TOKEN", "SERVER_PORT", "REGISTRY_DATA_DIR", "REGISTRY_DOTENV_LOADED"]
+        {
+            cmd.env_remove(key);
+        }
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    };
+    let (ok, out) = show(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("port:                       9000"), "{out}");
+    assert!(out.contains("data-dir:                   /srv/from-dotenv"), "{out}");
+    assert!(out.contains("pacchettibotti-token:       ****** (set)"), "{out}");
+    assert!(!out.contains("ghp_from_dotenv"), "{out}");
+
+    let (ok, out) = show(&[("SERVER_PORT", "7000")]);
+    assert!(ok, "{out}");
+    assert!(out.contains("port:                       7000"), "{out}");
+
+    std::fs::write(dir.path().join(".env"), "SERVER_PORT=9000\nPACCHETTIBOTTI_TOKEN \"ghp_from_dotenv\"\n")
+        .unwrap();
+    let (ok, out) = show(&[]);
+    assert!(!ok && out.contains(".env") && out.contains("line 2 is not KEY=value"), "{out}");
+    assert!(!out.contains("ghp_from_dotenv"), "{out}");
+}

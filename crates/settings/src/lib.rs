@@ -7,6 +7,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod dotenv;
 pub mod layout;
 pub mod wiring;
 
