@@ -210,7 +210,8 @@ pub struct Settings {
     #[arg(long, env = "PURSUIT_API_URL", default_value = "https://pursuit.purescript.org")]
     pub docs_url: String,
 
-    /// Token for pushes to GitHub remotes and the documentation site.
+    /// Token for the documentation site and for fetching from and pushing to `https://`
+    /// git remotes (sent as an HTTP Authorization header, never in a URL or message).
     #[arg(long, env = "PACCHETTIBOTTI_TOKEN", hide_env_values = true)]
     pub pacchettibotti_token: Option<String>,
 
