@@ -296,3 +296,20 @@ fn dotenv_in_the_current_directory_gives_defaults_the_environment_overrides() {
     assert!(!ok && out.contains(".env") && out.contains("line 2 is not KEY=value"), "{out}");
     assert!(!out.contains("ghp_from_dotenv"), "{out}");
 }
+
+/// As upstream, the server's log is also kept in `scratch/logs/<YYYY-MM-DD>.log`.
+#[tokio::test]
+async fn serve_keeps_a_daily_log_file_under_scratch_logs() {
+    let registry = Registry::init();
+    let server = registry.serve(&[]).await;
+    let status = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    let logs = registry.data().join("scratch/logs");
+    let files: Vec<_> = std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].to_string_lossy().into_owned();
+    let date = name.strip_suffix(".log").unwrap();
+    assert!(registry_core::time::Date::parse(date).is_ok(), "{name}");
+    let text = std::fs::read_to_string(logs.join(&name)).unwrap();
+    assert!(text.contains("SIGTERM received: shutting down") && text.contains("stopped"), "{text}");
+}

@@ -190,7 +190,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// `registry serve`: runs until SIGTERM or Ctrl-C.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    crate::init_logging();
+    crate::init_logging_to(Some(settings.layout().logs()));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(serve(settings));
     // Stopped jobs killed their children, so blocking work ends at once; should some
