@@ -173,6 +173,9 @@ pub struct GitCheckout {
     state: tokio::sync::Mutex<Option<Instant>>,
     /// Lock files a killed git left in the checkout were removed (once per process).
     unlocked: std::sync::atomic::AtomicBool,
+    /// PACCHETTIBOTTI_TOKEN for an `http(s)://` remote: sent as an HTTP header through
+    /// git's environment, so it is in no URL, argument, `.git/config` or message.
+    token: Option<String>,
 }
 
 /// The pause after the `attempt`th rejected push: growing, and spread at random so
@@ -205,7 +208,29 @@ impl GitCheckout {
             max_push_attempts: 12,
             state: tokio::sync::Mutex::new(None),
             unlocked: std::sync::atomic::AtomicBool::new(false),
+            token: None,
         }
+    }
+
+    /// Authenticates to an `http://` or `https://` remote with `token` (a GitHub
+    /// token: basic authentication as pacchettibotti); other remotes ignore it.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        let over_http = self.remote.starts_with("https://") || self.remote.starts_with("http://");
+        self.token = token.filter(|t| over_http && !t.is_empty());
+        self
+    }
+
+    /// A git command with this checkout's credentials, if any.
+    fn authenticated(&self, mut cmd: Command) -> Command {
+        cmd.env("GIT_TERMINAL_PROMPT", "0");
+        if let Some(token) = &self.token {
+            use base64::Engine as _;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("pacchettibotti:{token}"));
+            cmd.env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}"));
+        }
+        cmd
     }
 
     pub fn with_branch(mut self, branch: impl Into<String>) -> Self {
@@ -228,8 +253,8 @@ impl GitCheckout {
     }
 
     fn git(&self) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.current_dir(&self.dir).env("GIT_TERMINAL_PROMPT", "0");
+        let mut cmd = self.authenticated(Command::new("git"));
+        cmd.current_dir(&self.dir);
         cmd
     }
 
@@ -271,10 +296,8 @@ impl GitCheckout {
                     tokio::fs::remove_dir_all(leftover).await.map_err(io(leftover))?;
                 }
             }
-            let mut cmd = Command::new("git");
-            cmd.env("GIT_TERMINAL_PROMPT", "0")
-                .args(["clone", "--quiet", "--branch", &self.branch, &self.remote])
-                .arg(&partial);
+            let mut cmd = self.authenticated(Command::new("git"));
+            cmd.args(["clone", "--quiet", "--branch", &self.branch, &self.remote]).arg(&partial);
             process::run(&mut cmd).await?;
             tokio::fs::rename(&partial, &self.dir).await.map_err(io(&self.dir))?;
             self.unlocked.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -1,14 +1,14 @@
 //! Tarball storage in an S3-compatible bucket (DigitalOcean Spaces upstream).
 //!
-//! Objects are private unless the bucket's policy makes them public: upstream sets
-//! a `public-read` ACL per object, which `object_store` cannot send; give the bucket
-//! a public-read policy (or a CDN) instead.
+//! Package tarballs are uploaded with the `public-read` ACL, as upstream's are (clients
+//! download them anonymously); registry objects (`_build-cache/…`) keep the bucket's
+//! default, private.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::ActivityLog;
 use crate::storage::{Storage, StorageError, log_write, words};
@@ -29,28 +29,40 @@ pub struct S3Config {
 
 pub struct S3Storage {
     store: AmazonS3,
+    /// The same bucket with `x-amz-acl: public-read` on every request (signed, as
+    /// `object_store` signs default headers): used only to upload package tarballs.
+    public: AmazonS3,
     target: String,
 }
 
 impl S3Storage {
     pub fn new(config: &S3Config) -> Result<Self, StorageError> {
         crate::install_tls_provider();
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&config.endpoint)
-            .with_bucket_name(&config.bucket)
-            .with_region(&config.region)
-            .with_access_key_id(&config.access_key)
-            .with_secret_access_key(&config.secret_key)
-            .with_virtual_hosted_style_request(config.virtual_hosted)
-            .with_allow_http(config.endpoint.starts_with("http://"))
-            .build()
-            .map_err(|e| StorageError::Backend {
-                action: "configure",
-                key: String::new(),
-                target: format!("S3 bucket {} at {}", config.bucket, config.endpoint),
-                reason: e.to_string(),
-            })?;
-        Ok(S3Storage { store, target: format!("S3 bucket {} at {}", config.bucket, config.endpoint) })
+        let target = format!("S3 bucket {} at {}", config.bucket, config.endpoint);
+        let build = |options: ClientOptions| {
+            // Client options first: setting them replaces any set before (allow_http).
+            AmazonS3Builder::new()
+                .with_client_options(options)
+                .with_endpoint(&config.endpoint)
+                .with_bucket_name(&config.bucket)
+                .with_region(&config.region)
+                .with_access_key_id(&config.access_key)
+                .with_secret_access_key(&config.secret_key)
+                .with_virtual_hosted_style_request(config.virtual_hosted)
+                .with_allow_http(config.endpoint.starts_with("http://"))
+                .build()
+                .map_err(|e| StorageError::Backend {
+                    action: "configure",
+                    key: String::new(),
+                    target: target.clone(),
+                    reason: e.to_string(),
+                })
+        };
+        let store = build(ClientOptions::new())?;
+        let mut public_read = http::HeaderMap::new();
+        public_read.insert("x-amz-acl", http::HeaderValue::from_static("public-read"));
+        let public = build(ClientOptions::new().with_default_headers(public_read))?;
+        Ok(S3Storage { store, public, target })
     }
 
     fn backend(&self, action: &'static str, key: &str, err: object_store::Error) -> StorageError {
@@ -79,16 +91,15 @@ impl Storage for S3Storage {
         let (action, size) = (words(key).write, bytes.len());
         let options = PutOptions { mode: PutMode::Create, ..Default::default() };
         let path = ObjectPath::from(key);
-        match self.store.put_opts(&path, PutPayload::from(bytes.clone()), options).await {
+        // Tarballs are public as upstream's; `_…` objects (the build cache) are not.
+        let writer = if key.starts_with('_') { &self.store } else { &self.public };
+        match writer.put_opts(&path, PutPayload::from(bytes.clone()), options).await {
             Ok(_) => {}
             Err(object_store::Error::AlreadyExists { .. }) => return Err(exists()),
             // Servers without conditional writes reject the header: plain put after the check.
             Err(object_store::Error::NotImplemented { .. })
             | Err(object_store::Error::NotSupported { .. }) => {
-                self.store
-                    .put(&path, PutPayload::from(bytes))
-                    .await
-                    .map_err(|e| self.backend(action, key, e))?;
+                writer.put(&path, PutPayload::from(bytes)).await.map_err(|e| self.backend(action, key, e))?;
             }
             Err(e) => return Err(self.backend(action, key, e)),
         }

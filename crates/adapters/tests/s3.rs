@@ -56,3 +56,25 @@ async fn s3_objects_are_write_once_and_stay_out_of_package_listings() {
         [Version::new(1, 0, 0)]
     );
 }
+
+/// As upstream's, tarballs are readable by anyone (clients download them without
+/// credentials); the build cache is not.
+#[tokio::test]
+async fn s3_tarballs_are_public_and_the_build_cache_is_private() {
+    let Some(server) = S3TestServer::start().await else { return };
+    let storage = S3Storage::new(&server.config()).unwrap();
+    let log = MemoryLog::default();
+    let name = PackageName::parse("prelude").unwrap();
+    storage.upload(&name, &Version::new(6, 0, 1), Bytes::from_static(b"tarball"), &log).await.unwrap();
+    let key = ObjectKey::new("_build-cache/ab/abcdef.tar.gz").unwrap();
+    assert!(storage.put_object(&key, Bytes::from_static(b"cache"), &log).await.unwrap());
+
+    // Plain, unsigned requests, as spago sends them.
+    let anonymous = reqwest::Client::new();
+    let get = |path: &str| anonymous.get(format!("{}/registry/{path}", server.endpoint)).send();
+    let tarball = get("prelude/6.0.1.tar.gz").await.unwrap();
+    assert_eq!(tarball.status().as_u16(), 200);
+    assert_eq!(tarball.bytes().await.unwrap().as_ref(), b"tarball");
+    let cache = get("_build-cache/ab/abcdef.tar.gz").await.unwrap();
+    assert_eq!(cache.status().as_u16(), 403, "the build cache is readable without credentials");
+}

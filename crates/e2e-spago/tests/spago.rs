@@ -398,3 +398,71 @@ fn inner_publish() {
     assert!(!world.data().join("storage/e2e-mislicensed").exists(), "a refused package got a tarball");
     clock.lap("refused publish");
 }
+
+#[test]
+fn spago_publishes_to_a_fresh_unseeded_registry_and_installs_from_it() {
+    run_in_namespace("inner_fresh_registry");
+}
+
+/// A registry made by `registry init` alone: spago's first publish and a second
+/// project's install must work (they need `package-sets/` to exist).
+#[test]
+#[ignore = "inner half of spago_publishes_to_a_fresh_unseeded_registry_and_installs_from_it"]
+fn inner_fresh_registry() {
+    if !inside_namespace("inner_fresh_registry") {
+        return;
+    }
+    let tools = find_tools().unwrap();
+    let mut clock = Clock::start();
+    let world = World::new();
+    world.init_fresh_registry();
+    let compilers = world.path().join("compilers");
+    std::fs::create_dir_all(&compilers).unwrap();
+    std::os::unix::fs::symlink(purs_bin(), compilers.join("purs-0_15_15")).unwrap();
+    let github = format!("--github-url=file://{}", world.path().join("gh").display());
+    let compilers_arg = format!("--compilers={}", compilers.display());
+    let _served = world.serve(&tools, &[&github, &compilers_arg, "--docs-url=http://127.0.0.1:9"], &[]);
+    clock.lap("fresh registry, server and TLS front up");
+
+    let env = world.spago_env(&tools, &[]);
+    let sets = spago_ok(&tools, &env, world.path(), &["registry", "package-sets", "--json"]);
+    assert!(sets.stdout.contains("\"0.0.1\""), "the initial package set is not listed:\n{}", sets.all());
+
+    let author = author_package(
+        &world,
+        &tools,
+        "e2e-first",
+        "1.0.0",
+        "MIT",
+        "",
+        "module Published where\n\nanswer :: Int\nanswer = 42\n",
+    );
+    let run = spago(&tools, &author.env, &author.dir, &["publish"], std::time::Duration::from_secs(180));
+    println!("{}", run.all());
+    assert!(run.ok && run.all().contains("published successfully"), "spago publish failed:\n{}", run.all());
+    let stored = std::fs::read(world.data().join("storage/e2e-first/1.0.0.tar.gz")).unwrap();
+    let hash = Sha256::of_bytes(&stored).as_str().to_owned();
+    clock.lap("first publish");
+
+    let project = world.path().join("second");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(
+        project.join("spago.yaml"),
+        "package:\n  name: e2e-second\n  dependencies: []\nworkspace:\n  extraPackages: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/Second.purs"),
+        "module Second where\n\nimport Published (answer)\n\ntwice :: Int\ntwice = answer\n",
+    )
+    .unwrap();
+    spago_ok(&tools, &env, &project, &["install", "--refresh", "e2e-first"]);
+    let lock = std::fs::read_to_string(project.join("spago.lock")).unwrap();
+    assert!(lock.contains(&hash), "spago.lock lacks the published tarball's hash {hash}:\n{lock}");
+    let build = spago_ok(&tools, &env, &project, &["build"]);
+    for module in ["Second", "Published"] {
+        let externs = project.join("output").join(module).join("externs.cbor");
+        assert!(externs.exists(), "{} was not compiled:\n{}", externs.display(), build.all());
+    }
+    clock.lap("second project: install and build");
+}

@@ -54,3 +54,96 @@ async fn docs_publish_when_the_author_tracks_a_purs_json_the_registry_rewrites()
         json["modules"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert!(!modules.is_empty() && modules.iter().all(|m| m.starts_with("Alpha")), "{modules:?}");
 }
+
+/// A documentation site that refuses uploads while `down`, and otherwise records them.
+#[derive(Default)]
+struct FlakyDocs {
+    inner: RecordingDocs,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl registry_adapters::DocsSite for FlakyDocs {
+    fn describe(&self) -> String {
+        "flaky documentation site".into()
+    }
+
+    async fn publish(
+        &self,
+        name: &registry_core::PackageName,
+        version: &registry_core::Version,
+        docs_json: &[u8],
+        log: &dyn registry_adapters::ActivityLog,
+    ) -> Result<(), registry_adapters::DocsError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(registry_adapters::DocsError::Unreachable {
+                url: "http://docs.invalid".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        self.inner.publish(name, version, docs_json, log).await
+    }
+
+    async fn published_versions(
+        &self,
+        name: &registry_core::PackageName,
+    ) -> Result<Vec<registry_core::Version>, registry_adapters::DocsError> {
+        self.inner.published_versions(name).await
+    }
+}
+
+/// Upstream's documentation repair: publishing a published version whose docs are
+/// missing uploads them; once they are there, the request is refused as a duplicate
+/// publication.
+#[tokio::test(flavor = "multi_thread")]
+async fn resubmitting_a_published_version_without_docs_publishes_them() {
+    let reg = TestRegistry::new();
+    let docs = Arc::new(FlakyDocs::default());
+    docs.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    reg.set_docs(docs.clone());
+    let alpha = manifest("alpha", "1.0.0", &[]);
+    reg.commit_source("alpha", &files(&alpha, Variant::Normal), "v1.0.0");
+
+    let (_, first) = reg.publish_as("job-1", &request(&alpha, true)).await;
+    first.ok();
+    assert!(
+        first.printed().contains("documentation of alpha@1.0.0 was not published"),
+        "{}",
+        first.printed()
+    );
+    let stored = reg.stored("alpha", "1.0.0").unwrap();
+
+    // Still down: the repair fails, saying so; the publication is untouched.
+    let (_, down) = reg.publish_as("job-2", &request(&alpha, true)).await;
+    assert!(
+        down.printed().contains("but its documentation is missing from flaky documentation site"),
+        "{}",
+        down.printed()
+    );
+    assert!(down.error().contains("missing documentation could not be published"), "{}", down.printed());
+
+    docs.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (repaired, up) = reg.publish_as("job-3", &request(&alpha, true)).await;
+    up.ok();
+    assert_eq!(repaired.unwrap().version.to_string(), "1.0.0");
+    assert!(
+        up.printed()
+            .contains("Published the missing documentation of alpha@1.0.0 to flaky documentation site"),
+        "{}",
+        up.printed()
+    );
+    let sent = docs.inner.0.lock().unwrap().clone();
+    assert_eq!(sent.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["alpha@1.0.0"]);
+    assert_eq!(sent[0].1["versionTag"], "v1.0.0");
+    assert_eq!(reg.stored("alpha", "1.0.0").unwrap(), stored, "the tarball is never rewritten");
+
+    let (_, again) = reg.publish_as("job-4", &request(&alpha, true)).await;
+    assert!(
+        again
+            .error()
+            .contains("alpha@1.0.0 has already been published by job job-1 and its documentation is on"),
+        "{}",
+        again.printed()
+    );
+    assert_eq!(docs.inner.0.lock().unwrap().len(), 1);
+}

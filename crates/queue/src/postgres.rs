@@ -236,9 +236,7 @@ async fn find_duplicate(client: &impl GenericClient, job: &NewJob) -> Result<Opt
                 .query_opt(
                     &format!(
                         "SELECT j.jobId FROM publish_jobs k JOIN job_info j ON j.jobId = k.jobId \
-                 WHERE k.packageName = $1 AND k.packageVersion = $2 AND (j.finishedAt IS NULL OR \
-                 (j.success = 1 AND NOT EXISTS (SELECT 1 FROM unpublish_jobs u JOIN job_info ju ON ju.jobId = u.jobId \
-                  WHERE u.packageName = $1 AND u.packageVersion = $2 AND ju.success = 1))) {order}"
+                 WHERE k.packageName = $1 AND k.packageVersion = $2 AND j.finishedAt IS NULL {order}"
                     ),
                     &[&p.name.as_str(), &p.version.to_string()],
                 )

@@ -140,19 +140,17 @@ impl SqliteStore {
 
 /// Duplicate rules, per kind. A job that failed never blocks a new submission of
 /// the same request (except matrix jobs, which upstream never re-queues); pending
-/// and running ones always do. Finished successful ones block where running the
-/// request again cannot do anything new (publish and unpublish of one version) —
-/// except a publish whose version was unpublished since: its answer would claim a
-/// version that is gone, so a new job runs and says why it cannot be published.
+/// and running ones always do. A finished successful publish does not block either:
+/// a new job for a published version repairs its missing documentation, or says
+/// that the version and its documentation are already there (upstream's publish
+/// does both). A successful unpublish of one version blocks for good.
 fn find_duplicate(conn: &Connection, job: &NewJob) -> rusqlite::Result<Option<String>> {
     let order = "ORDER BY j.createdAt, j.rowid LIMIT 1";
     match job {
         NewJob::Publish(p) => conn
             .prepare_cached(&format!(
                 "SELECT j.jobId FROM publish_jobs k JOIN job_info j ON j.jobId = k.jobId \
-                 WHERE k.packageName = ?1 AND k.packageVersion = ?2 AND (j.finishedAt IS NULL OR \
-                 (j.success = 1 AND NOT EXISTS (SELECT 1 FROM unpublish_jobs u JOIN job_info ju ON ju.jobId = u.jobId \
-                  WHERE u.packageName = ?1 AND u.packageVersion = ?2 AND ju.success = 1))) {order}"
+                 WHERE k.packageName = ?1 AND k.packageVersion = ?2 AND j.finishedAt IS NULL {order}"
             ))?
             .query_row(params![p.name.as_str(), p.version.to_string()], |r| r.get(0))
             .optional(),

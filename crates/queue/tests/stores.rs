@@ -106,23 +106,24 @@ async fn duplicates_follow_the_rules_per_kind(store: &dyn JobStore) {
     assert_eq!((again.job_id.as_str(), again.duplicate), (first.job_id.as_str(), true));
     assert!(!store.enqueue(publish("aff", "1.0.1"), ts(2)).await.unwrap().duplicate);
 
-    // A failed job does not block a new submission; a successful publish does.
+    // A finished job does not block a new submission, failed or successful (a new
+    // publish of a published version repairs its documentation or says it is there).
     store.finish(&first.job_id, false, ts(3)).await.unwrap();
     let retry = store.enqueue(publish("aff", "1.0.0"), ts(4)).await.unwrap();
     assert!(!retry.duplicate);
     store.finish(&retry.job_id, true, ts(5)).await.unwrap();
     let after_success = store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap();
-    assert_eq!((after_success.job_id, after_success.duplicate), (retry.job_id.clone(), true));
-    // Once the version is unpublished, the old success no longer answers for it.
-    let unpublish_other = store.enqueue(unpublish("aff", "1.0.1"), ts(6)).await.unwrap();
-    store.finish(&unpublish_other.job_id, true, ts(6)).await.unwrap();
-    assert!(store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
-    let failed_unpublish = store.enqueue(unpublish("aff", "1.0.0"), ts(6)).await.unwrap();
-    store.finish(&failed_unpublish.job_id, false, ts(6)).await.unwrap();
-    assert!(store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
+    assert!(!after_success.duplicate);
+    assert_ne!(after_success.job_id, retry.job_id);
+    // While that one is pending, it answers.
+    let again = store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap();
+    assert_eq!((again.job_id.as_str(), again.duplicate), (after_success.job_id.as_str(), true));
+    store.finish(&after_success.job_id, true, ts(6)).await.unwrap();
+    store.finish(&again.job_id, true, ts(6)).await.unwrap();
     let unpublished = store.enqueue(unpublish("aff", "1.0.0"), ts(6)).await.unwrap();
     store.finish(&unpublished.job_id, true, ts(6)).await.unwrap();
     assert!(!store.enqueue(publish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
+    assert!(store.enqueue(unpublish("aff", "1.0.0"), ts(6)).await.unwrap().duplicate);
 
     // Package sets: same canonical payload while unfinished, whatever the raw text.
     let a = store.enqueue(package_set(r#"{"packages":{"b":"1.0.0","a":null}}"#), ts(7)).await.unwrap();

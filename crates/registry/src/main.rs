@@ -13,6 +13,7 @@ mod github;
 mod package_set_daily;
 mod package_set_update;
 mod verify_data;
+mod verify_integrity;
 
 #[derive(Parser)]
 #[command(name = "registry", version, about = "The PureScript registry server and its tools")]
@@ -64,6 +65,8 @@ enum Command {
     },
     /// Submit signed transfers for packages whose GitHub repository was renamed or moved.
     TransferRenamed(github::transfer_renamed::TransferRenamedArgs),
+    /// Check a live registry's repositories, storage and jobs against each other (exit 1 on any problem).
+    VerifyIntegrity(verify_integrity::VerifyIntegrityArgs),
     /// Decode, re-encode and cross-check a registry data folder (index/, metadata/, package-sets/).
     VerifyData {
         /// A folder laid out like the registry's repositories.
@@ -94,7 +97,38 @@ enum ConfigCommand {
     Show(Settings),
 }
 
+/// Set in the environment of the process `load_dotenv` re-executes, so it loads once.
+const DOTENV_LOADED: &str = "REGISTRY_DOTENV_LOADED";
+
+/// Upstream's `.env` in the current directory: its values are defaults, the real
+/// environment wins. The environment of a running process cannot be changed without
+/// `unsafe`, so the binary runs itself again (exec) with the file's variables added.
+fn load_dotenv() -> Result<(), String> {
+    if std::env::var_os(DOTENV_LOADED).is_some() {
+        return Ok(());
+    }
+    let defaults = registry_settings::dotenv::defaults(std::path::Path::new(".env"), |key| {
+        std::env::var_os(key).is_some()
+    })?;
+    if defaults.is_empty() {
+        return Ok(());
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("finding this program to load .env failed: {e}"))?;
+    let error = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .envs(&defaults)
+            .env(DOTENV_LOADED, "1"),
+    );
+    Err(format!("running this program again with the settings of .env failed: {error}"))
+}
+
 fn main() -> ExitCode {
+    if let Err(e) = load_dotenv() {
+        eprintln!("error: .env: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -133,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
              `cargo build --release -p registry --features bench` (or `cargo run --release -p registry \
              --features bench -- bench …`)"
         ),
+        Command::VerifyIntegrity(args) => verify_integrity::run(&args),
         Command::VerifyData { dir, allowlist } => {
             let allowlist = match allowlist {
                 Some(path) => std::fs::read_to_string(&path)

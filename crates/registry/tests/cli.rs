@@ -188,3 +188,128 @@ fn bench_without_the_bench_feature_says_how_to_build_it() {
         assert!(stderr.contains("--features bench"), "{args:?}: {stderr}");
     }
 }
+
+/// spago refuses a registry without `package-sets/`, and package-set jobs need a latest
+/// set: an unseeded registry starts with an empty set for the chosen compiler.
+#[test]
+fn init_without_a_seed_writes_an_empty_initial_package_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = |data: &std::path::Path| {
+        let out = Command::new("git")
+            .args(["show", "main:package-sets/0.0.1.json"])
+            .current_dir(data.join("git/registry.git"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        registry_core::json::parse(&String::from_utf8_lossy(&out.stdout)).unwrap()
+    };
+
+    let data = dir.path().join("default");
+    let empty_compilers = dir.path().join("no-compilers");
+    std::fs::create_dir_all(&empty_compilers).unwrap();
+    let (ok, _, err) = run(
+        &["init", "--data-dir", &data.display().to_string()],
+        &[("REGISTRY_COMPILERS", &empty_compilers.display().to_string()), ("PATH", "/usr/bin:/bin")],
+    );
+    assert!(ok, "{err}");
+    let set = show(&data);
+    assert_eq!(set["version"], "0.0.1");
+    assert_eq!(set["compiler"], "0.15.15");
+    assert_eq!(set["packages"], serde_json::json!({}));
+    assert!(registry_core::time::Date::parse(set["published"].as_str().unwrap()).is_ok(), "{set}");
+    assert_eq!(git_files(&data.join("git/registry.git")), ["package-sets/0.0.1.json"]);
+
+    // The newest installed compiler, when there is one.
+    let compilers = dir.path().join("compilers");
+    std::fs::create_dir_all(&compilers).unwrap();
+    for name in ["purs-0_15_9", "purs-0_15_16", "purs-0_14_5"] {
+        std::fs::write(compilers.join(name), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(compilers.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let data = dir.path().join("installed");
+    let (ok, _, err) = run(
+        &["init", "--data-dir", &data.display().to_string(), "--compilers", &compilers.display().to_string()],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(show(&data)["compiler"], "0.15.16");
+
+    // The flag wins; a bad one is refused with the reason.
+    let data = dir.path().join("flag");
+    let (ok, _, err) =
+        run(&["init", "--data-dir", &data.display().to_string(), "--compiler", "0.15.10"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(show(&data)["compiler"], "0.15.10");
+    let (ok, _, err) = run(&["init", "--data-dir", &data.display().to_string(), "--compiler", "0.15"], &[]);
+    assert!(!ok && err.contains("--compiler"), "{err}");
+
+    // A seed brings its own package sets: no initial set is added.
+    let data = dir.path().join("seeded");
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(seed.join("package-sets")).unwrap();
+    std::fs::write(seed.join("package-sets/1.0.0.json"), "{}\n").unwrap();
+    let (ok, _, err) =
+        run(&["init", "--data-dir", &data.display().to_string(), "--seed", &seed.display().to_string()], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(git_files(&data.join("git/registry.git")), ["package-sets/1.0.0.json"]);
+}
+
+/// Upstream's `.env` in the current directory gives defaults; the real environment wins,
+/// and a secret from it is never printed, not even when the file is malformed.
+#[test]
+fn dotenv_in_the_current_directory_gives_defaults_the_environment_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# as upstream's .env.example\nSERVER_PORT=9000\nPACCHETTIBOTTI_TOKEN=\"ghp_from_dotenv\"\nREGISTRY_DATA_DIR=/srv/from-dotenv\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["config", "show"]).current_dir(dir.path());
+        for key in
+            ["READONLY", "PACCHETTIBOTTI_TOKEN", "SERVER_PORT", "REGISTRY_DATA_DIR", "REGISTRY_DOTENV_LOADED"]
+        {
+            cmd.env_remove(key);
+        }
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    };
+    let (ok, out) = show(&[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("port:                       9000"), "{out}");
+    assert!(out.contains("data-dir:                   /srv/from-dotenv"), "{out}");
+    assert!(out.contains("pacchettibotti-token:       ****** (set)"), "{out}");
+    assert!(!out.contains("ghp_from_dotenv"), "{out}");
+
+    let (ok, out) = show(&[("SERVER_PORT", "7000")]);
+    assert!(ok, "{out}");
+    assert!(out.contains("port:                       7000"), "{out}");
+
+    std::fs::write(dir.path().join(".env"), "SERVER_PORT=9000\nPACCHETTIBOTTI_TOKEN \"ghp_from_dotenv\"\n")
+        .unwrap();
+    let (ok, out) = show(&[]);
+    assert!(!ok && out.contains(".env") && out.contains("line 2 is not KEY=value"), "{out}");
+    assert!(!out.contains("ghp_from_dotenv"), "{out}");
+}
+
+/// As upstream, the server's log is also kept in `scratch/logs/<YYYY-MM-DD>.log`.
+#[tokio::test]
+async fn serve_keeps_a_daily_log_file_under_scratch_logs() {
+    let registry = Registry::init();
+    let server = registry.serve(&[]).await;
+    let status = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    let logs = registry.data().join("scratch/logs");
+    let files: Vec<_> = std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].to_string_lossy().into_owned();
+    let date = name.strip_suffix(".log").unwrap();
+    assert!(registry_core::time::Date::parse(date).is_ok(), "{name}");
+    let text = std::fs::read_to_string(logs.join(&name)).unwrap();
+    assert!(text.contains("SIGTERM received: shutting down") && text.contains("stopped"), "{text}");
+}

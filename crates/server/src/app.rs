@@ -296,7 +296,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 
 /// `registry serve [--no-executor]` or `registry worker`: runs until SIGTERM or Ctrl-C.
 pub fn run_as(settings: Settings, role: Role) -> anyhow::Result<()> {
-    crate::init_logging();
+    crate::init_logging_to(Some(settings.layout().logs()));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(serve_as(settings, role));
     // Stopped jobs killed their children, so blocking work ends at once; should some

@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use registry_core::json::{Codec, print_pretty};
+use registry_core::time::Date;
+use registry_core::{PackageSet, Version};
 use registry_queue::SqliteStore;
 
 use crate::layout::DataDir;
@@ -15,11 +18,46 @@ struct RepoPlan {
     /// (seed subdirectory, destination inside the repository)
     seed_dirs: &'static [(&'static str, &'static str)],
     /// Files every new repository starts with: (path, contents).
-    initial_files: &'static [(&'static str, &'static str)],
+    initial_files: Vec<(String, String)>,
+}
+
+/// The version of the package set a fresh registry starts with (the real registry's
+/// first set was 0.0.1 too): spago refuses a registry without `package-sets/`, and
+/// package-set jobs need a latest set to update, as upstream's do.
+pub const INITIAL_PACKAGE_SET_VERSION: &str = "0.0.1";
+
+/// The compiler of the initial package set when neither a flag nor an installed
+/// compiler says otherwise: the newest purs the registry builds with today.
+pub const DEFAULT_INITIAL_COMPILER: &str = "0.15.15";
+
+/// `package-sets/0.0.1.json` with no packages, for `compiler`, published today.
+fn initial_package_set(compiler: Version) -> (String, String) {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0);
+    let set = PackageSet {
+        version: Version::parse(INITIAL_PACKAGE_SET_VERSION).expect("a valid version"),
+        compiler,
+        published: Date::from_days(i64::try_from(days).unwrap_or(0)),
+        packages: Default::default(),
+    };
+    (format!("package-sets/{INITIAL_PACKAGE_SET_VERSION}.json"), print_pretty(&set.encode()))
 }
 
 /// Creates whatever is missing; never changes what exists. Returns one line per item.
+/// An unseeded registry's initial package set names the default compiler.
 pub fn init(data_dir: &Path, seed: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    init_with_compiler(data_dir, seed, Version::parse(DEFAULT_INITIAL_COMPILER).expect("a valid version"))
+}
+
+/// `compiler` is the compiler of the initial package set of an unseeded registry (or of
+/// a seed without package sets).
+pub fn init_with_compiler(
+    data_dir: &Path,
+    seed: Option<&Path>,
+    compiler: Version,
+) -> anyhow::Result<Vec<String>> {
     if let Some(seed) = seed {
         let known = ["index", "metadata", "package-sets"];
         if !known.iter().any(|d| seed.join(d).is_dir()) {
@@ -58,13 +96,17 @@ pub fn init(data_dir: &Path, seed: Option<&Path>) -> anyhow::Result<Vec<String>>
             bare: layout.registry_bare(),
             label: "registry repository",
             seed_dirs: &[("metadata", "metadata"), ("package-sets", "package-sets")],
-            initial_files: &[],
+            initial_files: if seed.is_some_and(has_package_sets) {
+                Vec::new()
+            } else {
+                vec![initial_package_set(compiler)]
+            },
         },
         RepoPlan {
             bare: layout.index_bare(),
             label: "registry-index repository",
             seed_dirs: &[("index", "")],
-            initial_files: &[],
+            initial_files: Vec::new(),
         },
         // Package-set jobs read `latest-compatible-sets.json` before they add to it
         // (upstream's repository always has it), so it starts empty.
@@ -72,7 +114,7 @@ pub fn init(data_dir: &Path, seed: Option<&Path>) -> anyhow::Result<Vec<String>>
             bare: layout.legacy_package_sets_bare(),
             label: "legacy package-sets repository",
             seed_dirs: &[],
-            initial_files: &[("latest-compatible-sets.json", "{}\n")],
+            initial_files: vec![("latest-compatible-sets.json".to_owned(), "{}\n".to_owned())],
         },
     ];
     for plan in plans {
@@ -92,6 +134,14 @@ fn git(args: &[&str], cwd: &Path) -> anyhow::Result<String> {
         bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn has_package_sets(seed: &Path) -> bool {
+    std::fs::read_dir(seed.join("package-sets"))
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .unwrap_or(false)
 }
 
 fn has_main(bare: &Path) -> bool {
@@ -129,8 +179,12 @@ fn init_repo(plan: &RepoPlan, seed: Option<&Path>, scratch: &Path) -> anyhow::Re
             }
         }
     }
-    for (path, contents) in plan.initial_files {
-        std::fs::write(work.join(path), contents).with_context(|| format!("writing {path}"))?;
+    for (path, contents) in &plan.initial_files {
+        let file = work.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&file, contents).with_context(|| format!("writing {path}"))?;
     }
     git(&["add", "--all"], &work)?;
     let message = match seed {
@@ -190,11 +244,32 @@ pub struct InitArgs {
     /// (index/, metadata/, package-sets/). Ignored for repositories that already exist.
     #[arg(long)]
     pub seed: Option<std::path::PathBuf>,
+
+    /// Compiler of the empty package set an unseeded registry starts with
+    /// (default: the newest `purs-X_Y_Z` in `--compilers` or on PATH, else 0.15.15).
+    #[arg(long)]
+    pub compiler: Option<Version>,
+
+    /// Directory of `purs-X_Y_Z` compilers, searched before PATH for `--compiler`'s default.
+    #[arg(long, env = "REGISTRY_COMPILERS")]
+    pub compilers: Option<std::path::PathBuf>,
+}
+
+impl InitArgs {
+    /// The flag, else the newest installed compiler, else the default.
+    pub fn initial_compiler(&self) -> Version {
+        self.compiler.unwrap_or_else(|| {
+            registry_compiler::locate::CompilerLocator::new(self.compilers.clone())
+                .installed_versions()
+                .pop()
+                .unwrap_or_else(|| Version::parse(DEFAULT_INITIAL_COMPILER).expect("a valid version"))
+        })
+    }
 }
 
 /// Runs `registry init` and prints what it did.
 pub fn run(args: &InitArgs) -> anyhow::Result<()> {
-    for line in init(&args.data_dir, args.seed.as_deref())? {
+    for line in init_with_compiler(&args.data_dir, args.seed.as_deref(), args.initial_compiler())? {
         println!("{line}");
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod daily_log;
 pub mod executor;
 pub mod fencing;
 pub mod finished_cache;
@@ -22,13 +23,19 @@ pub use registry_settings::{config, layout};
 /// Server log lines go to standard error; `RUST_LOG`-style filtering is not wired,
 /// `REGISTRY_LOG=debug` shows debug lines.
 pub fn init_logging() {
+    init_logging_to(None);
+}
+
+/// [`init_logging`], each line also appended to `<logs>/<YYYY-MM-DD>.log` (UTC), as
+/// upstream keeps `scratch/logs/`.
+pub fn init_logging_to(logs: Option<std::path::PathBuf>) {
     let level = match std::env::var("REGISTRY_LOG").as_deref() {
         Ok("debug") => tracing::Level::DEBUG,
         Ok("warn") => tracing::Level::WARN,
         _ => tracing::Level::INFO,
     };
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(daily_log::DailyLog::new(logs))
         .with_max_level(level)
         .with_ansi(false)
         .try_init();

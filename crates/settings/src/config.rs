@@ -12,6 +12,9 @@ use registry_core::job::JobType;
 
 use crate::layout::DataDir;
 
+/// The branch of upstream's legacy package-sets repository (purescript/package-sets).
+pub const UPSTREAM_LEGACY_PACKAGE_SETS_BRANCH: &str = "master";
+
 /// Upstream's `READONLY` values.
 pub fn parse_bool(input: &str) -> Result<bool, String> {
     match input {
@@ -178,7 +181,8 @@ pub struct Settings {
     #[arg(long, env = "REGISTRY_GIT_BRANCH", default_value = "main")]
     pub git_branch: String,
 
-    /// Branch of the legacy package-sets repository (upstream's is `master`); default: --git-branch.
+    /// Branch of the legacy package-sets repository; default: upstream's `master` for a
+    /// --legacy-package-sets-remote, else --git-branch (the data directory's bare repository).
     #[arg(long, env = "LEGACY_PACKAGE_SETS_BRANCH")]
     pub legacy_package_sets_branch: Option<String>,
 
@@ -210,7 +214,8 @@ pub struct Settings {
     #[arg(long, env = "PURSUIT_API_URL", default_value = "https://pursuit.purescript.org")]
     pub docs_url: String,
 
-    /// Token for pushes to GitHub remotes and the documentation site.
+    /// Token for the documentation site and for fetching from and pushing to `https://`
+    /// git remotes (sent as an HTTP Authorization header, never in a URL or message).
     #[arg(long, env = "PACCHETTIBOTTI_TOKEN", hide_env_values = true)]
     pub pacchettibotti_token: Option<String>,
 
@@ -277,8 +282,14 @@ impl Settings {
             .unwrap_or_else(|| self.layout().legacy_package_sets_bare().display().to_string())
     }
 
+    /// Upstream's purescript/package-sets is on `master`: a configured remote is taken to
+    /// be that repository (or a fork of it) unless a branch is given.
     pub fn legacy_package_sets_branch(&self) -> String {
-        self.legacy_package_sets_branch.clone().unwrap_or_else(|| self.git_branch.clone())
+        match (&self.legacy_package_sets_branch, &self.legacy_package_sets_remote) {
+            (Some(branch), _) => branch.clone(),
+            (None, Some(_)) => UPSTREAM_LEGACY_PACKAGE_SETS_BRANCH.to_owned(),
+            (None, None) => self.git_branch.clone(),
+        }
     }
 
     pub fn timeout(&self, kind: JobType) -> Duration {
@@ -433,6 +444,16 @@ mod tests {
         let defaults = defaults_for(Path::new("/data"));
         assert_eq!(defaults.git_hosts, ["github.com"]);
         assert_eq!(defaults.http_header_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_legacy_package_sets_branch_is_upstream_s_for_a_configured_remote() {
+        let mut settings = defaults_for(Path::new("/data"));
+        assert_eq!(settings.legacy_package_sets_branch(), "main");
+        settings.legacy_package_sets_remote = Some("https://github.com/purescript/package-sets.git".into());
+        assert_eq!(settings.legacy_package_sets_branch(), "master");
+        settings.legacy_package_sets_branch = Some("trunk".into());
+        assert_eq!(settings.legacy_package_sets_branch(), "trunk");
     }
 
     #[test]

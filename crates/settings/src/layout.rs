@@ -47,6 +47,10 @@ impl DataDir {
     pub fn scratch(&self) -> PathBuf {
         self.root.join("scratch")
     }
+    /// The server's log, one file a day (`<YYYY-MM-DD>.log`, UTC), as upstream's `scratch/logs/`.
+    pub fn logs(&self) -> PathBuf {
+        self.scratch().join("logs")
+    }
     pub fn registry_checkout(&self) -> PathBuf {
         self.scratch().join("registry")
     }

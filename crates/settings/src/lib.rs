@@ -8,6 +8,7 @@
 pub mod adapters;
 pub mod config;
 pub mod database;
+pub mod dotenv;
 pub mod layout;
 pub mod wiring;
 

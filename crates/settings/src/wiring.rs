@@ -84,7 +84,11 @@ pub fn build_adapters_with_checkouts(
         }
     };
     let repo = |label: &str, dir, remote: String| -> Arc<dyn GitRepo> {
-        Arc::new(GitCheckout::new(label, dir, remote).with_branch(settings.git_branch.clone()))
+        Arc::new(
+            GitCheckout::new(label, dir, remote)
+                .with_branch(settings.git_branch.clone())
+                .with_token(settings.pacchettibotti_token.clone()),
+        )
     };
     let registry = repo("registry", registry_checkout, settings.registry_remote());
     let index = repo("registry-index", index_checkout, settings.index_remote());
@@ -94,7 +98,8 @@ pub fn build_adapters_with_checkouts(
             legacy_package_sets_checkout,
             settings.legacy_package_sets_remote(),
         )
-        .with_branch(settings.legacy_package_sets_branch()),
+        .with_branch(settings.legacy_package_sets_branch())
+        .with_token(settings.pacchettibotti_token.clone()),
     );
     let docs: Arc<dyn DocsSite> =
         Arc::new(HttpDocsSite::new(&settings.docs_url, settings.pacchettibotti_token.clone()));

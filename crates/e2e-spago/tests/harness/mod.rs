@@ -290,6 +290,16 @@ impl World {
         );
     }
 
+    /// `registry init` without a seed: a registry as a new operator starts it.
+    pub fn init_fresh_registry(&self) {
+        let data = self.data();
+        sh(
+            registry_bin().to_str().expect("a UTF-8 path"),
+            &["init", "--data-dir", data.to_str().unwrap()],
+            None,
+        );
+    }
+
     /// Clones one of the registry's bare repositories, lets `edit` change the checkout,
     /// commits and pushes to main.
     pub fn commit_to(&self, bare: &str, message: &str, edit: impl FnOnce(&Path)) {

@@ -13,6 +13,7 @@ use std::path::Path;
 use registry_adapters::process;
 use registry_compiler::purs::PURSUIT_PUBLISH_SINCE;
 use registry_core::json::{self, Codec};
+use registry_core::metadata::PublishedMetadata;
 use registry_core::validation::format_pursuit_resolutions;
 use registry_core::{Manifest, PackageName, Version};
 use tokio::process::Command;
@@ -128,6 +129,63 @@ impl Publisher {
             }
         }
         self.docs_best_effort(env, manifest, compiler, resolutions, dirs).await;
+    }
+
+    /// Whether the docs site has `name@version`; a site that cannot answer fails the job,
+    /// which can then be submitted again.
+    pub(super) async fn has_docs(
+        &self,
+        env: &JobEnv,
+        name: &PackageName,
+        version: Version,
+        by: &str,
+    ) -> Result<bool, Failure> {
+        let versions = env.docs.published_versions(name).await.map_err(|e| {
+            Failure(format!(
+                "{name}@{version} has already been published{by}; checking whether {} has its documentation \
+                 failed ({e}), so nothing was done: submit the request again later to publish missing \
+                 documentation.",
+                env.docs.describe()
+            ))
+        })?;
+        Ok(versions.contains(&version))
+    }
+
+    /// A published version whose documentation the docs site lacks (checked by the
+    /// caller): the stored tarball must hold this manifest, then the documentation is
+    /// generated as for a fresh publication and uploaded. Unlike after a fresh
+    /// publication, failing to upload fails the job: uploading is all it is for.
+    pub(super) async fn repair_docs(
+        &self,
+        env: &JobEnv,
+        manifest: &Manifest,
+        published: &PublishedMetadata,
+        compiler: Version,
+        resolutions: &BTreeMap<PackageName, Version>,
+        dirs: &Dirs,
+    ) -> Result<(), Failure> {
+        let id = manifest.id();
+        let log = env.log();
+        self.check_stored_tarball(env, manifest, published).await?;
+        if compiler < PURSUIT_PUBLISH_SINCE {
+            log.notice(&format!(
+                "{id} is published, but its documentation cannot be published with compiler {compiler}: the \
+                 documentation site needs {PURSUIT_PUBLISH_SINCE} or later. Ask again with a later compiler."
+            ));
+            return Ok(());
+        }
+        self.prepare_docs(env, manifest, resolutions, dirs).await?;
+        self.publish_docs(env, manifest, compiler, resolutions, dirs).await.map_err(|failure| {
+            Failure(format!(
+                "{id} is published, but its missing documentation could not be published to {}: {failure}",
+                env.docs.describe()
+            ))
+        })?;
+        log.notice(&format!(
+            "Published the missing documentation of {id} to {}; the version itself was already published.",
+            env.docs.describe()
+        ));
+        Ok(())
     }
 
     /// What a fresh publication has in place before its documentation step.

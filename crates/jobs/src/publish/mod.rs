@@ -241,15 +241,27 @@ impl Publisher {
         }
         let published = metadata.published.get(&version).cloned();
         let indexed = indexed.is_some();
+        // Another job's complete publication: only its documentation may be missing
+        // (upstream's publish repairs it; anything else is refused).
+        let mut docs_repair = false;
         if published.is_some() && indexed {
             // Only this job, run again after a crash, may find its own publication.
             let writer = index_entry_writer(env, name, version).await?;
             if writer.as_deref() != Some(env.job_id.as_str()) {
                 let by = writer.map(|job| format!(" by job {job}")).unwrap_or_default();
-                return Err(Failure(format!(
-                    "{id} has already been published{by}; versions cannot be published twice, so bump the \
-                     version to publish a change."
-                )));
+                if self.has_docs(env, name, version, &by).await? {
+                    return Err(Failure(format!(
+                        "{id} has already been published{by} and its documentation is on {}; versions cannot \
+                         be published twice, so bump the version to publish a change.",
+                        env.docs.describe()
+                    )));
+                }
+                log.notice(&format!(
+                    "{id} has already been published{by}, but its documentation is missing from {}: \
+                     publishing the documentation.",
+                    env.docs.describe()
+                ));
+                docs_repair = true;
             }
         }
 
@@ -278,6 +290,10 @@ impl Publisher {
             dependencies: manifest.dependencies.clone(),
             resolutions: resolutions.clone(),
         };
+        if let Some(published) = published.as_ref().filter(|_| docs_repair) {
+            self.repair_docs(env, &manifest, published, compiler, &resolutions, &dirs).await?;
+            return Ok(outcome);
+        }
         if let Some(published) = published {
             let attempt = EarlierAttempt { manifest: &manifest, published: &published, indexed };
             self.complete_earlier_attempt(env, &attempt, metadata).await?;

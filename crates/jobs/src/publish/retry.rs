@@ -54,7 +54,7 @@ impl Publisher {
 
     /// The stored tarball matches the metadata's size and hash and its `purs.json`
     /// is `manifest`.
-    async fn check_stored_tarball(
+    pub(super) async fn check_stored_tarball(
         &self,
         env: &JobEnv,
         manifest: &Manifest,
