@@ -131,6 +131,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let adapters = build_adapters(&settings)?;
+    let dashboard_source = crate::dashboard::source(&adapters, &layout);
     // A compiler installed since the last start: check the whole registry with it.
     let installed = registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
     if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await {
@@ -174,7 +175,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         request_timeout: settings.http_request_timeout,
         max_connections: connection_limit(settings.http_max_connections),
     };
-    let router = api::limit_bodies(api::router(state), settings.http_max_body_bytes);
+    let router = api::limit_bodies(api::router(state.clone()), settings.http_max_body_bytes);
+    let router = crate::dashboard::mount(router, state, dashboard_source);
     crate::http::serve(listener, router, limits, async move {
         stop_signal().await;
         trigger.trigger();

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod dashboard;
 pub mod executor;
 pub mod finished_cache;
 pub mod handlers;

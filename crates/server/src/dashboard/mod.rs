@@ -1,0 +1,85 @@
+//! The web dashboard served by `registry serve` beside the API: server-rendered
+//! pages for jobs, packages and package sets, `/metrics`, and the HTTP counters
+//! behind it. Assets are embedded; nothing is fetched at run time.
+
+mod http_stats;
+mod job_index;
+mod jobs_pages;
+mod metrics;
+mod package_pages;
+mod page;
+mod registry_data;
+mod set_pages;
+mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use registry_queue::JobStore;
+use registry_settings::layout::DataDir;
+
+pub use page::Esc;
+pub use registry_data::{RegistryCache, RegistrySource};
+pub use state::{BuildFigures, Dashboard};
+
+use crate::api::ApiState;
+use crate::job_context::Adapters;
+
+/// Where the dashboard reads the registry's files: the server's own checkouts,
+/// watched through their git index files.
+pub fn source(adapters: &Adapters, layout: &DataDir) -> RegistrySource {
+    RegistrySource {
+        registry: adapters.registry.clone(),
+        index: adapters.index.clone(),
+        watched: vec![
+            layout.registry_checkout().join(".git/index"),
+            layout.index_checkout().join(".git/index"),
+        ],
+    }
+}
+
+/// The API's router with the dashboard's pages added and every request counted.
+pub fn mount(api_router: Router, api: ApiState, source: RegistrySource) -> Router {
+    let dashboard = Dashboard::new(api.store.clone(), api, source);
+    let cache = dashboard.registry.clone();
+    // The first read starts now, so the first page view rarely has to wait for it.
+    tokio::spawn(async move { cache.reload().await });
+    with_dashboard(api_router, dashboard)
+}
+
+impl Dashboard {
+    pub fn new(store: Arc<dyn JobStore>, api: ApiState, source: RegistrySource) -> Dashboard {
+        Dashboard {
+            store,
+            jobs: Default::default(),
+            registry: RegistryCache::new(source),
+            api,
+            http: Default::default(),
+            set_jobs: Default::default(),
+            build_stats: Default::default(),
+        }
+    }
+}
+
+pub fn with_dashboard(api_router: Router, dashboard: Dashboard) -> Router {
+    let http = dashboard.http.clone();
+    let pages = Router::new()
+        .route("/", get(jobs_pages::jobs_list))
+        .route("/jobs/{id}", get(jobs_pages::job_page))
+        .route("/packages", get(package_pages::packages_list))
+        .route("/packages/{name}", get(package_pages::package_page))
+        .route("/package-sets", get(set_pages::sets_list))
+        .route("/package-sets/{version}", get(set_pages::set_page))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(dashboard);
+    api_router.merge(pages).layer(axum::middleware::from_fn_with_state(http, http_stats::record))
+}
+
+/// A tarball at a path the pages also use (`/jobs/1.0.0.tar.gz` for a package named
+/// `jobs`): answered exactly as the API's tarball route answers it.
+async fn tarball(dashboard: &Dashboard, name: &str, file: String) -> Response {
+    crate::api::tarball(State(dashboard.api.clone()), Path((name.to_owned(), file))).await.into_response()
+}
