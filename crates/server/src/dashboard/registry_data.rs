@@ -30,6 +30,8 @@ pub struct RegistryData {
     pub dependants: BTreeMap<PackageName, BTreeSet<PackageName>>,
     /// Ascending by version.
     pub sets: Vec<PackageSet>,
+    /// Per set of `sets`: packages added, updated and removed against the one before.
+    pub set_changes: Vec<(usize, usize, usize)>,
     pub loaded_in: Duration,
 }
 
@@ -155,7 +157,27 @@ async fn load(source: &RegistrySource) -> Result<RegistryData, String> {
         }
     }
     sets.sort_by_key(|s| s.version);
-    Ok(RegistryData { metadata, manifests, dependants, sets, loaded_in: Duration::ZERO })
+    let set_changes = sets
+        .iter()
+        .enumerate()
+        .map(|(i, set)| change_counts(i.checked_sub(1).map(|p| &sets[p]), set))
+        .collect();
+    Ok(RegistryData { metadata, manifests, dependants, sets, set_changes, loaded_in: Duration::ZERO })
+}
+
+/// How many packages `set` added, updated and removed against `previous`.
+fn change_counts(previous: Option<&PackageSet>, set: &PackageSet) -> (usize, usize, usize) {
+    let Some(previous) = previous else { return (set.packages.len(), 0, 0) };
+    let (mut added, mut updated) = (0, 0);
+    for (name, version) in &set.packages {
+        match previous.packages.get(name) {
+            None => added += 1,
+            Some(old) if old != version => updated += 1,
+            Some(_) => {}
+        }
+    }
+    let kept = set.packages.len() - added;
+    (added, updated, previous.packages.len() - kept)
 }
 
 impl RegistryCache {

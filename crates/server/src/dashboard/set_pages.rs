@@ -41,21 +41,6 @@ fn changes(previous: Option<&PackageSet>, set: &PackageSet) -> Changes {
     c
 }
 
-/// How many packages `set` added, updated and removed against `previous`.
-fn change_counts(previous: Option<&PackageSet>, set: &PackageSet) -> (usize, usize, usize) {
-    let Some(previous) = previous else { return (set.packages.len(), 0, 0) };
-    let (mut added, mut updated) = (0, 0);
-    for (name, version) in &set.packages {
-        match previous.packages.get(name) {
-            None => added += 1,
-            Some(old) if old != version => updated += 1,
-            Some(_) => {}
-        }
-    }
-    let kept = set.packages.len() - added;
-    (added, updated, previous.packages.len() - kept)
-}
-
 /// `/package-sets`.
 pub async fn sets_list(State(dashboard): State<Dashboard>) -> Response {
     let Some(data) = dashboard.registry.get() else {
@@ -67,7 +52,7 @@ pub async fn sets_list(State(dashboard): State<Dashboard>) -> Response {
     };
     let mut rows = String::new();
     for (i, set) in data.sets.iter().enumerate().rev() {
-        let (added, updated, removed) = change_counts(i.checked_sub(1).map(|p| &data.sets[p]), set);
+        let (added, updated, removed) = data.set_changes[i];
         let _ = write!(
             rows,
             "<tr><th scope=\"row\"><a href=\"/package-sets/{v}\">{v}</a></th><td>{}</td><td>{}</td><td>{}</td>\
