@@ -53,8 +53,13 @@ pub async fn record(State(stats): State<SharedHttpStats>, request: Request, next
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
+    // The server's own time, so a client (or a browser's network panel) can tell it
+    // from time on the wire.
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("app;dur={:.3}", seconds * 1000.0)) {
+        response.headers_mut().insert("server-timing", value);
+    }
     let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
     *stats.requests.entry((route.clone(), response.status().as_u16())).or_default() += 1;
     stats.latency.entry(route).or_default().observe(&LATENCY_BUCKETS, seconds);

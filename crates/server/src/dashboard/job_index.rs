@@ -110,6 +110,43 @@ pub struct JobIndex {
     refreshed_at: Option<Instant>,
     /// Failed jobs' reason lines (their last ERROR line), read once each.
     reasons: HashMap<String, String>,
+    last_read: Duration,
+}
+
+/// A planned read of the store (see [`JobIndex::plan`]).
+pub struct Refresh {
+    since: Timestamp,
+    generation: Option<u64>,
+}
+
+/// Jobs read from the store for [`JobIndex::apply`].
+pub struct ReadJobs {
+    rows: Vec<JobRow>,
+    took: Duration,
+}
+
+/// Reads every job created since the planned instant, without holding the index.
+pub async fn read(store: &dyn JobStore, refresh: &Refresh, now: Timestamp) -> Result<ReadJobs, String> {
+    let started = Instant::now();
+    let mut since = refresh.since;
+    let until = now.plus_millis(1);
+    let mut rows = Vec::new();
+    loop {
+        let query = JobsQuery { since, until, order: Order::Asc, include_completed: true };
+        let (jobs, skipped) = store.jobs(&query).await.map_err(|e| e.to_string())?;
+        for err in skipped {
+            tracing::warn!("dashboard: a stored job cannot be listed: {err}");
+        }
+        let Some(last) = jobs.last().map(|j| j.info.created_at) else { break };
+        let full = jobs.len() >= PAGE_SIZE;
+        rows.extend(jobs.iter().map(JobRow::from_job));
+        if !full {
+            break;
+        }
+        // `since` is inclusive; a page that did not move past it would repeat forever.
+        since = if last > since { last } else { since.plus_millis(1) };
+    }
+    Ok(ReadJobs { rows, took: started.elapsed() })
 }
 
 impl JobIndex {
@@ -121,57 +158,58 @@ impl JobIndex {
         self.by_id.get(id).map(|&i| &self.rows[i])
     }
 
-    /// Brings the index up to date with the store.
-    pub async fn refresh(&mut self, store: &dyn JobStore, now: Timestamp) -> Result<(), String> {
+    /// What to read to bring the index up to date (`None`: it is): jobs created
+    /// since the returned instant, under the store's current generation.
+    pub fn plan(&self, store: &dyn JobStore) -> Option<Refresh> {
         let generation = store.generation();
         let fresh = match generation {
             Some(g) => self.generation == Some(g),
             None => self.refreshed_at.is_some_and(|at| at.elapsed() < Duration::from_secs(1)),
         };
         if fresh && self.refreshed_at.is_some() {
-            return Ok(());
+            return None;
         }
         let oldest_unfinished = self.rows.iter().find(|r| r.finished.is_none()).map(|r| r.created);
         let newest = self.rows.last().map(|r| r.created);
-        let mut since = match (oldest_unfinished, newest) {
+        let since = match (oldest_unfinished, newest) {
             (Some(a), Some(b)) => a.min(b),
             (None, Some(b)) => b,
             _ => Timestamp::from_unix_millis(0),
         };
-        let until = now.plus_millis(1);
+        Some(Refresh { since, generation })
+    }
+
+    /// How long the last read took: a slow one is better done off the request path.
+    pub fn last_read_took(&self) -> Duration {
+        self.last_read
+    }
+
+    /// Puts what [`read`] returned in place, unless a read that saw newer data
+    /// already did (reads can overlap).
+    pub fn apply(&mut self, refresh: &Refresh, read: ReadJobs) {
+        if let (Some(mine), Some(applied)) = (refresh.generation, self.generation)
+            && mine < applied
+        {
+            return;
+        }
         let mut out_of_order = false;
-        loop {
-            let query = JobsQuery { since, until, order: Order::Asc, include_completed: true };
-            let (jobs, skipped) = store.jobs(&query).await.map_err(|e| e.to_string())?;
-            for err in skipped {
-                tracing::warn!("dashboard: a stored job cannot be listed: {err}");
-            }
-            let Some(last) = jobs.last().map(|j| j.info.created_at) else { break };
-            let full = jobs.len() >= PAGE_SIZE;
-            for job in &jobs {
-                let row = JobRow::from_job(job);
-                match self.by_id.get(&row.id) {
-                    Some(&i) => self.rows[i] = row,
-                    None => {
-                        out_of_order |= self.rows.last().is_some_and(|r| r.created > row.created);
-                        self.by_id.insert(row.id.clone(), self.rows.len());
-                        self.rows.push(row);
-                    }
+        for row in read.rows {
+            match self.by_id.get(&row.id) {
+                Some(&i) => self.rows[i] = row,
+                None => {
+                    out_of_order |= self.rows.last().is_some_and(|r| r.created > row.created);
+                    self.by_id.insert(row.id.clone(), self.rows.len());
+                    self.rows.push(row);
                 }
             }
-            if !full {
-                break;
-            }
-            // `since` is inclusive; a page that did not move past it would repeat forever.
-            since = if last > since { last } else { since.plus_millis(1) };
         }
         if out_of_order {
             self.rows.sort_by_key(|r| r.created);
             self.by_id = self.rows.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
         }
-        self.generation = generation;
+        self.generation = refresh.generation;
         self.refreshed_at = Some(Instant::now());
-        Ok(())
+        self.last_read = read.took;
     }
 
     /// The reason a failed job gives: its last ERROR line (read from the store once).

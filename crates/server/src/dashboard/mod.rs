@@ -55,6 +55,7 @@ impl Dashboard {
         Dashboard {
             store,
             jobs: Default::default(),
+            reading: Default::default(),
             registry: RegistryCache::new(source),
             api,
             http: Default::default(),

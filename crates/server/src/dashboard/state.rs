@@ -2,13 +2,15 @@
 //! files, the API state (for tarballs at paths the pages also use) and HTTP counts.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use registry_core::Version;
 use registry_queue::JobStore;
 
 use super::http_stats::SharedHttpStats;
-use super::job_index::JobIndex;
+use super::job_index::{self, JobIndex};
 use super::registry_data::RegistryCache;
 use crate::api::ApiState;
 
@@ -16,6 +18,8 @@ use crate::api::ApiState;
 pub struct Dashboard {
     pub store: Arc<dyn JobStore>,
     pub jobs: Arc<tokio::sync::Mutex<JobIndex>>,
+    /// A background read of the jobs is under way.
+    pub reading: Arc<AtomicBool>,
     pub registry: Arc<RegistryCache>,
     pub api: ApiState,
     pub http: SharedHttpStats,
@@ -51,11 +55,33 @@ impl BuildFigures {
     }
 }
 
+/// A read of the store that took longer than this is done in the background next
+/// time: pages then show the index as it was, at most one read behind.
+const INLINE_READ_LIMIT: Duration = Duration::from_millis(15);
+
 impl Dashboard {
-    /// The jobs index, brought up to date with the store first.
+    /// The jobs index, brought up to date with the store first when that is quick
+    /// (a few jobs unfinished), else as last read while a background read catches up.
     pub async fn jobs(&self) -> Result<tokio::sync::MutexGuard<'_, JobIndex>, String> {
-        let mut index = self.jobs.lock().await;
-        index.refresh(self.store.as_ref(), registry_settings::now()).await?;
-        Ok(index)
+        let (plan, slow) = {
+            let index = self.jobs.lock().await;
+            (index.plan(self.store.as_ref()), index.last_read_took() > INLINE_READ_LIMIT)
+        };
+        if let Some(plan) = plan {
+            if !slow {
+                let read = job_index::read(self.store.as_ref(), &plan, registry_settings::now()).await?;
+                self.jobs.lock().await.apply(&plan, read);
+            } else if !self.reading.swap(true, Ordering::SeqCst) {
+                let (store, jobs, reading) = (self.store.clone(), self.jobs.clone(), self.reading.clone());
+                tokio::spawn(async move {
+                    match job_index::read(store.as_ref(), &plan, registry_settings::now()).await {
+                        Ok(read) => jobs.lock().await.apply(&plan, read),
+                        Err(e) => tracing::warn!("dashboard: reading the jobs failed: {e}"),
+                    }
+                    reading.store(false, Ordering::SeqCst);
+                });
+            }
+        }
+        Ok(self.jobs.lock().await)
     }
 }
