@@ -213,6 +213,10 @@ fn the_jobs_list_shows_submitted_jobs_and_filters_them_by_the_url() {
     let waiting: usize = row.split("<td>").nth(1).unwrap().split('<').next().unwrap().parse().unwrap();
     assert!(waiting >= 1, "{row}");
 
+    let (status, _, refused) = s.request("POST", "/", "{}");
+    assert_eq!(status, 405);
+    assert!(refused.contains("POST / is not allowed"), "{refused}");
+
     let (status, _, bad) = s.get("/?status=exploded");
     assert_eq!(status, 400);
     assert!(bad.contains("waiting, running, succeeded or failed"), "{bad}");

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use registry_queue::JobStore;
@@ -68,15 +69,28 @@ impl Dashboard {
 pub fn with_dashboard(api_router: Router, dashboard: Dashboard) -> Router {
     let http = dashboard.http.clone();
     let pages = Router::new()
-        .route("/", get(jobs_pages::jobs_list))
-        .route("/jobs/{id}", get(jobs_pages::job_page))
-        .route("/packages", get(package_pages::packages_list))
-        .route("/packages/{name}", get(package_pages::package_page))
-        .route("/package-sets", get(set_pages::sets_list))
-        .route("/package-sets/{version}", get(set_pages::set_page))
-        .route("/metrics", get(metrics::metrics))
+        .route("/", get(jobs_pages::jobs_list).fallback(read_only))
+        .route("/jobs/{id}", get(jobs_pages::job_page).fallback(read_only))
+        .route("/packages", get(package_pages::packages_list).fallback(read_only))
+        .route("/packages/{name}", get(package_pages::package_page).fallback(read_only))
+        .route("/package-sets", get(set_pages::sets_list).fallback(read_only))
+        .route("/package-sets/{version}", get(set_pages::set_page).fallback(read_only))
+        .route("/metrics", get(metrics::metrics).fallback(read_only))
         .with_state(dashboard);
     api_router.merge(pages).layer(axum::middleware::from_fn_with_state(http, http_stats::record))
+}
+
+/// Any method but GET (and HEAD) on a page: said in words, not an empty 405.
+async fn read_only(method: Method, uri: Uri) -> Response {
+    page::problem(
+        page::Section::Jobs,
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!(
+            "{method} {} is not allowed: the dashboard's pages are only read (GET). Jobs are submitted \
+             through the API under /api/v1/.",
+            uri.path()
+        ),
+    )
 }
 
 /// A tarball at a path the pages also use (`/jobs/1.0.0.tar.gz` for a package named
