@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use registry_core::job::{JobType, LogLevel, LogLine};
+use registry_core::json::Codec;
 use registry_core::{PackageName, Version};
 use registry_queue::{JobStore, NewJob, SqliteStore};
 use registry_server::api::{self, ApiState, NoTrustedKey, RequestPolicy};
@@ -18,6 +19,7 @@ use registry_server::dashboard;
 use registry_server::executor::Wakers;
 
 struct Server {
+    settings: registry_server::Settings,
     addr: String,
     store: Arc<SqliteStore>,
     runtime: tokio::runtime::Handle,
@@ -51,6 +53,7 @@ fn start_server() -> Option<Server> {
     let data = dir.join("data");
     registry_server::init::init(&data, Some(&seed)).unwrap();
     let settings = defaults_for(&data);
+    let kept = settings.clone();
     let layout = settings.layout();
     let storage = layout.storage();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -78,7 +81,7 @@ fn start_server() -> Option<Server> {
         })
     });
     let (addr, store, runtime) = rx.recv().unwrap();
-    let server = Server { addr, store, runtime, storage };
+    let server = Server { settings: kept, addr, store, runtime, storage };
     // The registry's files are read in the background after start-up.
     let started = Instant::now();
     while server.get("/packages").2.contains("Reading the registry") {
@@ -315,6 +318,53 @@ fn package_sets_show_what_each_set_changed() {
         assert!(set.contains(section));
     }
     assert_eq!(s.get("/package-sets/1.2.3.4").0, 404);
+}
+
+#[test]
+fn a_new_package_set_appears_with_its_changes_and_the_job_that_made_it() {
+    let Some(s) = server() else { return };
+    let snapshot = snapshot().unwrap();
+    // The new set is the newest set with one package less: it removed that one.
+    let newest = std::fs::read_dir(snapshot.join("package-sets"))
+        .unwrap()
+        .filter_map(|e| Version::parse(e.ok()?.file_name().to_str()?.strip_suffix(".json")?).ok())
+        .max()
+        .unwrap();
+    let text = std::fs::read_to_string(snapshot.join(format!("package-sets/{newest}.json"))).unwrap();
+    let mut set = registry_core::PackageSet::from_json_str(&text).unwrap();
+    set.version = Version::parse("99.0.0").unwrap();
+    set.packages.remove(&PackageName::parse("aff").unwrap());
+    let file = registry_core::json::print_pretty(&set.encode());
+    // A second set of adapters over the server's own checkouts commits as a job would.
+    let adapters = build_adapters(&s.settings).unwrap();
+    let message =
+        registry_core::commit::append_job_id("Update the package set to 99.0.0", Some("job-that-made-it"));
+    s.block_on(adapters.registry.commit(
+        &[registry_adapters::FileChange::write("package-sets/99.0.0.json", file)],
+        &message,
+        &registry_adapters::NullLog,
+    ))
+    .unwrap();
+    let started = Instant::now();
+    let page = loop {
+        let (status, _, body) = s.get("/package-sets/99.0.0");
+        if status == 200 {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the new set never appeared: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(page.contains("href=\"/jobs/job-that-made-it\""), "{page}");
+    assert!(
+        page.contains("<h2>Removed (1)</h2>") && page.contains("<a href=\"/packages/aff\">aff</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<h2>Added (0)</h2>") && page.contains("<h2>Updated (0)</h2>"));
+    assert!(
+        page.contains(&format!("<a href=\"/package-sets/{newest}\">{newest}</a>")),
+        "the previous set is linked"
+    );
+    assert!(s.page("/package-sets").contains("href=\"/package-sets/99.0.0\""));
 }
 
 #[test]
