@@ -140,18 +140,25 @@ fn the_dashboard_works_in_chromium() {
     let base = format!("http://{}", server.addr);
     let browser = Browser::start(&chromium, &chromedriver).unwrap();
 
-    // A job submitted through the API shows in the list, and the filters narrow it.
+    // A job submitted through the API while the list is open shows up in it (the list
+    // refreshes itself), and the filters narrow it.
+    browser.goto(&format!("{base}/")).unwrap();
+    browser.run("window.stillTheSamePage = true;", vec![]).unwrap();
     let body = r#"{"name":"prelude","ref":"v6.0.9","version":"6.0.9","compiler":"0.15.15"}"#;
     let (status, answer) = http(&server.addr, "POST", "/api/v1/publish", Some(body)).unwrap();
     assert_eq!(status, 200, "{answer}");
     let job_id =
         serde_json::from_str::<serde_json::Value>(&answer).unwrap()["jobId"].as_str().unwrap().to_owned();
-    browser.goto(&format!("{base}/")).unwrap();
     browser
         .wait_for("the submitted job in the list", WAIT, |b| {
             Ok(b.text("#live")?.contains("publish prelude@6.0.9"))
         })
         .unwrap();
+    assert_eq!(
+        browser.run("return window.stillTheSamePage === true;", vec![]).unwrap(),
+        json!(true),
+        "the list refreshed without reloading the page"
+    );
     shot(&browser, "jobs");
     browser
         .run(

@@ -430,6 +430,28 @@ fn metrics_parse_as_prometheus_text_and_move_with_the_server() {
     assert!(sample(&after, route_count) >= sample(&before, route_count) + 2.0);
     assert!(after.iter().any(|(s, _)| s.starts_with("registry_job_duration_seconds_bucket{kind=\"publish\",le=\"+Inf\"}")));
     assert!(after.iter().any(|(s, _)| s == "registry_build_cache_hits_total"));
+    // A package-set build's log lines are its build-cache figures.
+    let hits = "registry_build_cache_hits_total";
+    let misses = "registry_build_cache_misses_total";
+    let modules = "registry_modules_compiled_total";
+    let body = r#"{"payload":"{\"packages\":{\"aff\":\"8.0.0\"}}"}"#;
+    let (status, _, answer) = s.request("POST", "/api/v1/package-sets", body);
+    assert_eq!(status, 200, "{answer}");
+    let set_job = s.claim(JobType::PackageSet);
+    for line in [
+        "Restored 7 packages from the build cache",
+        "Compiling: 2 packages (31 modules) need a build",
+        "Compiled 31 modules",
+    ] {
+        s.log(&set_job, LogLevel::Info, line);
+    }
+    s.finish(&set_job, true);
+    let built = parse_metrics(&s.get("/metrics").2);
+    assert_eq!(sample(&built, hits), sample(&after, hits) + 7.0);
+    assert_eq!(sample(&built, misses), sample(&after, misses) + 2.0);
+    assert_eq!(sample(&built, modules), sample(&after, modules) + 31.0);
+    assert_eq!(sample(&built, "registry_job_duration_seconds_count{kind=\"packageset\"}"), 1.0);
+
     // Unknown paths are counted under one label, not one series per path.
     s.get("/made/up/path/1");
     s.get("/made/up/path/2");
