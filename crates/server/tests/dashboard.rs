@@ -265,6 +265,12 @@ fn pages_escape_hostile_logs_payloads_and_reasons_and_say_why_a_job_failed() {
     let panel = &list[..list.find("class=\"filters\"").unwrap()];
     assert!(panel.contains(&format!("/jobs/{id}")), "the queue panel lists the last failure");
 
+    // Should escaping ever miss, the page's policy runs only the dashboard's own script.
+    let (_, head, _) = s.get(&format!("/jobs/{id}"));
+    let policy =
+        head.lines().find(|l| l.to_ascii_lowercase().starts_with("content-security-policy:")).unwrap();
+    assert!(policy.contains("script-src 'sha256-") && !policy.contains("unsafe-inline"), "{policy}");
+
     let errors_only = s.page(&format!("/jobs/{id}?level=ERROR"));
     assert!(errors_only.contains("Reason:") && !errors_only.contains("fetching"));
     let (status, _, _) = s.get(&format!("/jobs/{id}?level=LOUD"));
