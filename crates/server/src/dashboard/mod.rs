@@ -48,6 +48,13 @@ pub fn mount(api_router: Router, api: ApiState, source: RegistrySource) -> Route
     let cache = dashboard.registry.clone();
     // The first read starts now, so the first page view rarely has to wait for it.
     tokio::spawn(async move { cache.reload().await });
+    // Likewise the jobs index: its first read covers the whole history.
+    let warm = dashboard.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.jobs().await {
+            tracing::warn!("dashboard: reading the jobs failed: {e}");
+        }
+    });
     with_dashboard(api_router, dashboard)
 }
 
