@@ -15,6 +15,9 @@ command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v npm >/dev/null || need_apt+=(npm)
 # The Postgres job store's tests start their own throwaway clusters with these binaries.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The dashboard's browser test (crates/e2e-browser): headless Chromium over WebDriver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   apt-get update -qq

@@ -473,7 +473,7 @@ async fn one_job(
 }
 
 /// `/<name>/<version>.tar.gz` from the local storage directory.
-async fn tarball(
+pub async fn tarball(
     State(state): State<ApiState>,
     Path((name, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {

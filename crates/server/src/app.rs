@@ -214,10 +214,12 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
             async move { crate::healthcheck::ping(&url, crate::healthcheck::Schedule::UPSTREAM).await },
         );
     }
+    // The dashboard reads the registry through the same checkouts the executor writes.
+    let adapters = build_adapters(&settings)?;
+    let dashboard_source = crate::dashboard::source(&adapters, &layout);
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();
     let lanes = if role.runs_jobs() {
-        let adapters = build_adapters(&settings)?;
         // A compiler installed since the last start: check the whole registry with it.
         let installed =
             registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
@@ -275,7 +277,8 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
         request_timeout: settings.http_request_timeout,
         max_connections: connection_limit(settings.http_max_connections),
     };
-    let router = api::limit_bodies(api::router(state), settings.http_max_body_bytes);
+    let router = api::limit_bodies(api::router(state.clone()), settings.http_max_body_bytes);
+    let router = crate::dashboard::mount(router, state, dashboard_source);
     crate::http::serve(listener, router, limits, async move {
         stop_signal().await;
         trigger.trigger();

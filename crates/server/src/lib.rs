@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod daily_log;
+pub mod dashboard;
 pub mod executor;
 pub mod fencing;
 pub mod finished_cache;
