@@ -132,7 +132,19 @@ async fn a_crash_resets_the_job_which_then_finishes_with_every_log_line() {
     );
     assert!(lines.contains(&"released".to_owned()));
     assert!(server.log().contains("1 interrupted job(s) queued again"), "{}", server.log());
-    assert!(server.log().contains("killed 1 process group(s) left running"), "{}", server.log());
+    // The job's group at least; a git command the crashed server was running for its
+    // own checkouts (the dashboard reads through them) may have been left too.
+    assert!(killed_groups(&server.log()) >= 1, "{}", server.log());
+}
+
+/// N in the start-up line "killed N process group(s) left running".
+fn killed_groups(log: &str) -> usize {
+    log.split("killed ")
+        .find_map(|rest| {
+            let (n, after) = rest.split_once(' ')?;
+            after.starts_with("process group(s) left running").then(|| n.parse().ok()).flatten()
+        })
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

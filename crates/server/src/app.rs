@@ -216,7 +216,8 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
     }
     // The dashboard reads the registry through the same checkouts the executor writes.
     let adapters = build_adapters(&settings)?;
-    let dashboard_source = crate::dashboard::source(&adapters, &layout);
+    let public_tarballs = settings.s3_public_url.as_deref().filter(|_| settings.storage == StorageKind::S3);
+    let dashboard_source = crate::dashboard::source(&adapters, &layout).with_tarball_base(public_tarballs);
     let wakers = Wakers::new();
     let (trigger, shutdown) = shutdown_pair();
     let lanes = if role.runs_jobs() {

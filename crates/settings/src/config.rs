@@ -193,6 +193,11 @@ pub struct Settings {
     #[arg(long, env = "S3_BUCKET_URL", default_value = "https://ams3.digitaloceanspaces.com")]
     pub s3_endpoint: String,
 
+    /// Where clients download tarballs from S3 storage (upstream's public URL,
+    /// `https://packages.registry.purescript.org`); the dashboard links tarballs there.
+    #[arg(long, env = "S3_API_URL")]
+    pub s3_public_url: Option<String>,
+
     #[arg(long, env = "S3_BUCKET", default_value = "purescript-registry")]
     pub s3_bucket: String,
 
@@ -352,6 +357,11 @@ impl Settings {
         if self.storage == StorageKind::S3 {
             rows.extend([
                 ("s3-endpoint", "S3_BUCKET_URL", mask_url(&self.s3_endpoint)),
+                (
+                    "s3-public-url",
+                    "S3_API_URL",
+                    self.s3_public_url.as_deref().map(mask_url).unwrap_or_default(),
+                ),
                 ("s3-bucket", "S3_BUCKET", self.s3_bucket.clone()),
                 ("s3-region", "S3_REGION", self.s3_region.clone()),
                 ("s3-path-style", "S3_PATH_STYLE", self.s3_path_style.to_string()),

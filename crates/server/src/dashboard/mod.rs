@@ -39,6 +39,7 @@ pub fn source(adapters: &Adapters, layout: &DataDir) -> RegistrySource {
             layout.registry_checkout().join(".git/index"),
             layout.index_checkout().join(".git/index"),
         ],
+        tarball_base: String::new(),
     }
 }
 

@@ -137,7 +137,7 @@ pub async fn package_page(State(dashboard): State<Dashboard>, Path(name): Path<S
     let dependants = data.dependants.get(&name);
     let _ = write!(body, "<dt>Dependants</dt><dd>{}</dd></dl>", dependants.map_or(0, BTreeSet::len));
 
-    body.push_str(&versions_table(&data, &name, &matrix_jobs));
+    body.push_str(&versions_table(&data, &name, &matrix_jobs, dashboard.registry.tarball_base()));
 
     body.push_str("<h2>Dependencies</h2>");
     match data.manifests.get(&name) {
@@ -186,7 +186,19 @@ pub async fn package_page(State(dashboard): State<Dashboard>, Path(name): Path<S
 
 /// Versions, newest first, with the compiler matrix: compilers recorded in the
 /// metadata, and matrix jobs still waiting, running or failed.
-fn versions_table(data: &RegistryData, name: &PackageName, matrix_jobs: &[JobRow]) -> String {
+/// A tarball's download address: under `base` (S3's public URL), or on this server
+/// when `base` is empty.
+fn tarball_href(base: &str, name: &str, version: &str) -> String {
+    format!("{base}/{name}/{version}.tar.gz")
+}
+
+/// `tarball_base`: where tarballs are downloaded (empty: this server).
+fn versions_table(
+    data: &RegistryData,
+    name: &PackageName,
+    matrix_jobs: &[JobRow],
+    tarball_base: &str,
+) -> String {
     let metadata = &data.metadata[name];
     let mut versions: BTreeSet<Version> = metadata.published.keys().copied().collect();
     versions.extend(metadata.unpublished.keys().copied());
@@ -222,7 +234,7 @@ fn versions_table(data: &RegistryData, name: &PackageName, matrix_jobs: &[JobRow
                 html,
                 "<tr data-version=\"{version}\"><th scope=\"row\">{version}</th><td>{}</td><td>{}</td><td>{} {}</td>\
                  <td><code class=\"hash\" title=\"{hash}\">{short}…</code></td>\
-                 <td><a href=\"/{n}/{version}.tar.gz\" aria-label=\"tarball of {n} {version}\">.tar.gz</a></td></tr>",
+                 <td><a href=\"{href}\" aria-label=\"tarball of {n} {version}\">.tar.gz</a></td></tr>",
                 when(p.published_time),
                 bytes(p.bytes),
                 compilers.join(" "),
@@ -230,6 +242,7 @@ fn versions_table(data: &RegistryData, name: &PackageName, matrix_jobs: &[JobRow
                 hash = Esc(p.hash.as_str()),
                 short = Esc(&p.hash.as_str().chars().take(16).collect::<String>()),
                 n = Esc(name.as_str()),
+                href = Esc(&tarball_href(tarball_base, name.as_str(), &version.to_string())),
             );
         } else if let Some(u) = metadata.unpublished.get(version) {
             let _ = write!(
@@ -244,4 +257,39 @@ fn versions_table(data: &RegistryData, name: &PackageName, matrix_jobs: &[JobRow
     }
     html.push_str("</tbody></table></div>");
     html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tarball_href;
+    use crate::dashboard::RegistrySource;
+
+    #[test]
+    fn tarball_links_follow_the_public_url_of_s3_storage() {
+        assert_eq!(tarball_href("", "prelude", "6.0.1"), "/prelude/6.0.1.tar.gz");
+        let base = |b: Option<&str>| {
+            RegistrySource {
+                registry: std::sync::Arc::new(registry_adapters::git::GitCheckout::new(
+                    "unused",
+                    "/nonexistent",
+                    "/nonexistent",
+                )),
+                index: std::sync::Arc::new(registry_adapters::git::GitCheckout::new(
+                    "unused",
+                    "/nonexistent",
+                    "/nonexistent",
+                )),
+                watched: Vec::new(),
+                tarball_base: String::new(),
+            }
+            .with_tarball_base(b)
+            .tarball_base
+        };
+        let public = base(Some("https://packages.registry.purescript.org/"));
+        assert_eq!(
+            tarball_href(&public, "prelude", "6.0.1"),
+            "https://packages.registry.purescript.org/prelude/6.0.1.tar.gz"
+        );
+        assert_eq!(base(None), "");
+    }
 }

@@ -46,6 +46,16 @@ pub struct RegistrySource {
     pub index: Arc<dyn GitRepo>,
     /// The checkouts' git index files, whose change means the files changed.
     pub watched: Vec<PathBuf>,
+    /// Where clients download tarballs (`S3_API_URL` with S3 storage); empty for this
+    /// server's own `/<name>/<version>.tar.gz`.
+    pub tarball_base: String,
+}
+
+impl RegistrySource {
+    pub fn with_tarball_base(mut self, base: Option<&str>) -> Self {
+        self.tarball_base = base.unwrap_or_default().trim_end_matches('/').to_owned();
+        self
+    }
 }
 
 pub struct RegistryCache {
@@ -63,6 +73,10 @@ struct Check {
 }
 
 impl RegistryCache {
+    pub fn tarball_base(&self) -> &str {
+        &self.source.tarball_base
+    }
+
     pub fn new(source: RegistrySource) -> Arc<Self> {
         Arc::new(RegistryCache {
             source,
