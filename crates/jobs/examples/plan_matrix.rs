@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             dependencies: manifest.dependencies.clone(),
             resolutions: BTreeMap::new(),
         };
-        let view = MatrixView::new(manifests.clone(), metadata.clone());
+        let mut view = MatrixView::new(manifests.clone(), metadata.clone());
         let t = Instant::now();
         let planned =
             view.after_publish(&compilers, &published, &NullLog).map_err(|e| anyhow::anyhow!(e.0))?;

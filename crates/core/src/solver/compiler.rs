@@ -30,6 +30,11 @@ impl CompilerIndex {
         self.0
     }
 
+    /// Drops every version of `name` (before its manifests are entered again).
+    pub fn forget_package(&mut self, name: &PackageName) {
+        self.0.remove(name);
+    }
+
     /// Prepares this index for solving many times (see [`Solver`]).
     pub fn solver(&self) -> Solver {
         Solver::new(&self.0)

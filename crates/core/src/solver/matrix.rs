@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use super::compiler::ManifestDeps;
+use std::collections::BTreeMap;
+
+use super::compiler::{CompilerIndex, ManifestDeps, solve_with_compiler};
 use super::{Resolutions, Solver, SolverError};
 use crate::name::PackageName;
 use crate::range::Range;
@@ -67,10 +69,42 @@ pub fn dependants_in(manifests: &[ManifestDeps], name: &PackageName, version: Ve
         .collect()
 }
 
+/// Solves a version's dependencies with a compiler in a range: a [`Solver`]
+/// prepared over the whole compiler index (cheap per solve, costly to prepare), or
+/// the [`CompilerIndex`] itself, which prepares only what each solve can reach (no
+/// preparation to redo when the index changes). Both give the same answers.
+pub trait CompilerSolve {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError>;
+}
+
+impl CompilerSolve for Solver {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError> {
+        self.solve_with_compiler(purs_range, required)
+    }
+}
+
+impl CompilerSolve for CompilerIndex {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError> {
+        solve_with_compiler(purs_range, self, required)
+    }
+}
+
 /// Plans for `manifest` with every compiler in `compilers` except `tested`, the one
 /// it was just verified with. `solver` is prepared over the compiler index.
 pub fn solve_for_all_compilers(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compilers: &[Version],
     tested: Version,
     manifest: &ManifestDeps,
@@ -93,7 +127,7 @@ pub fn solve_for_all_compilers(
 /// visited once. `solver` is prepared over the compiler index, `status_of` reads a
 /// version's metadata and `dependants_of` lists the manifests depending on a version.
 pub fn solve_dependants_for_compiler(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compiler: Version,
     name: &PackageName,
     version: Version,
@@ -136,13 +170,13 @@ pub fn solve_dependants_for_compiler(
 }
 
 fn try_solve_for_compiler(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compiler: Version,
     manifest: &ManifestDeps,
     outcome: &mut CascadeOutcome,
 ) {
     let (name, version) = (manifest.name.clone(), manifest.version);
-    match solver.solve_with_compiler(Range::exact(compiler), &manifest.dependencies) {
+    match solver.solve_for(Range::exact(compiler), &manifest.dependencies) {
         Err(error) => outcome.notes.push(MatrixNote::Unsolvable { name, version, compiler, error }),
         Ok((solved, resolutions)) if solved == compiler => {
             outcome.results.insert(MatrixSolverResult { compiler, name, resolutions, version });
