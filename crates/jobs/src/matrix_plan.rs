@@ -185,12 +185,14 @@ impl MatrixView {
     /// succeeded: `roots` (planned with empty build plans), then each job's cascade
     /// in the order the queue would get them. Every job comes after the jobs of
     /// its whole build plan, since a dependant only solves with `compiler` once
-    /// each version it needs is known to compile with it.
+    /// each version it needs is known to compile with it. With `max_jobs`, stops
+    /// after that many jobs, the rest still waiting at the end of the list.
     pub fn plan_flood(
         &mut self,
         compilers: &[Version],
         compiler: Version,
         roots: &[(PackageName, Version)],
+        max_jobs: Option<usize>,
         log: &dyn ActivityLog,
     ) -> Result<Vec<MatrixSolverResult>, Failure> {
         let mut queue: std::collections::VecDeque<MatrixSolverResult> = roots
@@ -205,7 +207,9 @@ impl MatrixView {
         let mut queued: BTreeSet<(PackageName, Version)> =
             roots.iter().map(|(name, version)| (name.clone(), *version)).collect();
         let mut order = Vec::new();
-        while let Some(job) = queue.pop_front() {
+        while order.len() < max_jobs.unwrap_or(usize::MAX)
+            && let Some(job) = queue.pop_front()
+        {
             self.assume_compiles(&job.name, job.version, compiler);
             for next in self.after_matrix(compilers, &job.name, job.version, compiler, log)? {
                 if queued.insert((next.name.clone(), next.version)) {
@@ -214,6 +218,7 @@ impl MatrixView {
             }
             order.push(job);
         }
+        order.extend(queue);
         Ok(order)
     }
 
@@ -253,6 +258,12 @@ fn log_notes(notes: &[MatrixNote], log: &dyn ActivityLog) {
             MatrixNote::Unsolvable { name, version, compiler, error } => {
                 log.info(&format!("Failed to solve with compiler {compiler}: {name}@{version}"));
                 log.debug(&format!("Solver error for {name}@{version} with compiler {compiler}: {error}"));
+            }
+            MatrixNote::Waiting { name, version, compiler, dependency } => {
+                log.info(&format!("Failed to solve with compiler {compiler}: {name}@{version}"));
+                log.debug(&format!(
+                    "No version of {dependency} that {name}@{version} accepts is known to compile with {compiler} yet"
+                ));
             }
             MatrixNote::CompilerMismatch { name, version, compiler, solved } => log.debug(&format!(
                 "Produced a compiler-derived build plan for {name}@{version} that selects a compiler ({solved}) \

@@ -196,7 +196,11 @@ async fn a_flood_over_a_chain_runs_dependencies_first_and_compiles_each_package_
                 build_plan: next.resolutions,
             });
         }
-        ran.push(format!("{} {:?}", job.name, job.build_plan.keys().map(|k| k.to_string()).collect::<Vec<_>>()));
+        ran.push(format!(
+            "{} {:?}",
+            job.name,
+            job.build_plan.keys().map(|k| k.to_string()).collect::<Vec<_>>()
+        ));
     }
     assert_eq!(ran, ["alpha []", "beta [\"alpha\"]", "gamma [\"alpha\", \"beta\"]"]);
     // The planning view was read once and followed the three records by diff.

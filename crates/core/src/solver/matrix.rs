@@ -45,6 +45,9 @@ pub enum MatrixNote {
     NotPublished { name: PackageName, version: Version },
     /// The version cannot be solved with the compiler.
     Unsolvable { name: PackageName, version: Version, compiler: Version, error: SolverError },
+    /// Not solved: no version of `dependency` in range is known to work with the
+    /// compiler (yet), so the solve could only fail.
+    Waiting { name: PackageName, version: Version, compiler: Version, dependency: PackageName },
     /// The solution picked another compiler than the one asked for.
     CompilerMismatch { name: PackageName, version: Version, compiler: Version, solved: Version },
 }
@@ -79,6 +82,12 @@ pub trait CompilerSolve {
         purs_range: Range,
         required: &BTreeMap<PackageName, Range>,
     ) -> Result<(Version, Resolutions), SolverError>;
+
+    /// A dependency that rules out solving with exactly `compiler` before any
+    /// solving (`None`: not known, solve to find out).
+    fn blocked(&self, _compiler: Version, _required: &BTreeMap<PackageName, Range>) -> Option<PackageName> {
+        None
+    }
 }
 
 impl CompilerSolve for Solver {
@@ -98,6 +107,10 @@ impl CompilerSolve for CompilerIndex {
         required: &BTreeMap<PackageName, Range>,
     ) -> Result<(Version, Resolutions), SolverError> {
         solve_with_compiler(purs_range, self, required)
+    }
+
+    fn blocked(&self, compiler: Version, required: &BTreeMap<PackageName, Range>) -> Option<PackageName> {
+        self.blocked_dependency(compiler, required)
     }
 }
 
@@ -176,6 +189,9 @@ fn try_solve_for_compiler(
     outcome: &mut CascadeOutcome,
 ) {
     let (name, version) = (manifest.name.clone(), manifest.version);
+    if let Some(dependency) = solver.blocked(compiler, &manifest.dependencies) {
+        return outcome.notes.push(MatrixNote::Waiting { name, version, compiler, dependency });
+    }
     match solver.solve_for(Range::exact(compiler), &manifest.dependencies) {
         Err(error) => outcome.notes.push(MatrixNote::Unsolvable { name, version, compiler, error }),
         Ok((solved, resolutions)) if solved == compiler => {
