@@ -86,7 +86,6 @@ fn main() -> anyhow::Result<()> {
 
     // The from-scratch planner: compiler index and solver rebuilt for every job.
     let sample = order.len().min(20);
-    let mut metadata = metadata;
     let t = Instant::now();
     for job in &order[..sample] {
         if let Some(entry) = metadata.get_mut(&job.name).and_then(|m| m.published.get_mut(&job.version)) {
