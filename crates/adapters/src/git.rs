@@ -91,6 +91,20 @@ pub trait GitRepo: Send + Sync {
         Ok(())
     }
 
+    /// Names the state reads see now (the checked-out commit), so that whatever was
+    /// derived from earlier reads can tell whether the repository moved on since.
+    /// `None`: this repository cannot tell, so nothing derived may be trusted.
+    async fn revision(&self) -> Result<Option<String>, GitError> {
+        Ok(None)
+    }
+
+    /// The paths whose contents differ between `revision` (from [`GitRepo::revision`])
+    /// and what reads see now. `None`: unknown (e.g. that revision is gone), so
+    /// whatever was derived at `revision` must be derived again from scratch.
+    async fn changed_since(&self, _revision: &str) -> Result<Option<Vec<String>>, GitError> {
+        Ok(None)
+    }
+
     /// Full messages of the remote's commits that changed `path`, newest first,
     /// keeping those whose message contains `needle` (plain text). This is how a job
     /// run again after a crash finds its own writes: their messages name the job.
@@ -437,6 +451,25 @@ impl GitRepo for GitCheckout {
         Ok(())
     }
 
+    async fn revision(&self) -> Result<Option<String>, GitError> {
+        let _guard = self.fresh_for_reading().await?;
+        Ok(Some(self.run(&["rev-parse", "HEAD"]).await?.trim().to_owned()))
+    }
+
+    async fn changed_since(&self, revision: &str) -> Result<Option<Vec<String>>, GitError> {
+        // Only a full commit id reaches git: never an option or a revision expression.
+        if revision.len() != 40 || !revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let _guard = self.fresh_for_reading().await?;
+        match self.run(&["diff", "-z", "--name-only", "--no-renames", revision, "HEAD", "--"]).await {
+            Ok(out) => Ok(Some(out.split('\0').filter(|p| !p.is_empty()).map(str::to_owned).collect())),
+            // The revision is not in this checkout's history any more.
+            Err(GitError::Command(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
         check_path(path)?;
         let _guard = self.fresh_for_reading().await?;
@@ -672,6 +705,22 @@ impl GitRepo for ReadOnlyGitRepo {
 
     async fn refresh(&self) -> Result<(), GitError> {
         self.inner.refresh().await
+    }
+
+    /// The skipped commits change what reads see, so they count in the revision.
+    async fn revision(&self) -> Result<Option<String>, GitError> {
+        let skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner()).len();
+        Ok(self.inner.revision().await?.map(|inner| format!("{inner}+{skipped}")))
+    }
+
+    /// Every path a skipped commit wrote counts as changed.
+    async fn changed_since(&self, revision: &str) -> Result<Option<Vec<String>>, GitError> {
+        let Some((inner, _)) = revision.rsplit_once('+') else { return Ok(None) };
+        let Some(mut changed) = self.inner.changed_since(inner).await? else { return Ok(None) };
+        changed.extend(self.overlay().keys().cloned());
+        changed.sort();
+        changed.dedup();
+        Ok(Some(changed))
     }
 
     /// The skipped commits count as made, as their changes do for reads.

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use registry_adapters::activity::MemoryLog;
@@ -401,4 +402,35 @@ async fn docs_are_posted_gzipped_with_the_token_and_read_only_posts_nothing() {
     let failing = HttpDocsSite::new(&url, None);
     let err = failing.publish(&pkg("a"), &Version::new(1, 0, 0), b"{}", &log).await.unwrap_err();
     assert!(err.to_string().contains("answered 500: boom"), "{err}");
+}
+
+#[tokio::test]
+async fn a_checkout_says_which_files_changed_since_a_revision_whoever_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare_repo(dir.path(), "registry.git");
+    let repo = GitCheckout::new("registry", dir.path().join("checkout"), &remote)
+        .with_refresh_interval(Duration::ZERO);
+    let start = repo.revision().await.unwrap().unwrap();
+    assert_eq!(repo.changed_since(&start).await.unwrap(), Some(vec![]));
+    repo.commit(&[FileChange::write("metadata/a.json", "{}")], "a", &NullLog).await.unwrap();
+    // Someone else pushes too: the next read sees it, and so does the diff.
+    sh(dir.path(), &format!("git clone -q {remote} other"));
+    sh(
+        &dir.path().join("other"),
+        "mkdir -p metadata && echo '{}' > 'metadata/b c.json' && git add . && \
+         git -c user.name=o -c user.email=o@o commit -q -m b && git push -q origin HEAD:main",
+    );
+    let changed = repo.changed_since(&start).await.unwrap().unwrap();
+    assert_eq!(changed, ["metadata/a.json", "metadata/b c.json"]);
+    assert_ne!(repo.revision().await.unwrap().unwrap(), start);
+    // Not a commit id, or one the history does not hold: unknown, never an error or a git option.
+    for bad in ["--output=/tmp/x", "HEAD~1", &"0".repeat(40)] {
+        assert_eq!(repo.changed_since(bad).await.unwrap(), None, "{bad}");
+    }
+    // Read-only mode: the skipped writes count as changes and move the revision.
+    let read_only = ReadOnlyGitRepo::new(Arc::new(repo));
+    let at = read_only.revision().await.unwrap().unwrap();
+    read_only.commit(&[FileChange::write("metadata/d.json", "{}")], "d", &NullLog).await.unwrap();
+    assert_ne!(read_only.revision().await.unwrap().unwrap(), at);
+    assert_eq!(read_only.changed_since(&at).await.unwrap(), Some(vec!["metadata/d.json".to_owned()]));
 }

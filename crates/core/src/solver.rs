@@ -27,7 +27,7 @@ pub use compiler::{
 };
 pub use error::{Intersection, LocalPosition, PackageVersion, SolverError, SolverPosition, Sourced};
 pub use matrix::{
-    CascadeOutcome, DependantStatus, MatrixNote, MatrixSolverResult, dependants_in,
+    CascadeOutcome, CompilerSolve, DependantStatus, MatrixNote, MatrixSolverResult, dependants_in,
     solve_dependants_for_compiler, solve_for_all_compilers,
 };
 

@@ -2,6 +2,10 @@
 //! rebuilt from every manifest and metadata file for each planning call (as
 //! upstream does), then the same-package solves and the dependants cascade run.
 //!
+//! Then the whole new-compiler flood (a compiler newer than any in the snapshot,
+//! from every version without dependencies) planned with the kept view, and the
+//! from-scratch planner timed on its first jobs.
+//!
 //! `cargo run --release -p registry-jobs --example plan_matrix [SNAPSHOT]`
 //! (default: ../shared/data/registry-snapshot).
 
@@ -54,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             dependencies: manifest.dependencies.clone(),
             resolutions: BTreeMap::new(),
         };
-        let view = MatrixView::new(manifests.clone(), metadata.clone());
+        let mut view = MatrixView::new(manifests.clone(), metadata.clone());
         let t = Instant::now();
         let planned =
             view.after_publish(&compilers, &published, &NullLog).map_err(|e| anyhow::anyhow!(e.0))?;
@@ -65,5 +69,37 @@ fn main() -> anyhow::Result<()> {
             t.elapsed()
         );
     }
+
+    let (old, new) = (Version::parse("0.15.16").unwrap(), Version::parse("0.15.17").unwrap());
+    let roots: Vec<(PackageName, Version)> =
+        manifests.iter().filter(|m| m.dependencies.is_empty()).map(|m| (m.name.clone(), m.version)).collect();
+    let mut view = MatrixView::new(manifests.clone(), metadata.clone());
+    let t = Instant::now();
+    let order =
+        view.plan_flood(&[old, new], new, &roots, None, &NullLog).map_err(|e| anyhow::anyhow!(e.0))?;
+    let kept = t.elapsed();
+    println!(
+        "flood for {new}: {} jobs from {} roots planned with the kept view in {kept:.2?}",
+        order.len(),
+        roots.len()
+    );
+
+    // The from-scratch planner: compiler index and solver rebuilt for every job.
+    let sample = order.len().min(20);
+    let t = Instant::now();
+    for job in &order[..sample] {
+        if let Some(entry) = metadata.get_mut(&job.name).and_then(|m| m.published.get_mut(&job.version)) {
+            entry.add_compiler(new);
+        }
+        let mut fresh = MatrixView::new(manifests.clone(), metadata.clone());
+        fresh
+            .after_matrix(&[old, new], &job.name, job.version, new, &NullLog)
+            .map_err(|e| anyhow::anyhow!(e.0))?;
+    }
+    let per_call = t.elapsed() / sample as u32;
+    println!(
+        "from scratch: {per_call:.2?} per job over the first {sample} (without file reads): about {:.0?} for the flood",
+        per_call * order.len() as u32
+    );
     Ok(())
 }

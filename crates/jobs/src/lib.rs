@@ -21,6 +21,7 @@ pub mod files;
 pub mod follow_ups;
 pub mod legacy_mirror;
 pub mod matrix;
+pub mod matrix_plan;
 pub mod package_set;
 pub mod publish;
 pub mod queue;

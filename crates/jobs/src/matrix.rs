@@ -13,13 +13,13 @@
 //!   writes the package's metadata.
 //! * [`plan_after_publish`] and [`plan_after_matrix`] choose the jobs that follow
 //!   (the core's `solve_for_all_compilers` and `solve_dependants_for_compiler`
-//!   over a compiler index of the whole registry, read once per call);
+//!   over the in-memory view of the registry kept by [`MatrixIndex`]);
 //!   [`new_compiler_jobs`] is the start-up check for a newly installed compiler.
 //!
 //! Planning only proposes jobs: the queue decides whether one is new (a package
 //! version is tried once per compiler, and a failed try is never queued again).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,15 +28,13 @@ use registry_build::{BuildReport, EngineError};
 use registry_compiler::CompilerFailure;
 use registry_core::json::Codec;
 use registry_core::metadata::PublishedMetadata;
-use registry_core::solver::{
-    CompilerIndex, DependantStatus, ManifestDeps, MatrixNote, MatrixSolverResult, build_compiler_index,
-    published_compilers, solve_dependants_for_compiler, solve_for_all_compilers,
-};
-use registry_core::{Metadata, PackageName, Range, Version, commit};
+use registry_core::solver::MatrixSolverResult;
+use registry_core::{Metadata, PackageName, Version, commit};
 
 use crate::builds::{OnDisk, build_packages, shown_file};
+pub use crate::matrix_plan::{MatrixIndex, MatrixView};
 use crate::publish::Published;
-use crate::registry::{all_manifests, all_metadata, metadata_path, read_entry, read_metadata};
+use crate::registry::{all_manifests, metadata_path, read_entry, read_metadata};
 use crate::verified::install_verified;
 use crate::{Context, Failure, JobEnv};
 
@@ -62,15 +60,6 @@ impl MatrixJob {
 pub struct MatrixBuilder {
     /// Each compiler call's limit (`None`: only the job's own limit applies).
     pub compile_timeout: Option<Duration>,
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    // The compiler runs here: its process group must die with the job.
-    registry_adapters::process::blocking(f).await.map_err(|e| {
-        Failure(format!(
-            "Internal error: a compiler-matrix step crashed ({e}). This is a bug in the registry."
-        ))
-    })
 }
 
 impl MatrixBuilder {
@@ -237,149 +226,33 @@ async fn published_entry(
     })
 }
 
-/// The registry as the planner needs it: every manifest's dependencies, every
-/// package's metadata, and who depends on each package.
-pub struct MatrixView {
-    manifests: Vec<ManifestDeps>,
-    metadata: BTreeMap<PackageName, Metadata>,
-    /// Indexes into `manifests` of the manifests depending on a package (any range).
-    depending_on: HashMap<PackageName, Vec<usize>>,
-}
-
-impl MatrixView {
-    pub fn new(manifests: Vec<ManifestDeps>, metadata: BTreeMap<PackageName, Metadata>) -> Self {
-        let mut depending_on: HashMap<PackageName, Vec<usize>> = HashMap::new();
-        for (at, manifest) in manifests.iter().enumerate() {
-            for dependency in manifest.dependencies.keys() {
-                depending_on.entry(dependency.clone()).or_default().push(at);
-            }
-        }
-        MatrixView { manifests, metadata, depending_on }
-    }
-
-    /// Reads every manifest of the index and every metadata file.
-    pub async fn read(registry: &dyn GitRepo, index: &dyn GitRepo) -> Result<Self, Failure> {
-        let manifests = all_manifests(index).await?.iter().map(ManifestDeps::from).collect();
-        Ok(MatrixView::new(manifests, all_metadata(registry).await?))
-    }
-
-    fn compiler_index(&self, compilers: &[Version]) -> Result<CompilerIndex, Failure> {
-        build_compiler_index(compilers, &self.manifests, &published_compilers(&self.metadata))
-            .map_err(|e| Failure(e.to_string()))
-    }
-
-    /// Manifests depending on `name` with a range that includes `version`.
-    fn dependants_of(&self, name: &PackageName, version: Version) -> Vec<ManifestDeps> {
-        let Some(found) = self.depending_on.get(name) else { return Vec::new() };
-        found
-            .iter()
-            .map(|at| &self.manifests[*at])
-            .filter(|m| m.dependencies.get(name).is_some_and(|range: &Range| range.includes(version)))
-            .cloned()
-            .collect()
-    }
-
-    /// After `name@version` was published with `compiler`: the same version with
-    /// every other compiler whose solve picks exactly that compiler, and its
-    /// dependants with `compiler`.
-    pub fn after_publish(
-        &self,
-        compilers: &[Version],
-        published: &Published,
-        log: &dyn ActivityLog,
-    ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
-        let solver = self.compiler_index(compilers)?.solver();
-        let manifest = ManifestDeps {
-            name: published.name.clone(),
-            version: published.version,
-            dependencies: published.dependencies.clone(),
-        };
-        let same_package = solve_for_all_compilers(&solver, compilers, published.compiler, &manifest);
-        log_notes(&same_package.notes, log);
-        let mut planned = same_package.results;
-        planned.extend(self.cascade(&solver, published.compiler, &published.name, published.version, log));
-        Ok(planned)
-    }
-
-    /// After a matrix job compiled `name@version` with `compiler`: its dependants
-    /// with `compiler`.
-    pub fn after_matrix(
-        &self,
-        compilers: &[Version],
-        name: &PackageName,
-        version: Version,
-        compiler: Version,
-        log: &dyn ActivityLog,
-    ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
-        let solver = self.compiler_index(compilers)?.solver();
-        Ok(self.cascade(&solver, compiler, name, version, log))
-    }
-
-    fn cascade(
-        &self,
-        solver: &registry_core::solver::Solver,
-        compiler: Version,
-        name: &PackageName,
-        version: Version,
-        log: &dyn ActivityLog,
-    ) -> BTreeSet<MatrixSolverResult> {
-        let outcome = solve_dependants_for_compiler(
-            solver,
-            compiler,
-            name,
-            version,
-            |n, v| DependantStatus::from_metadata(&self.metadata, n, v),
-            |n, v| self.dependants_of(n, v),
-        );
-        log_notes(&outcome.notes, log);
-        log.info(&format!(
-            "Cascade from {name}@{version}: {} planned out of {} dependants visited",
-            outcome.results.len(),
-            outcome.visited.len()
-        ));
-        outcome.results
-    }
-}
-
-fn log_notes(notes: &[MatrixNote], log: &dyn ActivityLog) {
-    for note in notes {
-        match note {
-            MatrixNote::NoMetadata { name } => log.warn(&format!("No metadata for dependant {name}, skipping")),
-            MatrixNote::NotPublished { name, version } => {
-                log.warn(&format!("Dependant {name}@{version} not in metadata.published, skipping"))
-            }
-            MatrixNote::Unsolvable { name, version, compiler, error } => {
-                log.info(&format!("Failed to solve with compiler {compiler}: {name}@{version}"));
-                log.debug(&format!("Solver error for {name}@{version} with compiler {compiler}: {error}"));
-            }
-            MatrixNote::CompilerMismatch { name, version, compiler, solved } => log.debug(&format!(
-                "Produced a compiler-derived build plan for {name}@{version} that selects a compiler ({solved}) \
-                 that differs from the target compiler ({compiler})."
-            )),
-        }
-    }
-}
-
 /// The matrix jobs that follow a publish (upstream's `executeJob` for publish jobs).
 pub async fn plan_after_publish(
     env: &JobEnv,
+    plans: &MatrixIndex,
     compilers: &[Version],
     published: &Published,
 ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
-    let view = MatrixView::read(env.registry.as_ref(), env.index.as_ref()).await?;
     let (compilers, published, log) = (compilers.to_vec(), published.clone(), env.log.clone());
-    blocking(move || view.after_publish(&compilers, &published, log.as_ref())).await?
+    plans
+        .with_view(env.registry.as_ref(), env.index.as_ref(), move |view| {
+            view.after_publish(&compilers, &published, log.as_ref())
+        })
+        .await?
 }
 
 /// The matrix jobs that follow a successful matrix job.
 pub async fn plan_after_matrix(
     env: &JobEnv,
+    plans: &MatrixIndex,
     compilers: &[Version],
     job: &MatrixJob,
 ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
-    let view = MatrixView::read(env.registry.as_ref(), env.index.as_ref()).await?;
     let (compilers, job, log) = (compilers.to_vec(), job.clone(), env.log.clone());
-    blocking(move || view.after_matrix(&compilers, &job.name, job.version, job.compiler, log.as_ref()))
+    plans
+        .with_view(env.registry.as_ref(), env.index.as_ref(), move |view| {
+            view.after_matrix(&compilers, &job.name, job.version, job.compiler, log.as_ref())
+        })
         .await?
 }
 
@@ -467,31 +340,5 @@ mod tests {
         assert_eq!(new_compiler(&installed, None), None);
         assert_eq!(new_compiler(&[], Some(&old)), None);
         assert_eq!(new_compiler(&installed, Some(&prelude(&[]))), None);
-    }
-
-    #[test]
-    fn dependants_are_found_by_range() {
-        let range = |s: &str| Range::parse(s).unwrap();
-        let deps = |name: &str, version: &str, on: &[(&str, &str)]| ManifestDeps {
-            name: PackageName::parse(name).unwrap(),
-            version: v(version),
-            dependencies: on.iter().map(|(d, r)| (PackageName::parse(d).unwrap(), range(r))).collect(),
-        };
-        let view = MatrixView::new(
-            vec![
-                deps("base", "1.0.0", &[]),
-                deps("old", "1.0.0", &[("base", ">=0.1.0 <1.0.0")]),
-                deps("new", "1.0.0", &[("base", ">=1.0.0 <2.0.0")]),
-                deps("new", "1.1.0", &[("base", ">=1.0.0 <2.0.0"), ("other", ">=1.0.0 <2.0.0")]),
-            ],
-            BTreeMap::new(),
-        );
-        let found: Vec<String> = view
-            .dependants_of(&PackageName::parse("base").unwrap(), v("1.0.0"))
-            .iter()
-            .map(|m| format!("{}@{}", m.name, m.version))
-            .collect();
-        assert_eq!(found, ["new@1.0.0", "new@1.1.0"]);
-        assert!(view.dependants_of(&PackageName::parse("new").unwrap(), v("1.0.0")).is_empty());
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use registry_core::job::LogLevel;
 use registry_core::{Manifest, PackageName, Version};
-use registry_jobs::matrix::{MatrixBuilder, MatrixJob};
+use registry_jobs::matrix::{MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix};
 use registry_workload::Variant;
 use support::*;
 
@@ -152,4 +152,57 @@ async fn a_matrix_job_whose_plan_is_built_compiles_only_its_package_and_a_failur
     let (env, _) = reg.job_env();
     builder.compile(&env, &job("alpha", "0.14.9", &[])).await.unwrap();
     assert_eq!(cache_objects(&reg).len(), before.len() + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_over_a_chain_runs_dependencies_first_and_compiles_each_package_once() {
+    let reg = TestRegistry::new();
+    let alpha = manifest("alpha", "1.0.0", &[]);
+    let beta = manifest("beta", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0")]);
+    let gamma = manifest("gamma", "1.0.0", &[("alpha", ">=1.0.0 <2.0.0"), ("beta", ">=1.0.0 <2.0.0")]);
+    for m in [&alpha, &beta, &gamma] {
+        publish_ok(&reg, m).await;
+    }
+    // A compiler the registry has not seen: the flood starts from the root.
+    reg.install_compiler("0.15.14");
+    let installed = reg.compilers().installed_versions();
+    let plans = MatrixIndex::new();
+    let builder = MatrixBuilder::new();
+    let mut queue = std::collections::VecDeque::from([MatrixJob {
+        name: n("alpha"),
+        version: v("1.0.0"),
+        compiler: v("0.15.14"),
+        build_plan: BTreeMap::new(),
+    }]);
+    let mut ran = Vec::new();
+    while let Some(job) = queue.pop_front() {
+        let (env, log) = reg.job_env();
+        let report = builder.compile(&env, &job).await.unwrap();
+        builder.record(&env, &job).await.unwrap();
+        let own = [&alpha, &beta, &gamma].into_iter().find(|m| m.name == job.name).unwrap();
+        // Its whole plan was built by the jobs before it: only its own modules compile.
+        assert_eq!(
+            (report.modules_compiled, report.packages_restored),
+            (modules(own), job.build_plan.len()),
+            "{}:\n{:?}",
+            job.name,
+            log.lines()
+        );
+        for next in plan_after_matrix(&env, &plans, &installed, &job).await.unwrap() {
+            queue.push_back(MatrixJob {
+                name: next.name,
+                version: next.version,
+                compiler: next.compiler,
+                build_plan: next.resolutions,
+            });
+        }
+        ran.push(format!(
+            "{} {:?}",
+            job.name,
+            job.build_plan.keys().map(|k| k.to_string()).collect::<Vec<_>>()
+        ));
+    }
+    assert_eq!(ran, ["alpha []", "beta [\"alpha\"]", "gamma [\"alpha\", \"beta\"]"]);
+    // The planning view was read once and followed the three records by diff.
+    assert_eq!(plans.full_reads(), 1);
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use registry_adapters::activity::MemoryLog;
 use registry_core::job::LogLevel;
 use registry_core::{Manifest, PackageName, Version};
-use registry_jobs::matrix::{MatrixBuilder, MatrixJob, plan_after_matrix, plan_after_publish};
+use registry_jobs::matrix::{MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix, plan_after_publish};
 use registry_jobs::publish::Published;
 use registry_workload::{GitIdentity, Variant, write_git_repo};
 use support::*;
@@ -81,15 +81,17 @@ async fn a_matrix_job_records_its_compiler_and_its_dependants_follow() {
         }
     );
     // alpha has no dependencies, so it can be tried with the other compiler.
+    // One planning view serves every call below: it follows the jobs' writes.
+    let plans = MatrixIndex::new();
     let (env, _) = reg.job_env();
-    let after_alpha = plan_after_publish(&env, &installed, &published).await.unwrap();
+    let after_alpha = plan_after_publish(&env, &plans, &installed, &published).await.unwrap();
     assert_eq!(planned(&after_alpha), ["alpha@1.0.0 with 0.15.14 []"]);
 
     // beta needs alpha, known to work with 0.15.15 only: nothing to try yet.
     let published = publish(&reg, &beta).await;
     assert_eq!(published.resolutions, BTreeMap::from([(n("alpha"), v("1.0.0"))]));
     let (env, log) = reg.job_env();
-    assert!(plan_after_publish(&env, &installed, &published).await.unwrap().is_empty());
+    assert!(plan_after_publish(&env, &plans, &installed, &published).await.unwrap().is_empty());
     assert!(
         log.lines().contains(&(LogLevel::Info, "Failed to solve with compiler 0.15.14: beta@1.0.0".into())),
         "{}",
@@ -115,7 +117,7 @@ async fn a_matrix_job_records_its_compiler_and_its_dependants_follow() {
     assert!(printed(&log).contains("Compilation succeeded with compiler 0.15.14"), "{}", printed(&log));
 
     // Now beta can be solved with 0.15.14, with alpha in its build plan.
-    let after_matrix = plan_after_matrix(&env, &installed, &job).await.unwrap();
+    let after_matrix = plan_after_matrix(&env, &plans, &installed, &job).await.unwrap();
     assert_eq!(planned(&after_matrix), ["beta@1.0.0 with 0.15.14 [alpha@1.0.0]"]);
     assert!(printed(&log).contains("Cascade from alpha@1.0.0: 1 planned out of 1 dependants visited"));
     let plan = after_matrix.first().unwrap();
@@ -132,7 +134,7 @@ async fn a_matrix_job_records_its_compiler_and_its_dependants_follow() {
     // beta already works with 0.15.14, so a second cascade from alpha goes through
     // it (to its dependants, none) and plans nothing.
     let (env, _) = reg.job_env();
-    assert!(plan_after_matrix(&env, &installed, &job).await.unwrap().is_empty());
+    assert!(plan_after_matrix(&env, &plans, &installed, &job).await.unwrap().is_empty());
 
     // Recording a compiler already listed writes nothing.
     let commits = reg.log_messages("registry.git").len();
@@ -140,6 +142,8 @@ async fn a_matrix_job_records_its_compiler_and_its_dependants_follow() {
     builder(&reg).record(&env, &job).await.unwrap();
     assert_eq!(reg.log_messages("registry.git").len(), commits);
     assert!(printed(&log).contains("already lists compiler 0.15.14: nothing to write"));
+    // The publish of beta and both matrix records were caught up from git diffs.
+    assert_eq!(plans.full_reads(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,7 +158,7 @@ async fn a_package_that_does_not_compile_keeps_its_metadata() {
     let published = publish(&reg, &ints).await;
     let installed = reg.compilers().installed_versions();
     let (env, _) = reg.job_env();
-    let plans = plan_after_publish(&env, &installed, &published).await.unwrap();
+    let plans = plan_after_publish(&env, &MatrixIndex::new(), &installed, &published).await.unwrap();
     assert_eq!(planned(&plans), ["ints@1.0.0 with 0.14.9 []"]);
 
     let before = reg.remote_file("registry.git", "metadata/ints.json").unwrap();

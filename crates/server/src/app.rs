@@ -35,12 +35,13 @@ pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
     // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
     let locks = PackageLocks::default();
+    let plans = registry_jobs::matrix::MatrixIndex::new();
     let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
         Arc::new(HoldingPackageLock { inner, locks: locks.clone() })
     };
     let publisher =
         registry_jobs::publish::Publisher::new().with_compile_timeout(settings.timeout(JobType::Publish));
-    handlers.insert(JobType::Publish, package_operation(Arc::new(PublishHandler(publisher))));
+    handlers.insert(JobType::Publish, package_operation(Arc::new(PublishHandler(publisher, plans.clone()))));
     handlers.insert(JobType::Unpublish, package_operation(Arc::new(UnpublishHandler::new(trustee.clone()))));
     handlers.insert(JobType::Transfer, package_operation(Arc::new(TransferHandler::new(trustee))));
     handlers.insert(
@@ -49,6 +50,7 @@ pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
             builder: registry_jobs::matrix::MatrixBuilder::new()
                 .with_compile_timeout(settings.timeout(JobType::Matrix)),
             locks: locks.clone(),
+            plans,
         }),
     );
     handlers.insert(JobType::PackageSet, Arc::new(package_set_handler(settings)));

@@ -30,6 +30,32 @@ impl CompilerIndex {
         self.0
     }
 
+    /// A package of `required` none of whose versions in range can be used with
+    /// `compiler`: then no solve with exactly `compiler` can succeed. Cheap, so a
+    /// planner can skip the solves that must fail (most of them in a new-compiler
+    /// flood, where a dependant waits for its slowest dependency).
+    pub fn blocked_dependency(
+        &self,
+        compiler: Version,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Option<PackageName> {
+        let purs = purs_package_name();
+        required
+            .iter()
+            .find(|(name, range)| {
+                let Some(versions) = self.0.get(*name) else { return true };
+                !versions
+                    .range(range.lower()..range.upper())
+                    .any(|(_, deps)| deps.get(&purs).is_none_or(|r| r.includes(compiler)))
+            })
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Drops every version of `name` (before its manifests are entered again).
+    pub fn forget_package(&mut self, name: &PackageName) {
+        self.0.remove(name);
+    }
+
     /// Prepares this index for solving many times (see [`Solver`]).
     pub fn solver(&self) -> Solver {
         Solver::new(&self.0)

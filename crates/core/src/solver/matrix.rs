@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use super::compiler::ManifestDeps;
+use std::collections::BTreeMap;
+
+use super::compiler::{CompilerIndex, ManifestDeps, solve_with_compiler};
 use super::{Resolutions, Solver, SolverError};
 use crate::name::PackageName;
 use crate::range::Range;
@@ -43,6 +45,9 @@ pub enum MatrixNote {
     NotPublished { name: PackageName, version: Version },
     /// The version cannot be solved with the compiler.
     Unsolvable { name: PackageName, version: Version, compiler: Version, error: SolverError },
+    /// Not solved: no version of `dependency` in range is known to work with the
+    /// compiler (yet), so the solve could only fail.
+    Waiting { name: PackageName, version: Version, compiler: Version, dependency: PackageName },
     /// The solution picked another compiler than the one asked for.
     CompilerMismatch { name: PackageName, version: Version, compiler: Version, solved: Version },
 }
@@ -67,10 +72,52 @@ pub fn dependants_in(manifests: &[ManifestDeps], name: &PackageName, version: Ve
         .collect()
 }
 
+/// Solves a version's dependencies with a compiler in a range: a [`Solver`]
+/// prepared over the whole compiler index (cheap per solve, costly to prepare), or
+/// the [`CompilerIndex`] itself, which prepares only what each solve can reach (no
+/// preparation to redo when the index changes). Both give the same answers.
+pub trait CompilerSolve {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError>;
+
+    /// A dependency that rules out solving with exactly `compiler` before any
+    /// solving (`None`: not known, solve to find out).
+    fn blocked(&self, _compiler: Version, _required: &BTreeMap<PackageName, Range>) -> Option<PackageName> {
+        None
+    }
+}
+
+impl CompilerSolve for Solver {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError> {
+        self.solve_with_compiler(purs_range, required)
+    }
+}
+
+impl CompilerSolve for CompilerIndex {
+    fn solve_for(
+        &self,
+        purs_range: Range,
+        required: &BTreeMap<PackageName, Range>,
+    ) -> Result<(Version, Resolutions), SolverError> {
+        solve_with_compiler(purs_range, self, required)
+    }
+
+    fn blocked(&self, compiler: Version, required: &BTreeMap<PackageName, Range>) -> Option<PackageName> {
+        self.blocked_dependency(compiler, required)
+    }
+}
+
 /// Plans for `manifest` with every compiler in `compilers` except `tested`, the one
 /// it was just verified with. `solver` is prepared over the compiler index.
 pub fn solve_for_all_compilers(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compilers: &[Version],
     tested: Version,
     manifest: &ManifestDeps,
@@ -93,7 +140,7 @@ pub fn solve_for_all_compilers(
 /// visited once. `solver` is prepared over the compiler index, `status_of` reads a
 /// version's metadata and `dependants_of` lists the manifests depending on a version.
 pub fn solve_dependants_for_compiler(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compiler: Version,
     name: &PackageName,
     version: Version,
@@ -136,13 +183,16 @@ pub fn solve_dependants_for_compiler(
 }
 
 fn try_solve_for_compiler(
-    solver: &Solver,
+    solver: &impl CompilerSolve,
     compiler: Version,
     manifest: &ManifestDeps,
     outcome: &mut CascadeOutcome,
 ) {
     let (name, version) = (manifest.name.clone(), manifest.version);
-    match solver.solve_with_compiler(Range::exact(compiler), &manifest.dependencies) {
+    if let Some(dependency) = solver.blocked(compiler, &manifest.dependencies) {
+        return outcome.notes.push(MatrixNote::Waiting { name, version, compiler, dependency });
+    }
+    match solver.solve_for(Range::exact(compiler), &manifest.dependencies) {
         Err(error) => outcome.notes.push(MatrixNote::Unsolvable { name, version, compiler, error }),
         Ok((solved, resolutions)) if solved == compiler => {
             outcome.results.insert(MatrixSolverResult { compiler, name, resolutions, version });

@@ -145,6 +145,12 @@ impl GitRepo for FaultyRepo {
     async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
         self.inner.commit_messages(path, needle).await
     }
+    async fn revision(&self) -> Result<Option<String>, GitError> {
+        self.inner.revision().await
+    }
+    async fn changed_since(&self, revision: &str) -> Result<Option<Vec<String>>, GitError> {
+        self.inner.changed_since(revision).await
+    }
     async fn commit(
         &self,
         changes: &[FileChange],

@@ -8,7 +8,7 @@ use registry_adapters::ActivityLog;
 use registry_core::Version;
 use registry_core::job::{JobDetails, LogLevel};
 use registry_jobs::follow_ups::enqueue_follow_ups;
-use registry_jobs::matrix::{MatrixBuilder, MatrixJob, plan_after_matrix};
+use registry_jobs::matrix::{MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix};
 use registry_queue::JobStore;
 
 use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler};
@@ -19,6 +19,8 @@ pub struct MatrixHandler {
     pub builder: MatrixBuilder,
     /// Shared with the package operations, which also write metadata.
     pub locks: PackageLocks,
+    /// Shared with the publish handler: planning reads the registry once, not per job.
+    pub plans: MatrixIndex,
 }
 
 #[async_trait::async_trait]
@@ -42,7 +44,12 @@ impl JobHandler for MatrixHandler {
             self.builder.record(&env, &job).await?;
         }
         let compilers = env.compilers.installed_versions();
-        enqueue_follow_ups(&ctx.queue(), plan_after_matrix(&env, &compilers, &job).await, env.log()).await;
+        enqueue_follow_ups(
+            &ctx.queue(),
+            plan_after_matrix(&env, &self.plans, &compilers, &job).await,
+            env.log(),
+        )
+        .await;
         Ok(())
     }
 }

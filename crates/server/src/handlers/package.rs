@@ -7,7 +7,7 @@
 use registry_core::job::JobDetails;
 use registry_core::location::Owner;
 use registry_jobs::follow_ups::enqueue_follow_ups;
-use registry_jobs::matrix::plan_after_publish;
+use registry_jobs::matrix::{MatrixIndex, plan_after_publish};
 use registry_jobs::publish::Publisher;
 use registry_jobs::queue::JobQueue;
 use registry_jobs::transfer::Transferer;
@@ -15,7 +15,8 @@ use registry_jobs::unpublish::Unpublisher;
 
 use crate::job_context::{JobContext, JobFailure, JobHandler};
 
-pub struct PublishHandler(pub Publisher);
+/// The publisher and the planning view it shares with the matrix handler.
+pub struct PublishHandler(pub Publisher, pub MatrixIndex);
 
 #[async_trait::async_trait]
 impl JobHandler for PublishHandler {
@@ -26,7 +27,7 @@ impl JobHandler for PublishHandler {
         let env = ctx.env();
         let published = self.0.run(&env, payload).await?;
         let compilers = env.compilers.installed_versions();
-        let planned = plan_after_publish(&env, &compilers, &published).await;
+        let planned = plan_after_publish(&env, &self.1, &compilers, &published).await;
         enqueue_follow_ups(&ctx.queue(), planned, env.log()).await;
         Ok(())
     }
