@@ -102,6 +102,12 @@ impl GitRepo for FencedRepo {
     async fn refresh(&self) -> Result<(), GitError> {
         self.inner.refresh().await
     }
+    async fn revision(&self) -> Result<Option<String>, GitError> {
+        self.inner.revision().await
+    }
+    async fn changed_since(&self, revision: &str) -> Result<Option<Vec<String>>, GitError> {
+        self.inner.changed_since(revision).await
+    }
     async fn commit_messages(&self, path: &str, needle: &str) -> Result<Vec<String>, GitError> {
         self.inner.commit_messages(path, needle).await
     }
