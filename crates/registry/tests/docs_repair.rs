@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use registry_core::Manifest;
@@ -18,59 +16,7 @@ use support::*;
 
 const WITHIN: Duration = Duration::from_secs(60);
 
-/// A Pursuit-like docs site on loopback: refuses uploads with 503 while `down`,
-/// records them otherwise and lists them in `available-versions`.
-#[derive(Clone, Default)]
-struct Pursuit {
-    uploads: Arc<Mutex<Vec<(String, String)>>>,
-    down: Arc<AtomicBool>,
-}
-
-impl Pursuit {
-    async fn start(&self) -> String {
-        use axum::routing::{get, post};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (upload, list) = (self.clone(), self.clone());
-        let app = axum::Router::new()
-            .route("/packages", post(move |body: axum::body::Bytes| upload.clone().upload(body)))
-            .route(
-                "/packages/{package}/available-versions",
-                get(move |axum::extract::Path(package): axum::extract::Path<String>| {
-                    let list = list.clone();
-                    async move { list.available(&package) }
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    }
-
-    async fn upload(self, body: axum::body::Bytes) -> (axum::http::StatusCode, String) {
-        if self.down.load(Ordering::SeqCst) {
-            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for maintenance".into());
-        }
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(body.as_ref()).read_to_string(&mut text).unwrap();
-        let docs: Value = serde_json::from_str(&text).unwrap();
-        let repo = docs["github"][1].as_str().unwrap();
-        let name = repo.strip_prefix("purescript-").unwrap().to_owned();
-        self.uploads.lock().unwrap().push((name, docs["version"].as_str().unwrap().to_owned()));
-        (axum::http::StatusCode::CREATED, "{}".into())
-    }
-
-    fn available(&self, package: &str) -> String {
-        let name = package.strip_prefix("purescript-").unwrap_or(package);
-        let versions: Vec<Value> = self
-            .uploads
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| json!([v, format!("https://pursuit.test/{name}/{v}")]))
-            .collect();
-        Value::Array(versions).to_string()
-    }
-}
+use support::docs_site::DocsSite as Pursuit;
 
 fn messages_of(job: &Value) -> String {
     messages(job).join("\n")
@@ -134,7 +80,7 @@ async fn a_publish_request_for_a_version_without_docs_uploads_them_over_http() {
         "{text}"
     );
     assert!(text.contains("Published the missing documentation of alpha@1.0.0"), "{text}");
-    assert_eq!(pursuit.uploads.lock().unwrap().clone(), [("alpha".to_owned(), "1.0.0".to_owned())]);
+    assert_eq!(pursuit.uploads(), [("alpha".to_owned(), "1.0.0".to_owned())]);
     assert_eq!(std::fs::read(registry.data().join("storage/alpha/1.0.0.tar.gz")).unwrap(), tarball);
 
     // Documentation present: refused, saying so.
@@ -148,5 +94,5 @@ async fn a_publish_request_for_a_version_without_docs_uploads_them_over_http() {
     let text = messages_of(&job);
     assert!(text.contains("alpha@1.0.0 has already been published by job"), "{text}");
     assert!(text.contains("and its documentation is on documentation site at"), "{text}");
-    assert_eq!(pursuit.uploads.lock().unwrap().len(), 1);
+    assert_eq!(pursuit.uploads().len(), 1);
 }

@@ -8,11 +8,9 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use registry_core::json::Codec;
@@ -25,65 +23,7 @@ const WITHIN: Duration = Duration::from_secs(60);
 const PUBLISH_COMPILER: &str = "0.15.15";
 const OTHER_COMPILER: &str = "0.15.14";
 
-/// A docs site that records uploads (`github` repository and version of each) and
-/// answers `available-versions` from them; `hold` keeps an upload's answer back.
-#[derive(Clone, Default)]
-struct Pursuit {
-    uploads: Arc<Mutex<Vec<(String, String)>>>,
-    hold: Arc<AtomicBool>,
-    holding: Arc<AtomicBool>,
-}
-
-impl Pursuit {
-    async fn start(&self) -> String {
-        use axum::routing::{get, post};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (upload, list) = (self.clone(), self.clone());
-        let app = axum::Router::new()
-            .route("/packages", post(move |body: axum::body::Bytes| upload.clone().upload(body)))
-            .route(
-                "/packages/{package}/available-versions",
-                get(move |axum::extract::Path(package): axum::extract::Path<String>| {
-                    let list = list.clone();
-                    async move { list.available(&package) }
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    }
-
-    async fn upload(self, body: axum::body::Bytes) -> (axum::http::StatusCode, String) {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(body.as_ref()).read_to_string(&mut text).unwrap();
-        let docs: Value = serde_json::from_str(&text).unwrap();
-        let repo = docs["github"][1].as_str().unwrap();
-        let name = repo.strip_prefix("purescript-").unwrap().to_owned();
-        self.uploads.lock().unwrap().push((name, docs["version"].as_str().unwrap().to_owned()));
-        while self.hold.load(Ordering::SeqCst) {
-            self.holding.store(true, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        (axum::http::StatusCode::CREATED, "{}".into())
-    }
-
-    fn available(&self, package: &str) -> String {
-        let name = package.strip_prefix("purescript-").unwrap_or(package);
-        let versions: Vec<Value> = self
-            .uploads
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| json!([v, format!("https://pursuit.test/{name}/{v}")]))
-            .collect();
-        Value::Array(versions).to_string()
-    }
-
-    fn count(&self, name: &str, version: &str) -> usize {
-        self.uploads.lock().unwrap().iter().filter(|(n, v)| n == name && v == version).count()
-    }
-}
+use support::docs_site::DocsSite as Pursuit;
 
 /// Where a publish is stopped: a marker file `hold-<point>` arms the point, the
 /// held program renames it to `held-<point>` and waits for `release-<point>`.

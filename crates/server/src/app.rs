@@ -78,9 +78,14 @@ fn connection_limit(configured: usize) -> usize {
     configured
 }
 
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
+/// SIGTERM's handler, installed before the process says it is ready: from then on a
+/// SIGTERM stops it cleanly instead of killing it (the default action).
+fn sigterm() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")
+}
+
+async fn stop_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received: shutting down"),
@@ -157,6 +162,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
+    let term = sigterm()?;
     if settings.readonly {
         eprintln!("{READONLY_BANNER}");
     }
@@ -248,7 +254,7 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
     if role == Role::Worker {
         // Tests and scripts wait for this exact line.
         println!("Worker running");
-        stop_signal().await;
+        stop_signal(term).await;
         trigger.trigger();
         for lane in lanes {
             let _ = lane.await;
@@ -283,7 +289,7 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
     let router = api::limit_bodies(api::router(state.clone()), settings.http_max_body_bytes);
     let router = crate::dashboard::mount(router, state, dashboard_source);
     crate::http::serve(listener, router, limits, async move {
-        stop_signal().await;
+        stop_signal(term).await;
         trigger.trigger();
     })
     .await

@@ -13,8 +13,6 @@ use registry_core::legacy::lenient::LenientVersion;
 use registry_core::operation::PublishData;
 use registry_core::{Location, Metadata, PackageName, Timestamp, Version};
 use registry_github::{Address, GitHub, Tag};
-use registry_jobs::registry::all_metadata;
-use registry_settings::wiring as app;
 use registry_settings::{Settings, now};
 
 use super::registry_api::RegistryApi;
@@ -58,14 +56,8 @@ pub struct Mode {
 pub fn run(args: &ImportDailyArgs) -> anyhow::Result<ExitCode> {
     let github = GitHub::new(&args.github_api_url, Some(&args.github_token)).context("GITHUB_API_URL")?;
     let api = if args.mode.submit { Some(RegistryApi::new(&args.registry_api_url)?) } else { None };
-    let adapters = app::build_command_adapters(&args.settings, CHECKOUTS)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let (runtime, metadata) = super::registry_metadata(&args.settings, CHECKOUTS)?;
     runtime.block_on(async {
-        adapters.registry.refresh().await.context("updating the registry repository's working copy")?;
-        let metadata = all_metadata(adapters.registry.as_ref()).await.map_err(|e| anyhow::anyhow!(e.0))?;
         let since = Timestamp::from_unix_millis(now().unix_millis() - WINDOW_MS);
         println!("Checking {} packages for commits in the last 24 hours...", metadata.len());
         let (mut submitted, mut failed) = (0, 0);

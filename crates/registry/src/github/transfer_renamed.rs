@@ -14,9 +14,7 @@ use registry_core::json::Codec;
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation, TransferData};
 use registry_core::{Location, Metadata, PackageName};
 use registry_github::{Address, GitHub};
-use registry_jobs::registry::all_metadata;
 use registry_settings::Settings;
-use registry_settings::wiring as app;
 
 use super::registry_api::{RegistryApi, check_key_pair, private_key, sign};
 
@@ -64,14 +62,8 @@ pub fn run(args: &TransferRenamedArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let adapters = app::build_command_adapters(&args.settings, CHECKOUTS)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let (runtime, metadata) = super::registry_metadata(&args.settings, CHECKOUTS)?;
     runtime.block_on(async {
-        adapters.registry.refresh().await.context("updating the registry repository's working copy")?;
-        let metadata = all_metadata(adapters.registry.as_ref()).await.map_err(|e| anyhow::anyhow!(e.0))?;
         let mut moves = Vec::new();
         for (name, meta) in &metadata {
             if let Some(location) = moved(&github, name, meta).await {
