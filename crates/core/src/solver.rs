@@ -18,7 +18,7 @@ mod properties;
 use std::collections::BTreeMap;
 
 use bounds::{Bounds, Pos, Provenance, Required};
-use interned::InternedIndex;
+use interned::{IndexPart, InternedIndex};
 
 pub use adapters::{compiler_index_from_registry, dependency_index, published_compilers};
 pub use compiler::{
@@ -83,21 +83,23 @@ pub fn solve(
     required: &BTreeMap<PackageName, Range>,
 ) -> Result<Resolutions, SolverError> {
     let reachable = reachable_part(index, required);
-    Solver { index: InternedIndex::build(&reachable, required.keys()) }.solve(required)
+    Solver { index: InternedIndex::build_part(&reachable, required.keys()) }.solve(required)
 }
 
 /// The versions of `index` reachable from `required` through in-range
 /// dependencies: solving against it gives the same answer as against `index`.
-fn reachable_part(index: &DependencyIndex, required: &BTreeMap<PackageName, Range>) -> DependencyIndex {
-    let mut part = DependencyIndex::new();
+fn reachable_part<'a>(
+    index: &'a DependencyIndex,
+    required: &'a BTreeMap<PackageName, Range>,
+) -> IndexPart<'a> {
+    let mut part = IndexPart::new();
     let mut pending: Vec<(&PackageName, Range)> =
         required.iter().map(|(name, range)| (name, *range)).collect();
     while let Some((name, range)) = pending.pop() {
-        let Some(versions) = index.get(name) else { continue };
+        let Some((name, versions)) = index.get_key_value(name) else { continue };
         for (version, deps) in versions.range(range.lower()..range.upper()) {
-            let kept = part.entry(name.clone()).or_default();
-            if !kept.contains_key(version) {
-                kept.insert(*version, deps.clone());
+            // Only packages with a version in range are entered, as a solve sees them.
+            if part.entry(name).or_default().insert(*version, deps).is_none() {
                 pending.extend(deps.iter().map(|(dep, range)| (dep, *range)));
             }
         }

@@ -21,6 +21,44 @@ use registry_core::{PackageName, Version};
 use registry_jobs::matrix::MatrixView;
 use registry_jobs::publish::Published;
 
+/// Counts the planner's log lines by what they say, to see where planning goes.
+#[derive(Default)]
+struct CountingLog {
+    lines: std::sync::Mutex<BTreeMap<&'static str, usize>>,
+}
+
+impl CountingLog {
+    fn summary(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().map(|(what, count)| format!("{what}: {count}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl registry_adapters::ActivityLog for CountingLog {
+    fn log(&self, _level: registry_core::job::LogLevel, message: &str) {
+        let mut lines = self.lines.lock().unwrap();
+        let what = if let Some(counts) = message.strip_prefix("Cascade from").and_then(|m| m.split_once(": "))
+        {
+            // "<n> planned out of <m> dependants visited"
+            let numbers: Vec<usize> = counts.1.split(' ').filter_map(|w| w.parse().ok()).collect();
+            if let [planned, visited] = numbers[..] {
+                *lines.entry("dependants planned (with repeats)").or_default() += planned;
+                *lines.entry("dependants visited").or_default() += visited;
+            }
+            "cascades"
+        } else if message.starts_with("No version of") {
+            "waiting (no solve)"
+        } else if message.starts_with("Solver error") {
+            "unsolvable"
+        } else if message.starts_with("Failed to solve") {
+            "not planned"
+        } else {
+            "other"
+        };
+        *lines.entry(what).or_default() += 1;
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let dir = std::env::args().nth(1).map(PathBuf::from).or_else(registry_workload::shared_snapshot);
     let Some(dir) = dir else {
@@ -74,10 +112,11 @@ fn main() -> anyhow::Result<()> {
     let roots: Vec<(PackageName, Version)> =
         manifests.iter().filter(|m| m.dependencies.is_empty()).map(|m| (m.name.clone(), m.version)).collect();
     let mut view = MatrixView::new(manifests.clone(), metadata.clone());
+    let counts = CountingLog::default();
     let t = Instant::now();
-    let order =
-        view.plan_flood(&[old, new], new, &roots, None, &NullLog).map_err(|e| anyhow::anyhow!(e.0))?;
+    let order = view.plan_flood(&[old, new], new, &roots, None, &counts).map_err(|e| anyhow::anyhow!(e.0))?;
     let kept = t.elapsed();
+    println!("{}", counts.summary());
     println!(
         "flood for {new}: {} jobs from {} roots planned with the kept view in {kept:.2?}",
         order.len(),

@@ -21,12 +21,15 @@ use registry_core::Version;
 use registry_core::solver::MatrixSolverResult;
 
 use crate::Failure;
-use crate::matrix::new_compiler_jobs;
+use crate::matrix::{MatrixIndex, new_compiler_jobs};
 use crate::queue::JobQueue;
 
 /// Enqueues planned matrix jobs, one log line each; a planning failure is logged.
+/// The jobs that are in the queue afterwards are noted in `plans`, so later
+/// cascades do not solve them again.
 pub async fn enqueue_follow_ups(
     queue: &dyn JobQueue,
+    plans: &MatrixIndex,
     planned: Result<BTreeSet<MatrixSolverResult>, Failure>,
     log: &dyn ActivityLog,
 ) {
@@ -39,21 +42,27 @@ pub async fn enqueue_follow_ups(
             ));
         }
     };
-    if let Err(err) = enqueue_matrix_jobs(queue, &planned, log).await {
+    let mut in_queue = Vec::new();
+    let enqueued = enqueue_matrix_jobs(queue, &planned, &mut in_queue, log).await;
+    plans.note_queued(&in_queue).await;
+    if let Err(err) = enqueued {
         log.warn(&format!(
             "Queueing matrix jobs failed: {err}. Some of the planned jobs may be missing; what this job wrote stands."
         ));
     }
 }
 
-/// Enqueues each planned job with its resolutions as the build plan.
-pub async fn enqueue_matrix_jobs(
+/// Enqueues each planned job with its resolutions as the build plan, collecting
+/// in `in_queue` those the queue holds afterwards (new or not).
+async fn enqueue_matrix_jobs(
     queue: &dyn JobQueue,
     planned: &BTreeSet<MatrixSolverResult>,
+    in_queue: &mut Vec<MatrixSolverResult>,
     log: &dyn ActivityLog,
 ) -> Result<(), Failure> {
     for plan in planned {
         let enqueued = queue.enqueue_matrix(plan).await?;
+        in_queue.push(plan.clone());
         let what = format!("compiler {}, package {}@{}", plan.compiler, plan.name, plan.version);
         if enqueued.duplicate {
             log.info(&format!(

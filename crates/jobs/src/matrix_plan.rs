@@ -13,7 +13,7 @@
 //! only what each solve can reach, so an update never forces a whole-index
 //! preparation.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use registry_adapters::{ActivityLog, GitRepo};
@@ -39,12 +39,19 @@ pub struct MatrixView {
     /// The manifests depending on a package (any range).
     depending_on: HashMap<PackageName, BTreeSet<(PackageName, Version)>>,
     index: Option<(Vec<Version>, CompilerIndex)>,
+    /// Jobs known to be in the queue: (package, version, compiler).
+    queued: HashSet<(PackageName, Version, Version)>,
 }
 
 impl MatrixView {
     pub fn new(manifests: Vec<ManifestDeps>, metadata: BTreeMap<PackageName, Metadata>) -> Self {
-        let mut view =
-            MatrixView { manifests: BTreeMap::new(), metadata, depending_on: HashMap::new(), index: None };
+        let mut view = MatrixView {
+            manifests: BTreeMap::new(),
+            metadata,
+            depending_on: HashMap::new(),
+            index: None,
+            queued: HashSet::new(),
+        };
         for manifest in manifests {
             view.enter(manifest);
         }
@@ -103,6 +110,12 @@ impl MatrixView {
         }
     }
 
+    /// Records that these jobs are in the queue (whatever becomes of them, the
+    /// queue never takes the same version and compiler again).
+    pub fn note_queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
+        self.queued.extend(jobs.into_iter().map(|job| (job.name.clone(), job.version, job.compiler)));
+    }
+
     /// How many manifests the view holds.
     pub fn manifest_count(&self) -> usize {
         self.manifests.values().map(BTreeMap::len).sum()
@@ -123,13 +136,12 @@ impl MatrixView {
     }
 
     /// Manifests depending on `name` with a range that includes `version`.
-    fn dependants_of(&self, name: &PackageName, version: Version) -> Vec<ManifestDeps> {
+    fn dependants_of(&self, name: &PackageName, version: Version) -> Vec<&ManifestDeps> {
         let Some(found) = self.depending_on.get(name) else { return Vec::new() };
         found
             .iter()
             .filter_map(|(n, v)| self.manifests.get(n)?.get(v))
             .filter(|m| m.dependencies.get(name).is_some_and(|range: &Range| range.includes(version)))
-            .cloned()
             .collect()
     }
 
@@ -174,11 +186,18 @@ impl MatrixView {
     /// Records in the view alone that `name@version` compiles with `compiler`, as
     /// its matrix job's commit would (no effect if the version is not published).
     pub fn assume_compiles(&mut self, name: &PackageName, version: Version, compiler: Version) {
-        let Some(mut metadata) = self.metadata.get(name).cloned() else { return };
-        let Some(published) = metadata.published.get_mut(&version) else { return };
+        let Some(published) = self.metadata.get_mut(name).and_then(|m| m.published.get_mut(&version)) else {
+            return;
+        };
         published.add_compiler(compiler);
-        let manifests = self.manifests.get(name).map(|m| m.values().cloned().collect()).unwrap_or_default();
-        self.replace_package(name, manifests, Some(metadata));
+        // Only this version's entry of the compiler index depends on its compilers.
+        let (Some((_, index)), Some(manifest)) =
+            (self.index.as_mut(), self.manifests.get(name).and_then(|m| m.get(&version)))
+        else {
+            return;
+        };
+        let compilers = BTreeMap::from([(version, published.compilers.clone())]);
+        update_compiler_index(index, manifest, &compilers);
     }
 
     /// The whole flood for a new compiler planned in memory, as if every job
@@ -206,12 +225,15 @@ impl MatrixView {
             .collect();
         let mut queued: BTreeSet<(PackageName, Version)> =
             roots.iter().map(|(name, version)| (name.clone(), *version)).collect();
+        self.note_queued(&queue);
         let mut order = Vec::new();
         while order.len() < max_jobs.unwrap_or(usize::MAX)
             && let Some(job) = queue.pop_front()
         {
             self.assume_compiles(&job.name, job.version, compiler);
-            for next in self.after_matrix(compilers, &job.name, job.version, compiler, log)? {
+            let next = self.after_matrix(compilers, &job.name, job.version, compiler, log)?;
+            self.note_queued(&next);
+            for next in next {
                 if queued.insert((next.name.clone(), next.version)) {
                     queue.push_back(next);
                 }
@@ -235,14 +257,25 @@ impl MatrixView {
             compiler,
             name,
             version,
-            |n, v| DependantStatus::from_metadata(&self.metadata, n, v),
+            |n, v| match DependantStatus::from_metadata(&self.metadata, n, v) {
+                DependantStatus::Published(compilers)
+                    if !compilers.contains(&compiler) && self.queued.contains(&(n.clone(), v, compiler)) =>
+                {
+                    DependantStatus::Queued
+                }
+                status => status,
+            },
             |n, v| self.dependants_of(n, v),
         );
         log_notes(&outcome.notes, log);
         log.info(&format!(
-            "Cascade from {name}@{version}: {} planned out of {} dependants visited",
+            "Cascade from {name}@{version}: {} planned out of {} dependants visited{}",
             outcome.results.len(),
-            outcome.visited.len()
+            outcome.visited.len(),
+            match outcome.queued {
+                0 => String::new(),
+                n => format!(" ({n} already queued)"),
+            }
         ));
         outcome.results
     }
@@ -305,6 +338,14 @@ pub struct MatrixIndex {
 impl MatrixIndex {
     pub fn new() -> Self {
         MatrixIndex::default()
+    }
+
+    /// Records that these jobs are in the queue, in the view kept now (none kept:
+    /// nothing to do; a view read later simply solves them again).
+    pub async fn note_queued(&self, jobs: &[MatrixSolverResult]) {
+        if let Some(held) = self.held.lock().await.as_mut() {
+            held.view.note_queued(jobs);
+        }
     }
 
     /// How many times the whole registry was read (for tests and benchmarks).
@@ -402,10 +443,78 @@ async fn catch_up(held: Held, registry: &dyn GitRepo, index: &dyn GitRepo) -> Re
 
 #[cfg(test)]
 mod tests {
+    use registry_core::json::Codec;
+
     use super::*;
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
+    }
+
+    /// Collects log lines.
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<String>>);
+
+    impl ActivityLog for Lines {
+        fn log(&self, _level: registry_core::job::LogLevel, message: &str) {
+            self.0.lock().unwrap().push(message.to_owned());
+        }
+    }
+
+    #[test]
+    fn a_dependant_noted_as_queued_is_not_planned_again() {
+        let range = Range::parse(">=1.0.0 <2.0.0").unwrap();
+        let deps = |name: &str, on: &[&str]| ManifestDeps {
+            name: PackageName::parse(name).unwrap(),
+            version: v("1.0.0"),
+            dependencies: on.iter().map(|d| (PackageName::parse(d).unwrap(), range)).collect(),
+        };
+        let metadata = |compilers: &[&str]| {
+            Metadata::decode(&serde_json::json!({
+                "location": { "githubOwner": "o", "githubRepo": "r" },
+                "published": { "1.0.0": {
+                    "bytes": 1, "compilers": compilers,
+                    "hash": "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+                    "publishedTime": "2024-01-01T00:00:00.000Z", "ref": "v1.0.0" } },
+                "unpublished": {},
+            }))
+            .unwrap()
+        };
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let name = |s: &str| PackageName::parse(s).unwrap();
+        let mut view = MatrixView::new(
+            vec![deps("base", &[]), deps("left", &["base"]), deps("right", &["base"])],
+            BTreeMap::from([
+                (name("base"), metadata(&["0.15.0", "0.15.1"])),
+                (name("left"), metadata(&["0.15.0"])),
+                (name("right"), metadata(&["0.15.0"])),
+            ]),
+        );
+        let log = Lines::default();
+        let first = view.after_matrix(&[old, new], &name("base"), v("1.0.0"), new, &log).unwrap();
+        let planned: Vec<&str> = first.iter().map(|job| job.name.as_str()).collect();
+        assert_eq!(planned, ["left", "right"]);
+
+        let left: Vec<MatrixSolverResult> =
+            first.iter().filter(|job| job.name == name("left")).cloned().collect();
+        view.note_queued(&left);
+        let again = view.after_matrix(&[old, new], &name("base"), v("1.0.0"), new, &log).unwrap();
+        let planned: Vec<&str> = again.iter().map(|job| job.name.as_str()).collect();
+        assert_eq!(planned, ["right"], "left's job is queued already");
+        let last = log.0.lock().unwrap().last().cloned();
+        assert_eq!(
+            last.as_deref(),
+            Some("Cascade from base@1.0.0: 1 planned out of 2 dependants visited (1 already queued)")
+        );
+
+        // Once left compiles with the compiler, the cascade goes through it as before.
+        view.assume_compiles(&name("left"), v("1.0.0"), new);
+        assert!(
+            view.after_matrix(&[old, new], &name("base"), v("1.0.0"), new, &log)
+                .unwrap()
+                .iter()
+                .all(|job| job.name != name("left"))
+        );
     }
 
     #[test]

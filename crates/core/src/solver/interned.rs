@@ -13,6 +13,11 @@ use crate::name::PackageName;
 use crate::range::Range;
 use crate::version::Version;
 
+/// Some packages and versions of a [`DependencyIndex`], borrowed from it: what a
+/// single solve can reach, gathered without copying any dependency map.
+pub(crate) type IndexPart<'a> =
+    BTreeMap<&'a PackageName, BTreeMap<Version, &'a BTreeMap<PackageName, Range>>>;
+
 #[derive(Debug, Clone)]
 pub(crate) struct IndexedVersion {
     pub version: Version,
@@ -34,7 +39,16 @@ impl InternedIndex {
     /// Interns `index`, also giving ids to `extra` names (packages a caller may
     /// require that the index does not know).
     pub fn build<'a>(index: &'a DependencyIndex, extra: impl IntoIterator<Item = &'a PackageName>) -> Self {
-        let mut all: BTreeSet<&PackageName> = index.keys().collect();
+        let borrowed: IndexPart<'a> = index
+            .iter()
+            .map(|(name, versions)| (name, versions.iter().map(|(version, deps)| (*version, deps)).collect()))
+            .collect();
+        InternedIndex::build_part(&borrowed, extra)
+    }
+
+    /// Interns a part of an index held by reference (see [`IndexPart`]).
+    pub fn build_part<'a>(index: &IndexPart<'a>, extra: impl IntoIterator<Item = &'a PackageName>) -> Self {
+        let mut all: BTreeSet<&PackageName> = index.keys().copied().collect();
         for versions in index.values() {
             for deps in versions.values() {
                 all.extend(deps.keys());

@@ -3,6 +3,7 @@
 //! `solveDependantsForCompiler`), as pure functions: the caller supplies the
 //! registry's answers and does the logging and enqueueing.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,11 @@ pub enum DependantStatus {
     NotPublished,
     /// The compilers the version is known to work with.
     Published(Vec<Version>),
+    /// Not known to work with the compiler, but a job for it with the compiler
+    /// is already queued. The queue keeps one matrix job per version and
+    /// compiler, so solving it again could add nothing; its own job continues
+    /// the cascade when it succeeds.
+    Queued,
 }
 
 /// Something worth logging that happened while choosing jobs.
@@ -58,6 +64,8 @@ pub struct CascadeOutcome {
     pub results: BTreeSet<MatrixSolverResult>,
     /// Dependants looked at (the starting version excluded).
     pub visited: BTreeSet<(PackageName, Version)>,
+    /// Dependants left alone because their job is already queued.
+    pub queued: usize,
     pub notes: Vec<MatrixNote>,
 }
 
@@ -139,13 +147,13 @@ pub fn solve_for_all_compilers(
 /// since its own job will continue the cascade when it succeeds. Each dependant is
 /// visited once. `solver` is prepared over the compiler index, `status_of` reads a
 /// version's metadata and `dependants_of` lists the manifests depending on a version.
-pub fn solve_dependants_for_compiler(
+pub fn solve_dependants_for_compiler<M: Borrow<ManifestDeps>>(
     solver: &impl CompilerSolve,
     compiler: Version,
     name: &PackageName,
     version: Version,
     status_of: impl Fn(&PackageName, Version) -> DependantStatus,
-    dependants_of: impl Fn(&PackageName, Version) -> Vec<ManifestDeps>,
+    dependants_of: impl Fn(&PackageName, Version) -> Vec<M>,
 ) -> CascadeOutcome {
     let mut outcome = CascadeOutcome::default();
     let seed = (name.clone(), version);
@@ -158,23 +166,25 @@ pub fn solve_dependants_for_compiler(
             stack.pop();
             continue;
         };
+        let dependant: &ManifestDeps = dependant.borrow();
         let key = (dependant.name.clone(), dependant.version);
         if !seen.insert(key) {
             continue;
         }
         match status_of(&dependant.name, dependant.version) {
             DependantStatus::NoMetadata => {
-                outcome.notes.push(MatrixNote::NoMetadata { name: dependant.name })
+                outcome.notes.push(MatrixNote::NoMetadata { name: dependant.name.clone() })
             }
             DependantStatus::NotPublished => outcome
                 .notes
-                .push(MatrixNote::NotPublished { name: dependant.name, version: dependant.version }),
+                .push(MatrixNote::NotPublished { name: dependant.name.clone(), version: dependant.version }),
             DependantStatus::Published(compilers) if compilers.contains(&compiler) => {
                 stack.push(dependants_of(&dependant.name, dependant.version).into_iter());
             }
             DependantStatus::Published(_) => {
-                try_solve_for_compiler(solver, compiler, &dependant, &mut outcome)
+                try_solve_for_compiler(solver, compiler, dependant, &mut outcome)
             }
+            DependantStatus::Queued => outcome.queued += 1,
         }
     }
     seen.remove(&seed);
@@ -265,6 +275,41 @@ mod tests {
             },
             |name, version| dependants_in(&manifests, name, version),
         )
+    }
+
+    #[test]
+    fn a_dependant_whose_job_is_queued_is_neither_solved_nor_passed_through() {
+        let manifests = vec![manifest("base", &[]), manifest("mid", &["base"]), manifest("top", &["mid"])];
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let published = BTreeMap::from([
+            (n("base"), BTreeMap::from([(v("1.0.0"), vec![old, new])])),
+            (n("mid"), BTreeMap::from([(v("1.0.0"), vec![old])])),
+            (n("top"), BTreeMap::from([(v("1.0.0"), vec![old])])),
+        ]);
+        let index = build_compiler_index(&[old, new], &manifests, &published).unwrap();
+        let run = |queued: bool| {
+            solve_dependants_for_compiler(
+                &index,
+                new,
+                &n("base"),
+                v("1.0.0"),
+                |name, _| match name.as_str() {
+                    "mid" if queued => DependantStatus::Queued,
+                    _ => DependantStatus::Published(published[name][&v("1.0.0")].clone()),
+                },
+                |name, version| dependants_in(&manifests, name, version),
+            )
+        };
+        assert_eq!(names(&run(false)), ["mid"]);
+        let outcome = run(true);
+        assert!(outcome.results.is_empty(), "{:?}", outcome.results);
+        assert_eq!(outcome.queued, 1);
+        assert!(outcome.notes.is_empty(), "not solved: {:?}", outcome.notes);
+        assert_eq!(
+            outcome.visited,
+            BTreeSet::from([(n("mid"), v("1.0.0"))]),
+            "top is not reached through mid"
+        );
     }
 
     fn names(outcome: &CascadeOutcome) -> Vec<&str> {

@@ -46,6 +46,7 @@ impl JobHandler for MatrixHandler {
         let compilers = env.compilers.installed_versions();
         enqueue_follow_ups(
             &ctx.queue(),
+            &self.plans,
             plan_after_matrix(&env, &self.plans, &compilers, &job).await,
             env.log(),
         )

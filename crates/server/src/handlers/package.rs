@@ -28,7 +28,7 @@ impl JobHandler for PublishHandler {
         let published = self.0.run(&env, payload).await?;
         let compilers = env.compilers.installed_versions();
         let planned = plan_after_publish(&env, &self.1, &compilers, &published).await;
-        enqueue_follow_ups(&ctx.queue(), planned, env.log()).await;
+        enqueue_follow_ups(&ctx.queue(), &self.1, planned, env.log()).await;
         Ok(())
     }
 }
