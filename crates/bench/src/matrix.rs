@@ -229,6 +229,35 @@ fn small_window(packages: &PackageMap, index: &ManifestIndex, target: usize) -> 
     keep
 }
 
+/// Why a job's dependencies may have other build keys than when their own jobs
+/// built them: where the job's plan picks other versions for a dependency's
+/// dependencies than that dependency's own job did (the first few).
+fn plan_differences(
+    job: &MatrixSolverResult,
+    plans: &BTreeMap<(PackageName, Version), &MatrixSolverResult>,
+) -> String {
+    let mut found = Vec::new();
+    for (dependency, version) in &job.resolutions {
+        let Some(own) = plans.get(&(dependency.clone(), *version)) else { continue };
+        for (n, v) in &own.resolutions {
+            if let Some(here) = job.resolutions.get(n)
+                && here != v
+            {
+                found.push(format!(
+                    "{} was built with {n}@{v}, this plan has {n}@{here}",
+                    id(dependency, *version)
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        return String::new();
+    }
+    let more = if found.len() > 3 { format!(" (+{} more)", found.len() - 3) } else { String::new() };
+    found.truncate(3);
+    format!(": {}{more}", found.join("; "))
+}
+
 /// `count` distinct indices below `len`, chosen by a fixed-seed generator so runs
 /// compare.
 fn sample(len: usize, count: usize) -> BTreeSet<usize> {
@@ -370,6 +399,8 @@ pub(crate) fn flood(
         planning_seconds: ours_planning,
         ..Strategy::default()
     };
+    let plans: BTreeMap<(PackageName, Version), &MatrixSolverResult> =
+        plan.iter().map(|j| ((j.name.clone(), j.version), j)).collect();
     let mut rebuilt = Vec::new();
     let work = scratch.join("ours-job");
     let start = Instant::now();
@@ -402,9 +433,10 @@ pub(crate) fn flood(
         // The job's own package is new work; any other compiled package was rebuilt.
         if compiled_packages > 1 {
             rebuilt.push(format!(
-                "{} dependencies compiled again in {}",
+                "{} dependencies compiled again in {}{}",
                 compiled_packages - 1,
-                id(&job.name, job.version)
+                id(&job.name, job.version),
+                plan_differences(job, &plans)
             ));
         }
     }
@@ -540,6 +572,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 mod tests {
     use super::*;
     use registry_core::IncludeRanges;
+    use registry_core::json::Codec;
     use registry_workload::fixture_manifest;
 
     /// The stand-in built beside this test, in the test's own profile.
@@ -584,6 +617,30 @@ mod tests {
         assert!(f.ours.failed.is_empty() && f.upstream.failed.is_empty(), "{f:?}");
         assert!(f.upstream.modules_compiled > f.ours.modules_compiled, "{f:?}");
         assert_eq!(f.upstream.jobs_run, 6);
+    }
+
+    #[test]
+    fn ranges_the_set_does_not_satisfy_bring_the_newest_version_that_does() {
+        let m = |name: &str, version: &str, deps: &str| {
+            registry_core::Manifest::from_json_str(&format!(
+                r#"{{"name":"{name}","version":"{version}","license":"MIT","location":{{"githubOwner":"o","githubRepo":"{name}"}},"ref":"v{version}","dependencies":{{{deps}}}}}"#
+            ))
+            .unwrap()
+        };
+        let manifests = [
+            m("a", "1.0.0", r#""b":">=1.0.0 <2.0.0""#),
+            m("b", "1.0.0", ""),
+            m("b", "1.5.0", r#""c":">=1.0.0 <2.0.0""#),
+            m("b", "2.0.0", ""),
+            m("c", "1.0.0", ""),
+        ];
+        let index = ManifestIndex::maximal(IncludeRanges::IgnoreRanges, manifests.iter()).1;
+        let set: PackageMap = [("a", "1.0.0"), ("b", "2.0.0")]
+            .iter()
+            .map(|(n, v)| (PackageName::parse(n).unwrap(), Version::parse(v).unwrap()))
+            .collect();
+        let window: Vec<String> = close_by_ranges(&set, &index).iter().map(|(n, v)| id(n, *v)).collect();
+        assert_eq!(window, ["a@1.0.0", "b@1.5.0", "b@2.0.0", "c@1.0.0"]);
     }
 
     #[test]
