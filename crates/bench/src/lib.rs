@@ -4,6 +4,8 @@
 //! (`registry-workload`).
 
 pub mod api;
+mod generated;
+pub mod matrix;
 pub mod package_sets;
 
 /// `registry bench <command>`.
@@ -13,11 +15,14 @@ pub enum BenchCommand {
     Api(api::BenchArgs),
     /// Package-set jobs: wipe vs keep-output vs the build engine, on real transitions.
     PackageSets(package_sets::BenchArgs),
+    /// A new compiler's flood of matrix jobs: upstream vs the build engine vs the minimum.
+    Matrix(matrix::BenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Api(args) => api::run(args),
         BenchCommand::PackageSets(args) => package_sets::run(args),
+        BenchCommand::Matrix(args) => matrix::run(args),
     }
 }

@@ -26,12 +26,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use registry_build::source::PackageSource;
 use registry_build::{Engine, StorageCache, run_batch};
-use registry_compiler::{CompilerFailure, CompilerLocator, Purs};
+use registry_compiler::Purs;
 use registry_core::package_set_batch::PackageMap;
 use registry_core::package_set_rules::{Change, ChangeSet, order_changes};
-use registry_core::{ManifestIndex, PackageName, PackageSet, Sha256, Version};
-use registry_workload::{Variant, load_snapshot, package_files, write_files};
+use registry_core::{ManifestIndex, PackageName, PackageSet, Version};
+use registry_workload::{Variant, load_snapshot};
 use serde_json::json;
+
+use crate::generated::{Generated, compile_all, compilers_dir, standin};
 
 use minimum::{Minimum, minimum};
 use windows::Window;
@@ -66,53 +68,13 @@ pub struct BenchArgs {
     pub purs: Option<PathBuf>,
 }
 
-/// Generated sources; `variants` overrides chosen package versions.
-struct Generated<'a> {
-    index: &'a ManifestIndex,
-    variants: BTreeMap<(PackageName, Version), Variant>,
-}
-
-impl Generated<'_> {
-    fn files(&self, n: &PackageName, v: Version) -> BTreeMap<String, Vec<u8>> {
-        let variant = self.variants.get(&(n.clone(), v)).copied().unwrap_or(Variant::Normal);
-        package_files(self.index.lookup(n, v).expect("in the index"), variant)
-    }
-    fn module_count(&self, n: &PackageName, v: Version) -> usize {
-        self.files(n, v).keys().filter(|p| p.ends_with(".purs")).count()
-    }
-}
-
-impl PackageSource for Generated<'_> {
-    fn install(&self, n: &PackageName, v: Version, dest: &Path) -> Result<(), String> {
-        write_files(dest, &self.files(n, v)).map_err(|e| e.to_string())
-    }
-    fn hash(&self, n: &PackageName, v: Version) -> Option<Sha256> {
-        let mut all = Vec::new();
-        for (p, b) in self.files(n, v) {
-            all.extend(p.into_bytes());
-            all.push(0);
-            all.extend(b);
-        }
-        Some(Sha256::of_bytes(&all))
-    }
-    fn modules(&self, n: &PackageName, v: Version) -> Option<BTreeSet<String>> {
-        Some(
-            self.files(n, v)
-                .iter()
-                .filter(|(p, _)| p.ends_with(".purs"))
-                .filter_map(|(_, b)| registry_build::source::module_name_of(&String::from_utf8_lossy(b)))
-                .collect(),
-        )
-    }
-}
-
 /// What one strategy did in one job.
 #[derive(Debug, Clone)]
 struct JobFigures {
     into: Version,
     compiler_change: bool,
     compiler_invocations: usize,
-    /// Externs files written by the job's compiles (see [`externs_mtimes`]).
+    /// Externs files written by the job's compiles (see [`crate::generated::externs_mtimes`]).
     modules_compiled: usize,
     minimum: Minimum,
     bytes_copied: u64,
@@ -220,27 +182,6 @@ fn apply(old: &PackageMap, changes: &ChangeSet) -> PackageMap {
     out
 }
 
-/// The externs file of each module in `output/`, by modification time. A module
-/// counts as compiled when its externs changed time across a compile (the engine
-/// counts its own compiles the same way). A rewrite within the file system's
-/// timestamp granularity would be missed; the `--small` test checks that
-/// keep-output's count equals the import closure job by job, so none is.
-fn externs_mtimes(output: &Path) -> BTreeMap<String, std::time::SystemTime> {
-    let mut out = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir(output) {
-        for e in entries.flatten() {
-            // `externs.json` before purs 0.13.8.
-            let externs = ["externs.cbor", "externs.json"]
-                .iter()
-                .find_map(|f| std::fs::metadata(e.path().join(f)).and_then(|m| m.modified()).ok());
-            if let Some(t) = externs {
-                out.insert(e.file_name().to_string_lossy().into_owned(), t);
-            }
-        }
-    }
-    out
-}
-
 fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -304,21 +245,10 @@ impl Upstream<'_> {
     }
 
     fn compile(&mut self, compiler: Version) -> Result<bool> {
-        let before = externs_mtimes(&self.dir.join("output"));
         self.counts.compiler_invocations += 1;
-        let result = self.purs.compile(
-            Some(compiler),
-            Some(self.dir.clone()),
-            vec!["packages/*/src/**/*.purs".into()],
-            None,
-        );
-        let after = externs_mtimes(&self.dir.join("output"));
-        self.counts.modules_compiled += after.iter().filter(|(m, t)| before.get(*m) != Some(*t)).count();
-        match result {
-            Ok(_) => Ok(true),
-            Err(CompilerFailure::CompilationError(_)) => Ok(false),
-            Err(e) => bail!("compiler: {e}"),
-        }
+        let (ok, modules) = compile_all(self.purs, &self.dir, compiler)?;
+        self.counts.modules_compiled += modules;
+        Ok(ok)
     }
 
     /// One attempt with a backup of all of `output/`; restored on failure.
@@ -369,17 +299,6 @@ impl Upstream<'_> {
         }
         Ok(accepted)
     }
-}
-
-fn compilers_dir(purs: &Path, versions: &BTreeSet<Version>, dir: &Path) -> Result<CompilerLocator> {
-    std::fs::create_dir_all(dir)?;
-    for v in versions {
-        let link = dir.join(format!("purs-{}_{}_{}", v.major, v.minor, v.patch));
-        if !link.exists() {
-            std::os::unix::fs::symlink(purs, &link)?;
-        }
-    }
-    Ok(CompilerLocator::only_in(dir))
 }
 
 const STRATEGIES: [&str; 3] = ["wipe", "keep-output", "ours"];
@@ -530,16 +449,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let sections: Vec<(Window, Vec<Job>)> =
         std::iter::once(main).chain(change).map(|w| (w, jobs_of(w))).collect();
 
-    let purs_bin = match &args.purs {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.parent().context("executable dir")?.join("purs-standin"),
-    };
-    if !purs_bin.exists() {
-        bail!(
-            "{} not found: build it (cargo build --release -p purs-standin) or pass --purs",
-            purs_bin.display()
-        );
-    }
+    let purs_bin = standin(args.purs.as_deref())?;
     let scratch = tempfile::tempdir()?;
     let versions: BTreeSet<Version> = sections
         .iter()
