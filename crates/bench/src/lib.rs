@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod package_sets;
+pub mod workers;
 
 /// `registry bench <command>`.
 #[derive(clap::Subcommand, Debug)]
@@ -13,11 +14,14 @@ pub enum BenchCommand {
     Api(api::BenchArgs),
     /// Package-set jobs: wipe vs keep-output vs the build engine, on real transitions.
     PackageSets(package_sets::BenchArgs),
+    /// Matrix floods drained by 1, 2, … workers sharing Postgres and one registry repository.
+    Workers(workers::BenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Api(args) => api::run(args),
         BenchCommand::PackageSets(args) => package_sets::run(args),
+        BenchCommand::Workers(args) => workers::run(args),
     }
 }
