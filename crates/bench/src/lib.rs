@@ -7,6 +7,7 @@ pub mod api;
 mod generated;
 pub mod matrix;
 pub mod package_sets;
+pub mod workers;
 
 /// `registry bench <command>`.
 #[derive(clap::Subcommand, Debug)]
@@ -17,6 +18,8 @@ pub enum BenchCommand {
     PackageSets(package_sets::BenchArgs),
     /// A new compiler's flood of matrix jobs: upstream vs the build engine vs the minimum.
     Matrix(matrix::BenchArgs),
+    /// Matrix floods drained by 1, 2, … workers sharing Postgres and one registry repository.
+    Workers(workers::BenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
@@ -24,5 +27,6 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Api(args) => api::run(args),
         BenchCommand::PackageSets(args) => package_sets::run(args),
         BenchCommand::Matrix(args) => matrix::run(args),
+        BenchCommand::Workers(args) => workers::run(args),
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use registry_test_support::PostgresTestServer;
+use registry_test_support::{PostgresTestServer, S3TestServer};
 use support::{BIN, Registry, Server, messages, package_set_body, publish_body, transfer_body, wait_until};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -234,43 +234,46 @@ async fn a_worker_frozen_past_its_lease_writes_nothing_after_waking() {
     assert_eq!(finished.len(), 1, "{:?}", messages(&job));
 }
 
-/// Writes a seed folder of `count` packages without dependencies (1.0.0, checked with
-/// 0.15.14) and returns their names; tarballs go to `storage`.
-fn seed_packages(root: &Path, storage: &Path, count: usize) -> Vec<String> {
+/// A seeded package: its name, its dependencies and the compilers its 1.0.0 is
+/// recorded as working with.
+type SeedSpec = (String, Vec<String>, Vec<&'static str>);
+
+/// Writes a seed folder (index and metadata) of `packages`, each at 1.0.0, and
+/// returns their tarballs by storage key.
+fn seed_packages(root: &Path, packages: &[SeedSpec]) -> Vec<(String, Vec<u8>)> {
     use registry_core::json::Codec;
     use registry_core::metadata::PublishedMetadata;
     use registry_core::{Metadata, Sha256, Timestamp, Version};
     let seed = root.join("seed");
     std::fs::create_dir_all(seed.join("metadata")).unwrap();
-    let mut names = Vec::new();
-    for i in 0..count {
-        // The start-up check compares the compilers to those of prelude's newest version.
-        let name = if i == 0 { "prelude".to_owned() } else { format!("pkg-{i}") };
-        let m = support::chain_manifest(&name, "1.0.0", &[]);
+    let mut tarballs = Vec::new();
+    for (name, deps, compilers) in packages {
+        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+        let m = support::chain_manifest(name, "1.0.0", &deps);
         let index_path = seed.join("index").join(registry_core::manifest_index::entry_path(&m.name));
         std::fs::create_dir_all(index_path.parent().unwrap()).unwrap();
-        std::fs::write(index_path, format!("{}\n", m.to_compact())).unwrap();
+        let mut index = std::fs::read_to_string(&index_path).unwrap_or_default();
+        index.push_str(&format!("{}\n", m.to_compact()));
+        std::fs::write(index_path, index).unwrap();
         let src = root.join("sources").join(format!("{name}-1.0.0"));
         let files = registry_workload::package_files(&m, registry_workload::Variant::Normal);
         registry_workload::write_files(&src, &files).unwrap();
         let tarball = registry_tarball::create_tarball(&src, &format!("{name}-1.0.0")).unwrap();
-        std::fs::create_dir_all(storage.join(&name)).unwrap();
-        std::fs::write(storage.join(format!("{name}/1.0.0.tar.gz")), &tarball).unwrap();
         let mut metadata = Metadata::new(m.location.clone());
         metadata.published.insert(
             m.version,
             PublishedMetadata {
                 bytes: tarball.len() as u64,
-                compilers: vec![Version::new(0, 15, 14)],
+                compilers: compilers.iter().map(|c| Version::parse(c).unwrap()).collect(),
                 hash: Sha256::of_bytes(&tarball),
                 published_time: Timestamp::from_unix_millis(1_700_000_000_000),
                 git_ref: Some(String::new()),
             },
         );
         std::fs::write(seed.join(format!("metadata/{name}.json")), metadata.to_pretty()).unwrap();
-        names.push(name);
+        tarballs.push((registry_adapters::tarball_key(&m.name, &m.version), tarball));
     }
-    names
+    tarballs
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -279,94 +282,263 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Real matrix jobs (the stand-in compiler) on three workers that push to one registry
-/// repository: pushes rejected because another worker pushed first are re-applied, and
-/// every success lands exactly once.
-#[tokio::test]
-async fn three_workers_record_a_matrix_flood_in_one_repository_without_losing_a_commit() {
-    let Some(postgres) = PostgresTestServer::start() else { return };
-    let url = postgres.new_database("registry");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    // The tarballs every machine reads (S3 in production; a shared directory here).
-    let shared_storage = root.join("shared-storage");
-    let names = seed_packages(root, &shared_storage, 24);
-    let central = root.join("central");
-    let init = std::process::Command::new(BIN)
-        .args(["init", "--data-dir"])
-        .arg(&central)
-        .arg("--seed")
-        .arg(root.join("seed"))
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-    let compilers = root.join("compilers");
-    std::fs::create_dir_all(&compilers).unwrap();
-    for version in ["0_15_14", "0_15_15"] {
-        std::os::unix::fs::symlink(support::standin(), compilers.join(format!("purs-{version}"))).unwrap();
+/// Where the workers keep tarballs and the build cache. Machines share an S3 bucket:
+/// the S3-compatible test server. Without one, a directory every worker's `storage`
+/// links to stands in.
+enum SharedStorage {
+    S3(S3TestServer),
+    Dir(PathBuf),
+}
+
+impl SharedStorage {
+    async fn put(&self, objects: &[(String, Vec<u8>)]) {
+        for (key, bytes) in objects {
+            match self {
+                SharedStorage::S3(server) => {
+                    let s3 = registry_adapters::S3Storage::new(&server.config()).unwrap();
+                    use registry_adapters::Storage;
+                    s3.put_once(key, bytes.clone().into(), &registry_adapters::NullLog).await.unwrap();
+                }
+                SharedStorage::Dir(dir) => {
+                    let path = dir.join(key);
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(path, bytes).unwrap();
+                }
+            }
+        }
     }
-    let remote = |name: &str| central.join("git").join(name).display().to_string();
-    let mut workers = Vec::new();
-    for w in 0..3 {
-        let data = root.join(format!("worker-{w}"));
+
+    /// Points a worker on `data` at the shared storage, with the settings the README
+    /// gives for S3.
+    fn attach(&self, data: &Path, cmd: &mut Command) {
+        match self {
+            SharedStorage::S3(server) => {
+                let config = server.config();
+                cmd.env("REGISTRY_STORAGE", "s3")
+                    .env("S3_BUCKET_URL", &config.endpoint)
+                    .env("S3_BUCKET", &config.bucket)
+                    .env("S3_REGION", &config.region)
+                    .env("S3_PATH_STYLE", "true")
+                    .env("SPACES_KEY", &config.access_key)
+                    .env("SPACES_SECRET", &config.secret_key);
+            }
+            SharedStorage::Dir(dir) => {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::remove_dir_all(data.join("storage")).unwrap();
+                std::os::unix::fs::symlink(dir, data.join("storage")).unwrap();
+            }
+        }
+    }
+}
+
+/// A Postgres job store, a registry whose bare repositories every worker pushes to,
+/// the stand-in compiler as 0.15.14 and 0.15.15, and storage shared by the workers.
+struct MatrixCluster {
+    _postgres: PostgresTestServer,
+    url: String,
+    dir: tempfile::TempDir,
+    central: PathBuf,
+    compilers: PathBuf,
+    storage: SharedStorage,
+    store: registry_queue::PostgresStore,
+}
+
+fn all_time() -> (registry_core::Timestamp, registry_core::Timestamp) {
+    (
+        registry_core::Timestamp::from_unix_millis(0),
+        registry_core::Timestamp::from_unix_millis(4_000_000_000_000),
+    )
+}
+
+impl MatrixCluster {
+    /// `None` (the reason printed) without Postgres, or without S3 when `need_s3`.
+    async fn start(packages: &[SeedSpec], need_s3: bool) -> Option<MatrixCluster> {
+        let postgres = PostgresTestServer::start()?;
+        let url = postgres.new_database("registry");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let storage = match S3TestServer::start().await {
+            Some(server) => SharedStorage::S3(server),
+            None if need_s3 => return None,
+            None => SharedStorage::Dir(root.join("shared-storage")),
+        };
+        storage.put(&seed_packages(root, packages)).await;
+        let central = root.join("central");
+        let init = std::process::Command::new(BIN)
+            .args(["init", "--data-dir"])
+            .arg(&central)
+            .arg("--seed")
+            .arg(root.join("seed"))
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        let compilers = root.join("compilers");
+        std::fs::create_dir_all(&compilers).unwrap();
+        for version in ["0_15_14", "0_15_15"] {
+            std::os::unix::fs::symlink(support::standin(), compilers.join(format!("purs-{version}")))
+                .unwrap();
+        }
+        let store = registry_queue::PostgresStore::connect(&url, registry_queue::PostgresOptions::default())
+            .await
+            .unwrap();
+        Some(MatrixCluster { _postgres: postgres, url, dir, central, compilers, storage, store })
+    }
+
+    /// A worker on its own data directory, as on its own machine.
+    fn worker(&self, name: &str) -> Worker {
+        let root = self.dir.path();
+        let data = root.join(format!("worker-{name}"));
         let init = std::process::Command::new(BIN).args(["init", "--data-dir"]).arg(&data).output().unwrap();
         assert!(init.status.success());
-        std::fs::remove_dir_all(data.join("storage")).unwrap();
-        std::os::unix::fs::symlink(&shared_storage, data.join("storage")).unwrap();
-        let log = root.join(format!("worker-{w}.log"));
-        let mut child = Command::new(BIN)
-            .arg("worker")
+        let remote = |repo: &str| self.central.join("git").join(repo).display().to_string();
+        let log = root.join(format!("worker-{name}.log"));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("worker")
             .arg("--data-dir")
             .arg(&data)
             .arg("--compilers")
-            .arg(&compilers)
-            .env("DATABASE_URL", &url)
+            .arg(&self.compilers)
+            .env("DATABASE_URL", &self.url)
+            .env("REGISTRY_WORKER_ID", name)
             .env("REGISTRY_REMOTE", remote("registry.git"))
             .env("REGISTRY_INDEX_REMOTE", remote("registry-index.git"))
             .env("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git"))
             .env_remove("READONLY")
             .env_remove("REGISTRY_JOB_COMMANDS")
+            .env_remove("REGISTRY_STORAGE")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+            .kill_on_drop(true);
+        self.storage.attach(&data, &mut cmd);
+        let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        workers.push(Worker { child, log });
+        Worker { child, log }
     }
+
+    async fn all_jobs(&self) -> Vec<registry_core::job::Job> {
+        use registry_queue::JobStore;
+        let (since, until) = all_time();
+        let query = registry_queue::JobsQuery {
+            since,
+            until,
+            order: registry_queue::Order::Asc,
+            include_completed: true,
+        };
+        self.store.jobs(&query).await.unwrap().0
+    }
+
+    /// The job with its log, every level.
+    async fn job(&self, id: &str) -> registry_core::job::Job {
+        use registry_queue::JobStore;
+        let (since, until) = all_time();
+        let logs = registry_queue::LogsQuery {
+            level: registry_core::job::LogLevel::Debug,
+            since,
+            until,
+            order: registry_queue::Order::Asc,
+        };
+        self.store.job(id, &logs).await.unwrap().unwrap()
+    }
+
+    async fn matrix_job(&self, name: &str, deps: &[&str]) -> String {
+        use registry_core::{PackageName, Version};
+        use registry_queue::JobStore;
+        let v1 = Version::new(1, 0, 0);
+        let job = registry_queue::NewJob::Matrix {
+            package_name: PackageName::parse(name).unwrap(),
+            package_version: v1,
+            compiler_version: Version::new(0, 15, 15),
+            build_plan: deps.iter().map(|d| (PackageName::parse(d).unwrap(), v1)).collect(),
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let enqueued =
+            self.store.enqueue(job, registry_core::Timestamp::from_unix_millis(now as i64)).await.unwrap();
+        assert!(!enqueued.duplicate);
+        enqueued.job_id
+    }
+
+    /// Waits for the job to finish successfully and answers its log's messages.
+    async fn succeeded(&self, id: &str, workers: &[&Worker]) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let job = self.job(id).await;
+            let messages: Vec<String> = job.logs.iter().map(|l| l.message.clone()).collect();
+            if job.info.finished_at.is_some() {
+                assert!(job.info.success, "job {id} failed: {messages:#?}");
+                return messages;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "job {id} did not finish: {messages:#?}\n{}",
+                workers.iter().map(|w| w.log()).collect::<String>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The build cache's keys in the bucket (moto answers an unsigned listing).
+    async fn cache_keys(&self) -> Vec<String> {
+        let SharedStorage::S3(s3) = &self.storage else { panic!("the build cache is not on S3") };
+        let url = format!("{}/registry?list-type=2&prefix=_build-cache/", s3.endpoint);
+        let listing = reqwest::get(url).await.unwrap().text().await.unwrap();
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|k| k.split_once("</Key>"))
+            .map(|(k, _)| k.to_owned())
+            .collect()
+    }
+
+    fn compilers_of(&self, name: &str) -> serde_json::Value {
+        let text =
+            git(&self.central.join("git/registry.git"), &["show", &format!("main:metadata/{name}.json")]);
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["published"]["1.0.0"]["compilers"].clone()
+    }
+}
+
+impl Worker {
+    /// Stops the worker as an operator would (SIGTERM) and waits until it has exited.
+    async fn stop(mut self) {
+        self.signal("TERM");
+        let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        assert!(exited.is_ok(), "the worker did not stop on SIGTERM: {}", self.log());
+    }
+}
+
+fn spec(name: &str, deps: &[&str], compilers: &[&'static str]) -> SeedSpec {
+    (name.to_owned(), deps.iter().map(|d| d.to_string()).collect(), compilers.to_vec())
+}
+
+/// Real matrix jobs (the stand-in compiler) on three workers that push to one registry
+/// repository and read the tarballs from S3: pushes rejected because another worker
+/// pushed first are re-applied, and every success lands exactly once.
+#[tokio::test]
+async fn three_workers_record_a_matrix_flood_in_one_repository_without_losing_a_commit() {
+    // The start-up check compares the compilers to those of prelude's newest version.
+    let packages: Vec<SeedSpec> = (0..24)
+        .map(|i| if i == 0 { "prelude".to_owned() } else { format!("pkg-{i}") })
+        .map(|name| spec(&name, &[], &["0.15.14"]))
+        .collect();
+    let Some(cluster) = MatrixCluster::start(&packages, false).await else { return };
+    if let SharedStorage::Dir(_) = cluster.storage {
+        eprintln!("no S3-compatible server: the workers share a storage directory instead");
+    }
+    let workers: Vec<Worker> = (0..3).map(|w| cluster.worker(&format!("w{w}"))).collect();
     // Each worker's start-up check queues the new compiler's matrix jobs; the
     // queue's duplicate rule keeps one per package.
-    let store = registry_queue::PostgresStore::connect(&url, registry_queue::PostgresOptions::default())
-        .await
-        .unwrap();
-    use registry_queue::JobStore;
     let start = Instant::now();
     loop {
-        let (jobs, _) = store
-            .jobs(&registry_queue::JobsQuery {
-                since: registry_core::Timestamp::from_unix_millis(0),
-                until: registry_core::Timestamp::from_unix_millis(4_000_000_000_000),
-                order: registry_queue::Order::Asc,
-                include_completed: true,
-            })
-            .await
-            .unwrap();
-        if jobs.len() == names.len() && jobs.iter().all(|j| j.info.finished_at.is_some()) {
+        let jobs = cluster.all_jobs().await;
+        if jobs.len() == packages.len() && jobs.iter().all(|j| j.info.finished_at.is_some()) {
             if let Some(job) = jobs.iter().find(|j| !j.info.success) {
-                let logs = registry_queue::LogsQuery {
-                    level: registry_core::job::LogLevel::Debug,
-                    since: registry_core::Timestamp::from_unix_millis(0),
-                    until: registry_core::Timestamp::from_unix_millis(4_000_000_000_000),
-                    order: registry_queue::Order::Asc,
-                };
-                let failed = store.job(&job.info.job_id, &logs).await.unwrap().unwrap();
+                let failed = cluster.job(&job.info.job_id).await;
                 let lines: Vec<&str> = failed.logs.iter().map(|l| l.message.as_str()).collect();
                 panic!("job {} failed: {lines:#?}", job.info.job_id);
             }
             break;
         }
-        assert!(jobs.len() <= names.len(), "a matrix job was queued twice: {}", jobs.len());
+        assert!(jobs.len() <= packages.len(), "a matrix job was queued twice: {}", jobs.len());
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "{} jobs, not all finished\n{}",
@@ -375,26 +547,56 @@ async fn three_workers_record_a_matrix_flood_in_one_repository_without_losing_a_
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let bare = central.join("git/registry.git");
-    for name in &names {
-        let text = git(&bare, &["show", &format!("main:metadata/{name}.json")]);
-        let compilers =
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["published"]["1.0.0"]["compilers"]
-                .clone();
-        assert_eq!(compilers, serde_json::json!(["0.15.14", "0.15.15"]), "{name}");
+    for (name, _, _) in &packages {
+        assert_eq!(cluster.compilers_of(name), serde_json::json!(["0.15.14", "0.15.15"]), "{name}");
     }
+    let bare = cluster.central.join("git/registry.git");
     let commits = git(&bare, &["rev-list", "--count", "main"]).trim().parse::<usize>().unwrap();
     let seeded = 1;
-    assert_eq!(commits, seeded + names.len(), "one commit per matrix success");
+    assert_eq!(commits, seeded + packages.len(), "one commit per matrix success");
     let busy = workers.iter().filter(|w| w.log().contains("Finished successfully")).count();
     assert!(busy >= 2, "the flood was shared");
     // The figure that says whether the remote caps the number of workers.
     let reapplied: usize = workers.iter().map(|w| w.log().matches("moved while committing").count()).sum();
     eprintln!(
         "matrix flood: {} jobs on 3 workers in {:.1} s, {reapplied} pushes re-applied after a rejection",
-        names.len(),
+        packages.len(),
         start.elapsed().as_secs_f64()
     );
+}
+
+/// Two workers on separate data directories share the build cache through S3: a
+/// dependency compiled by a job on one is restored, not compiled again, by a job on
+/// the other whose plan contains it.
+#[tokio::test]
+async fn a_package_built_on_one_worker_is_restored_from_s3_on_another() {
+    // prelude already lists both compilers, so the start-up check queues nothing and
+    // the test decides which worker runs what.
+    let packages = [
+        spec("prelude", &[], &["0.15.14", "0.15.15"]),
+        spec("dep", &[], &["0.15.14"]),
+        spec("app-a", &["dep"], &["0.15.14"]),
+        spec("app-b", &["dep"], &["0.15.14"]),
+    ];
+    let Some(cluster) = MatrixCluster::start(&packages, true).await else { return };
+
+    let a = cluster.worker("a");
+    let first = cluster.matrix_job("app-a", &["dep"]).await;
+    let on_a = cluster.succeeded(&first, &[&a]).await;
+    assert!(on_a.iter().any(|m| m.starts_with("Compiling: 2 packages")), "dep and app-a compile: {on_a:#?}");
+    assert!(!on_a.iter().any(|m| m.starts_with("Restored")), "nothing was cached yet: {on_a:#?}");
+    a.stop().await;
+    let cached = cluster.cache_keys().await;
+    assert_eq!(cached.len(), 2, "dep and app-a are cached in the bucket: {cached:?}");
+
+    let b = cluster.worker("b");
+    let second = cluster.matrix_job("app-b", &["dep"]).await;
+    let on_b = cluster.succeeded(&second, &[&b]).await;
+    assert!(on_b.iter().any(|m| m == "Restored 1 packages from the build cache"), "{on_b:#?}");
+    assert!(on_b.iter().any(|m| m.starts_with("Compiling: 1 packages")), "only app-b compiles: {on_b:#?}");
+    assert_eq!(cluster.compilers_of("app-a"), serde_json::json!(["0.15.14", "0.15.15"]));
+    assert_eq!(cluster.compilers_of("app-b"), serde_json::json!(["0.15.14", "0.15.15"]));
+    assert_eq!(cluster.cache_keys().await.len(), 3, "app-b's build is cached too");
 }
 
 /// The embedded SQLite database serves one process: the split roles refuse it, saying

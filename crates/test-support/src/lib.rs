@@ -1,5 +1,6 @@
-//! Real servers for the workspace's tests. Only ever a dev-dependency, so the
-//! registry's binaries cannot start a test server.
+//! Real servers for the workspace's tests and benchmarks. A dev-dependency, and a
+//! dependency of `registry-bench` only, so a production `registry` binary (built
+//! without `--features bench`) cannot start a test server.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,558 @@
+//! `registry bench workers`: does one registry repository cap how many workers a
+//! matrix flood can use? A benchmark, not a test: it prints figures.
+//!
+//! For each number of workers N it builds a fresh deployment as README's "Many
+//! machines" describes: a throwaway Postgres database, a generated registry whose
+//! bare repositories every worker pushes to, tarballs in storage every worker shares
+//! (a directory, or the S3-compatible test server with `--s3`), one API process
+//! (`serve --no-executor`) and N `registry worker` processes (this same binary), each
+//! on its own data directory. It queues K matrix jobs (one new compiler for K
+//! packages) and waits until they are drained. Every success commits to the one
+//! registry repository, so pushes from different workers collide and are re-applied:
+//! the bench counts them and times, from the jobs' own logs, compiling against
+//! recording (reading, committing and pushing the metadata).
+//!
+//! A 2-core machine cannot show N real compilers scaling, so the compiler is the
+//! stand-in behind a wrapper that sleeps `--module-delay-ms` per compiled module (off
+//! the CPU), as a real compiler's cost would keep a worker busy.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use registry_core::job::{Job, JobType, LogLevel};
+use registry_core::json::Codec;
+use registry_core::metadata::PublishedMetadata;
+use registry_core::{Metadata, PackageName, Sha256, Timestamp, Version};
+use registry_queue::{JobStore, JobsQuery, LogsQuery, NewJob, Order, PostgresOptions, PostgresStore};
+use registry_test_support::{PostgresTestServer, S3TestServer};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The numbers of workers to drain the flood with, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    pub workers: Vec<usize>,
+    /// Matrix jobs in the flood (one per generated package).
+    #[arg(long, default_value_t = 48)]
+    pub jobs: usize,
+    /// Off-CPU time the compiler spends per compiled module (a real compiler's cost).
+    #[arg(long, default_value_t = 200)]
+    pub module_delay_ms: u64,
+    /// Tarballs and build cache on the S3-compatible test server (moto) instead of a
+    /// directory the workers share.
+    #[arg(long)]
+    pub s3: bool,
+    /// Skip the extra run in which one of the most workers is killed (SIGKILL) mid-flood.
+    #[arg(long)]
+    pub no_killed_run: bool,
+    /// The stand-in compiler (default: `purs-standin` beside this binary).
+    #[arg(long)]
+    pub standin: Option<PathBuf>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One run's figures.
+#[derive(Debug, Clone)]
+pub struct RunFigures {
+    pub workers: usize,
+    /// One worker was killed mid-flood; its job ran again elsewhere after its lease.
+    pub killed_worker: bool,
+    pub jobs: usize,
+    /// From the first job's start to the last one's end.
+    pub seconds: f64,
+    pub jobs_per_second: f64,
+    /// Against the run with one worker (1.0 when there is none).
+    pub speedup: f64,
+    /// Jobs that did not succeed, or whose compiler is not in the metadata.
+    pub lost: usize,
+    /// Metadata commits beyond one per job.
+    pub duplicated: usize,
+    /// Pushes rejected because another worker pushed first, then re-applied.
+    pub reapplied_pushes: usize,
+    pub push_attempts_per_job: f64,
+    /// Mean seconds per job compiling (install and build) and recording (read,
+    /// commit, push).
+    pub compile_seconds_per_job: f64,
+    pub record_seconds_per_job: f64,
+}
+
+impl RunFigures {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "workers": self.workers,
+            "killed_worker": self.killed_worker,
+            "jobs": self.jobs,
+            "seconds": self.seconds,
+            "jobs_per_second": self.jobs_per_second,
+            "speedup": self.speedup,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "reapplied_pushes": self.reapplied_pushes,
+            "push_attempts_per_job": self.push_attempts_per_job,
+            "compile_seconds_per_job": self.compile_seconds_per_job,
+            "record_seconds_per_job": self.record_seconds_per_job,
+        })
+    }
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.workers.is_empty() || args.workers.contains(&0) {
+        bail!("--workers needs numbers of workers of at least 1, e.g. --workers 1,2,4");
+    }
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let standin = match &args.standin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("purs-standin"),
+    };
+    if !standin.is_file() {
+        bail!(
+            "the stand-in compiler {} is missing: build it (`cargo build --release -p purs-standin`) or pass --standin",
+            standin.display()
+        );
+    }
+    let standin = standin.canonicalize()?;
+    tokio::runtime::Runtime::new()?.block_on(run_all(args, &standin))
+}
+
+async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
+    let Some(postgres) = PostgresTestServer::start() else {
+        bail!("the bench needs Postgres (Debian's postgresql package; scripts/setup.sh installs it)");
+    };
+    println!(
+        "matrix flood of {} jobs, {} ms per compiled module, storage {}",
+        args.jobs,
+        args.module_delay_ms,
+        if args.s3 { "S3 (moto)" } else { "a shared directory" }
+    );
+    println!(
+        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>9} {:>10} {:>10} {:>10}",
+        "workers",
+        "jobs",
+        "seconds",
+        "jobs/s",
+        "speedup",
+        "lost",
+        "dup",
+        "reapplied",
+        "push/job",
+        "compile/job",
+        "record/job"
+    );
+    let mut runs: Vec<RunFigures> = Vec::new();
+    let most = args.workers.iter().copied().max().unwrap_or(1);
+    let killed_run = (!args.no_killed_run && most >= 2).then_some(most);
+    for (i, (n, kill)) in
+        args.workers.iter().map(|&n| (n, false)).chain(killed_run.map(|n| (n, true))).enumerate()
+    {
+        let url = postgres.new_database(&format!("bench_{i}_{n}"));
+        let mut figures = run_once(args, standin, &url, n, kill).await?;
+        let base = runs
+            .iter()
+            .chain(std::iter::once(&figures))
+            .find(|r| r.workers == 1 && !r.killed_worker)
+            .map(|r| r.seconds);
+        figures.speedup = base.map_or(1.0, |b| b / figures.seconds);
+        println!(
+            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>9} {:>10.2} {:>10.2}s {:>9.2}s",
+            if kill { format!("{n}-kill") } else { n.to_string() },
+            figures.jobs,
+            figures.seconds,
+            figures.jobs_per_second,
+            figures.speedup,
+            figures.lost,
+            figures.duplicated,
+            figures.reapplied_pushes,
+            figures.push_attempts_per_job,
+            figures.compile_seconds_per_job,
+            figures.record_seconds_per_job
+        );
+        runs.push(figures);
+    }
+    if let Some(path) = &args.json {
+        let report = serde_json::json!({
+            "jobs": args.jobs,
+            "module_delay_ms": args.module_delay_ms,
+            "storage": if args.s3 { "s3" } else { "directory" },
+            "runs": runs.iter().filter(|r| !r.killed_worker).map(RunFigures::to_json).collect::<Vec<_>>(),
+            "killed_worker_run": runs.iter().find(|r| r.killed_worker).map(RunFigures::to_json),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Where the workers keep tarballs and the build cache.
+enum Shared {
+    S3(S3TestServer),
+    Dir(PathBuf),
+}
+
+/// One flood drained by `n` workers; with `kill`, the first worker is killed once half
+/// the jobs are done (leases of 5 s, so its job runs again soon).
+async fn run_once(
+    args: &BenchArgs,
+    standin: &Path,
+    url: &str,
+    n: usize,
+    kill: bool,
+) -> anyhow::Result<RunFigures> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    let shared = if args.s3 {
+        let Some(server) = S3TestServer::start().await else {
+            bail!("--s3 needs moto_server (pip install 'moto[server]'; scripts/setup.sh does)");
+        };
+        Shared::S3(server)
+    } else {
+        Shared::Dir(root.join("shared-storage"))
+    };
+    let names = seed(root, args.jobs, &shared).await?;
+    let central = root.join("central");
+    init(&central, Some(&root.join("seed")))?;
+    let compilers = root.join("compilers");
+    std::fs::create_dir_all(&compilers)?;
+    for version in ["0.15.14", "0.15.15"] {
+        let path = compilers.join(format!("purs-{}", version.replace('.', "_")));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nPURS_STANDIN_VERSION={version} PURS_STANDIN_DELAY_MS={} exec {} \"$@\"\n",
+                args.module_delay_ms,
+                standin.display()
+            ),
+        )?;
+        chmod_x(&path)?;
+    }
+    let remote = |repo: &str| central.join("git").join(repo).display().to_string();
+    let common = |cmd: &mut Command, data: &Path| -> anyhow::Result<()> {
+        cmd.arg("--data-dir")
+            .arg(data)
+            .arg("--compilers")
+            .arg(&compilers)
+            .env("DATABASE_URL", url)
+            .env("REGISTRY_REMOTE", remote("registry.git"))
+            .env("REGISTRY_INDEX_REMOTE", remote("registry-index.git"))
+            .env("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git"))
+            .env_remove("READONLY")
+            .env_remove("REGISTRY_JOB_COMMANDS")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        match &shared {
+            Shared::S3(server) => {
+                let config = server.config();
+                cmd.env("REGISTRY_STORAGE", "s3")
+                    .env("S3_BUCKET_URL", &config.endpoint)
+                    .env("S3_BUCKET", &config.bucket)
+                    .env("S3_REGION", &config.region)
+                    .env("S3_PATH_STYLE", "true")
+                    .env("SPACES_KEY", &config.access_key)
+                    .env("SPACES_SECRET", &config.secret_key);
+            }
+            Shared::Dir(shared) => {
+                cmd.env("REGISTRY_STORAGE", "local");
+                std::fs::remove_dir_all(data.join("storage"))?;
+                std::os::unix::fs::symlink(shared, data.join("storage"))?;
+            }
+        }
+        Ok(())
+    };
+
+    let exe = std::env::current_exe()?;
+    let api_data = root.join("api");
+    init(&api_data, None)?;
+    let mut api = Command::new(&exe);
+    api.args(["serve", "--no-executor", "--host", "127.0.0.1", "--port", "0"]);
+    common(&mut api, &api_data)?;
+    let mut api = api.stdout(Stdio::piped()).stderr(std::fs::File::create(root.join("api.log"))?).spawn()?;
+    wait_for_line(&mut api, "Listening on ", &root.join("api.log")).await?;
+
+    let store = PostgresStore::connect(url, PostgresOptions::default()).await?;
+    let compiler = Version::new(0, 15, 15);
+    for name in &names {
+        let job = NewJob::Matrix {
+            package_name: name.clone(),
+            package_version: Version::new(1, 0, 0),
+            compiler_version: compiler,
+            build_plan: BTreeMap::new(),
+        };
+        store.enqueue(job, now()).await?;
+    }
+
+    let mut workers: Vec<(Child, PathBuf)> = Vec::new();
+    for w in 0..n {
+        let data = root.join(format!("worker-{w}"));
+        init(&data, None)?;
+        let log = root.join(format!("worker-{w}.log"));
+        let mut cmd = Command::new(&exe);
+        cmd.arg("worker").env("REGISTRY_WORKER_ID", format!("w{w}"));
+        common(&mut cmd, &data)?;
+        if kill {
+            cmd.env("REGISTRY_JOB_LEASE", "5s");
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log)?).spawn()?;
+        workers.push((child, log));
+    }
+
+    let started = Instant::now();
+    let mut killed = false;
+    let limit = Duration::from_secs(120 + args.jobs as u64 * (5 + args.module_delay_ms * 8 / 1000));
+    loop {
+        let pending = store.pending_counts().await?.get(&JobType::Matrix).copied().unwrap_or(0);
+        if pending == 0 {
+            break;
+        }
+        if kill && !killed && pending <= names.len() / 2 {
+            workers[0].0.start_kill()?;
+            killed = true;
+        }
+        for (child, log) in workers.iter_mut().skip(usize::from(killed)) {
+            if let Some(status) = child.try_wait()? {
+                bail!("a worker exited ({status}) mid-flood: {}", tail(log));
+            }
+        }
+        if started.elapsed() > limit {
+            bail!("{pending} jobs still pending after {} s: {}", limit.as_secs(), tail(&workers[0].1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (child, _) in &workers {
+        terminate(child);
+    }
+    for (child, _) in &mut workers {
+        let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    }
+    terminate(&api);
+
+    let jobs = all_jobs(&store).await?;
+    let first_start = jobs.iter().filter_map(|j| j.info.started_at).min().context("no job started")?;
+    let last_end = jobs.iter().filter_map(|j| j.info.finished_at).max().context("no job finished")?;
+    let seconds = (last_end.unix_millis() - first_start.unix_millis()) as f64 / 1000.0;
+    let (mut compile_ms, mut record_ms) = (0i64, 0i64);
+    for job in &jobs {
+        let logs = store
+            .job(
+                &job.info.job_id,
+                &LogsQuery {
+                    level: LogLevel::Info,
+                    since: Timestamp::from_unix_millis(0),
+                    until: Timestamp::from_unix_millis(4_000_000_000_000),
+                    order: Order::Asc,
+                },
+            )
+            .await?
+            .context("a job vanished")?
+            .logs;
+        // The last attempt's lines: a job whose worker was killed ran twice.
+        let at = |phase: fn(&str) -> bool| {
+            logs.iter().rev().find(|l| phase(&l.message)).map(|l| l.timestamp.unix_millis())
+        };
+        if let (Some(installed), Some(compiled), Some(recorded)) = (
+            at(|m| m.starts_with("Installed ") && m.contains(" and its build plan")),
+            at(|m| m.starts_with("Compilation succeeded")),
+            at(|m| m.starts_with("Recorded that ")),
+        ) {
+            compile_ms += compiled - installed;
+            record_ms += recorded - compiled;
+        }
+    }
+    let recorded = names.iter().filter(|name| lists_compiler(&central, name, compiler)).count();
+    let failed = jobs.iter().filter(|j| !j.info.success).count();
+    let commits: usize =
+        git(&central.join("git/registry.git"), &["rev-list", "--count", "main"])?.trim().parse()?;
+    let seeded = 1;
+    let reapplied: usize = workers
+        .iter()
+        .map(|(_, log)| {
+            std::fs::read_to_string(log).unwrap_or_default().matches("moved while committing").count()
+        })
+        .sum();
+    let made = commits.saturating_sub(seeded);
+    let count = names.len() as f64;
+    Ok(RunFigures {
+        workers: n,
+        killed_worker: killed,
+        jobs: names.len(),
+        seconds,
+        jobs_per_second: count / seconds,
+        speedup: 1.0,
+        lost: (names.len() - recorded).max(failed),
+        duplicated: made.saturating_sub(names.len()),
+        reapplied_pushes: reapplied,
+        push_attempts_per_job: (made + reapplied) as f64 / count,
+        compile_seconds_per_job: compile_ms as f64 / 1000.0 / count,
+        record_seconds_per_job: record_ms as f64 / 1000.0 / count,
+    })
+}
+
+/// Every job of the store, paging through its answers of at most `PAGE_SIZE` jobs.
+async fn all_jobs(store: &PostgresStore) -> anyhow::Result<Vec<Job>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut jobs = Vec::new();
+    let mut since = Timestamp::from_unix_millis(0);
+    loop {
+        let query = JobsQuery {
+            since,
+            until: Timestamp::from_unix_millis(4_000_000_000_000),
+            order: Order::Asc,
+            include_completed: true,
+        };
+        let (page, _) = store.jobs(&query).await?;
+        let full = page.len() >= registry_queue::PAGE_SIZE;
+        let Some(last) = page.last().map(|j| j.info.created_at) else { break };
+        let before = jobs.len();
+        for job in page {
+            if seen.insert(job.info.job_id.clone()) {
+                jobs.push(job);
+            }
+        }
+        if !full {
+            break;
+        }
+        // A full page of jobs already seen shares one millisecond: move past it.
+        since = if jobs.len() == before { Timestamp::from_unix_millis(last.unix_millis() + 1) } else { last };
+    }
+    Ok(jobs)
+}
+
+/// Writes a seed folder of prelude (already listing both compilers, so no worker's
+/// start-up check queues a flood of its own) and `count` packages checked with
+/// 0.15.14 only, with their tarballs in the shared storage; answers the packages.
+async fn seed(root: &Path, count: usize, shared: &Shared) -> anyhow::Result<Vec<PackageName>> {
+    let seed = root.join("seed");
+    std::fs::create_dir_all(seed.join("metadata"))?;
+    let s3 = match shared {
+        Shared::S3(server) => Some(registry_adapters::S3Storage::new(&server.config())?),
+        Shared::Dir(_) => None,
+    };
+    let mut names = Vec::new();
+    for i in 0..=count {
+        let name = if i == 0 { "prelude".to_owned() } else { format!("pkg-{i}") };
+        let manifest = registry_core::Manifest::decode(&serde_json::json!({
+            "name": name, "version": "1.0.0", "license": "MIT",
+            "location": {"githubOwner": "bench", "githubRepo": format!("purescript-{name}")},
+            "ref": "v1.0.0", "dependencies": {},
+        }))
+        .map_err(|e| anyhow::anyhow!("generated manifest of {name}: {e}"))?;
+        let index_path = seed.join("index").join(registry_core::manifest_index::entry_path(&manifest.name));
+        std::fs::create_dir_all(index_path.parent().context("index path")?)?;
+        std::fs::write(index_path, format!("{}\n", manifest.to_compact()))?;
+        let src = root.join("sources").join(format!("{name}-1.0.0"));
+        let files = registry_workload::package_files(&manifest, registry_workload::Variant::Normal);
+        registry_workload::write_files(&src, &files)?;
+        let tarball = registry_tarball::create_tarball(&src, &format!("{name}-1.0.0"))?;
+        let key = registry_adapters::tarball_key(&manifest.name, &manifest.version);
+        match (&s3, shared) {
+            (Some(s3), _) => {
+                use registry_adapters::Storage;
+                s3.put_once(&key, tarball.clone().into(), &registry_adapters::NullLog).await?;
+            }
+            (None, Shared::Dir(dir)) => {
+                let path = dir.join(&key);
+                std::fs::create_dir_all(path.parent().context("storage path")?)?;
+                std::fs::write(path, &tarball)?;
+            }
+            (None, Shared::S3(_)) => unreachable!("S3 storage was opened above"),
+        }
+        let compilers = if i == 0 {
+            vec![Version::new(0, 15, 14), Version::new(0, 15, 15)]
+        } else {
+            vec![Version::new(0, 15, 14)]
+        };
+        let mut metadata = Metadata::new(manifest.location.clone());
+        metadata.published.insert(
+            manifest.version,
+            PublishedMetadata {
+                bytes: tarball.len() as u64,
+                compilers,
+                hash: Sha256::of_bytes(&tarball),
+                published_time: Timestamp::from_unix_millis(1_700_000_000_000),
+                git_ref: Some(String::new()),
+            },
+        );
+        std::fs::write(seed.join(format!("metadata/{name}.json")), metadata.to_pretty())?;
+        if i > 0 {
+            names.push(manifest.name);
+        }
+    }
+    Ok(names)
+}
+
+fn init(data: &Path, seed: Option<&Path>) -> anyhow::Result<()> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["init", "--data-dir"]).arg(data);
+    if let Some(seed) = seed {
+        cmd.arg("--seed").arg(seed);
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("registry init {} failed: {}", data.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+fn lists_compiler(central: &Path, name: &PackageName, compiler: Version) -> bool {
+    git(&central.join("git/registry.git"), &["show", &format!("main:metadata/{name}.json")])
+        .ok()
+        .and_then(|text| Metadata::decode(&serde_json::from_str(&text).ok()?).ok())
+        .and_then(|m| m.published.get(&Version::new(1, 0, 0)).map(|p| p.compilers.contains(&compiler)))
+        .unwrap_or(false)
+}
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new("git").current_dir(dir).args(args).output()?;
+    if !out.status.success() {
+        bail!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+async fn wait_for_line(child: &mut Child, prefix: &str, log: &Path) -> anyhow::Result<()> {
+    let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+    let found = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with(prefix) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if !found.unwrap_or(false) {
+        bail!("the API process did not start: {}", tail(log));
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(())
+}
+
+/// SIGTERM, as an operator stops a process (the workspace forbids `unsafe`, so no libc).
+fn terminate(child: &Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    }
+}
+
+fn chmod_x(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    Timestamp::from_unix_millis(ms as i64)
+}
