@@ -248,14 +248,7 @@ async fn run_once(
             .kill_on_drop(true);
         match &shared {
             Shared::S3(server) => {
-                let config = server.config();
-                cmd.env("REGISTRY_STORAGE", "s3")
-                    .env("S3_BUCKET_URL", &config.endpoint)
-                    .env("S3_BUCKET", &config.bucket)
-                    .env("S3_REGION", &config.region)
-                    .env("S3_PATH_STYLE", "true")
-                    .env("SPACES_KEY", &config.access_key)
-                    .env("SPACES_SECRET", &config.secret_key);
+                cmd.envs(server.registry_env());
             }
             Shared::Dir(shared) => {
                 cmd.env("REGISTRY_STORAGE", "local");

@@ -6,52 +6,14 @@
 //! plain `cargo test --workspace` runs it although the `registry` binary carries the
 //! benchmarks only with `--features bench`.
 
-use std::path::Path;
-use std::process::Command;
-
-use clap::Parser;
-use registry_bench::BenchCommand;
 use serde_json::Value;
 
-/// `registry bench …`'s arguments.
-#[derive(Parser)]
-struct Bench {
-    #[command(subcommand)]
-    command: BenchCommand,
-}
+mod support;
 
 #[test]
 fn small_bench_compiles_exactly_the_affected_modules_also_across_a_compiler_change() {
-    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/registry-snapshot");
-    if !snapshot.join("package-sets").is_dir() {
-        eprintln!("skipped: no registry snapshot at {}", snapshot.display());
-        return;
-    }
-    // This test runs from target/<profile>/deps; the stand-in is built beside it.
-    let exe = std::env::current_exe().unwrap();
-    let target_dir = exe.parent().and_then(Path::parent).unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(["build", "-q", "-p", "purs-standin"]).status().unwrap();
-    assert!(status.success());
-    let standin = target_dir.join("purs-standin");
-    let dir = tempfile::tempdir().unwrap();
-    let json_path = dir.path().join("bench.json");
-    let bench = Bench::try_parse_from([
-        "bench".as_ref(),
-        "package-sets".as_ref(),
-        "--small".as_ref(),
-        "--snapshot".as_ref(),
-        snapshot.as_os_str(),
-        "--json".as_ref(),
-        json_path.as_os_str(),
-        "--purs".as_ref(),
-        standin.as_os_str(),
-    ] as [&std::ffi::OsStr; 9])
-    .unwrap();
-    if let Err(error) = registry_bench::run(&bench.command) {
-        panic!("bench failed: {error:#}");
-    }
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let Some(snapshot) = support::snapshot() else { return };
+    let doc = support::run_small("package-sets", &snapshot);
     check_window(&doc, "the newest window");
     assert_eq!(doc["window"]["end"], "80.3.1", "the default window ends at the newest set");
     let s = &doc["strategies"];

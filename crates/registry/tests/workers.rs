@@ -313,14 +313,7 @@ impl SharedStorage {
     fn attach(&self, data: &Path, cmd: &mut Command) {
         match self {
             SharedStorage::S3(server) => {
-                let config = server.config();
-                cmd.env("REGISTRY_STORAGE", "s3")
-                    .env("S3_BUCKET_URL", &config.endpoint)
-                    .env("S3_BUCKET", &config.bucket)
-                    .env("S3_REGION", &config.region)
-                    .env("S3_PATH_STYLE", "true")
-                    .env("SPACES_KEY", &config.access_key)
-                    .env("SPACES_SECRET", &config.secret_key);
+                cmd.envs(server.registry_env());
             }
             SharedStorage::Dir(dir) => {
                 std::fs::create_dir_all(dir).unwrap();

@@ -99,6 +99,21 @@ impl S3TestServer {
             virtual_hosted: false,
         }
     }
+
+    /// The settings a `registry` process reads to use this server for its storage
+    /// and build cache, as the README gives them.
+    pub fn registry_env(&self) -> [(&'static str, String); 7] {
+        let config = self.config();
+        [
+            ("REGISTRY_STORAGE", "s3".to_owned()),
+            ("S3_BUCKET_URL", config.endpoint),
+            ("S3_BUCKET", config.bucket),
+            ("S3_REGION", config.region),
+            ("S3_PATH_STYLE", "true".to_owned()),
+            ("SPACES_KEY", config.access_key),
+            ("SPACES_SECRET", config.secret_key),
+        ]
+    }
 }
 
 /// A throwaway Postgres cluster (Debian's `postgresql` package, installed by
