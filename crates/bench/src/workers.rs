@@ -232,16 +232,13 @@ async fn run_once(
         )?;
         chmod_x(&path)?;
     }
-    let remote = |repo: &str| central.join("git").join(repo).display().to_string();
     let common = |cmd: &mut Command, data: &Path| -> anyhow::Result<()> {
         cmd.arg("--data-dir")
             .arg(data)
             .arg("--compilers")
             .arg(&compilers)
             .env("DATABASE_URL", url)
-            .env("REGISTRY_REMOTE", remote("registry.git"))
-            .env("REGISTRY_INDEX_REMOTE", remote("registry-index.git"))
-            .env("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git"))
+            .envs(registry_test_support::remotes_env(&central))
             .env_remove("READONLY")
             .env_remove("REGISTRY_JOB_COMMANDS")
             .stdin(Stdio::null())

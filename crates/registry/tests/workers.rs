@@ -383,7 +383,6 @@ impl MatrixCluster {
         let data = root.join(format!("worker-{name}"));
         let init = std::process::Command::new(BIN).args(["init", "--data-dir"]).arg(&data).output().unwrap();
         assert!(init.status.success());
-        let remote = |repo: &str| self.central.join("git").join(repo).display().to_string();
         let log = root.join(format!("worker-{name}.log"));
         let mut cmd = Command::new(BIN);
         cmd.arg("worker")
@@ -393,9 +392,7 @@ impl MatrixCluster {
             .arg(&self.compilers)
             .env("DATABASE_URL", &self.url)
             .env("REGISTRY_WORKER_ID", name)
-            .env("REGISTRY_REMOTE", remote("registry.git"))
-            .env("REGISTRY_INDEX_REMOTE", remote("registry-index.git"))
-            .env("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git"))
+            .envs(registry_test_support::remotes_env(&self.central))
             .env_remove("READONLY")
             .env_remove("REGISTRY_JOB_COMMANDS")
             .env_remove("REGISTRY_STORAGE")

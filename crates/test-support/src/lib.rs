@@ -116,6 +116,17 @@ impl S3TestServer {
     }
 }
 
+/// The settings that point a `registry` process at the three git remotes, bare
+/// repositories under `<central>/git/`, shared by every worker of a test or benchmark.
+pub fn remotes_env(central: &std::path::Path) -> [(&'static str, String); 3] {
+    let remote = |repo: &str| central.join("git").join(repo).display().to_string();
+    [
+        ("REGISTRY_REMOTE", remote("registry.git")),
+        ("REGISTRY_INDEX_REMOTE", remote("registry-index.git")),
+        ("LEGACY_PACKAGE_SETS_REMOTE", remote("package-sets.git")),
+    ]
+}
+
 /// A throwaway Postgres cluster (Debian's `postgresql` package, installed by
 /// scripts/setup.sh) in a temporary directory, listening on a free loopback port with
 /// trust authentication; stopped (immediately, as a crash would) and deleted when dropped.
