@@ -71,10 +71,13 @@ pub struct RunFigures {
     pub speedup: f64,
     /// Jobs that did not succeed, or whose compiler is not in the metadata.
     pub lost: usize,
-    /// Metadata commits beyond one per job.
+    /// Results written more than once: commits naming a job beyond its first.
     pub duplicated: usize,
+    /// Metadata commits made (results finished together share one).
+    pub commits: usize,
     /// Pushes rejected because another worker pushed first, then re-applied.
     pub reapplied_pushes: usize,
+    /// Pushes made (commits and re-applied ones) per job.
     pub push_attempts_per_job: f64,
     /// Mean seconds per job compiling (install and build) and recording (read,
     /// commit, push).
@@ -93,6 +96,7 @@ impl RunFigures {
             "speedup": self.speedup,
             "lost": self.lost,
             "duplicated": self.duplicated,
+            "commits": self.commits,
             "reapplied_pushes": self.reapplied_pushes,
             "push_attempts_per_job": self.push_attempts_per_job,
             "compile_seconds_per_job": self.compile_seconds_per_job,
@@ -133,7 +137,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
         if args.s3 { "S3 (moto)" } else { "a shared directory" }
     );
     println!(
-        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>9} {:>10} {:>10} {:>10}",
+        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>7} {:>9} {:>10} {:>10} {:>10}",
         "workers",
         "jobs",
         "seconds",
@@ -141,6 +145,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
         "speedup",
         "lost",
         "dup",
+        "commits",
         "reapplied",
         "push/job",
         "compile/job",
@@ -161,7 +166,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             .map(|r| r.seconds);
         figures.speedup = base.map_or(1.0, |b| b / figures.seconds);
         println!(
-            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>9} {:>10.2} {:>10.2}s {:>9.2}s",
+            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>7} {:>9} {:>10.2} {:>10.2}s {:>9.2}s",
             if kill { format!("{n}-kill") } else { n.to_string() },
             figures.jobs,
             figures.seconds,
@@ -169,6 +174,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             figures.speedup,
             figures.lost,
             figures.duplicated,
+            figures.commits,
             figures.reapplied_pushes,
             figures.push_attempts_per_job,
             figures.compile_seconds_per_job,
@@ -366,6 +372,11 @@ async fn run_once(
         })
         .sum();
     let made = commits.saturating_sub(seeded);
+    let messages = git(&central.join("git/registry.git"), &["log", "--format=%B", "main"])?;
+    let duplicated: usize = jobs
+        .iter()
+        .map(|j| messages.matches(&format!("Job ID: {}\n", j.info.job_id)).count().saturating_sub(1))
+        .sum();
     let count = names.len() as f64;
     Ok(RunFigures {
         workers: n,
@@ -375,7 +386,8 @@ async fn run_once(
         jobs_per_second: count / seconds,
         speedup: 1.0,
         lost: (names.len() - recorded).max(failed),
-        duplicated: made.saturating_sub(names.len()),
+        duplicated,
+        commits: made,
         reapplied_pushes: reapplied,
         push_attempts_per_job: (made + reapplied) as f64 / count,
         compile_seconds_per_job: compile_ms as f64 / 1000.0 / count,

@@ -160,42 +160,126 @@ impl MatrixBuilder {
     /// Adds the job's compiler to the version's compilers and commits the metadata.
     /// Returns the metadata as it now is (READONLY adapters only log the write).
     pub async fn record(&self, env: &JobEnv, job: &MatrixJob) -> Result<Metadata, Failure> {
-        let id = job.id();
-        let mut metadata = read_metadata(env.registry.as_ref(), &job.name).await?.ok_or_else(|| {
-            Failure(format!(
-                "{id} compiled with {}, but the registry has no metadata for {} any more, so nothing was recorded.",
-                job.compiler, job.name
-            ))
-        })?;
-        let Some(published) = metadata.published.get_mut(&job.version) else {
-            return Err(Failure(format!(
-                "{id} compiled with {}, but it is no longer published (unpublished since the job was queued?), so \
-                 nothing was recorded.",
-                job.compiler
-            )));
-        };
-        if published.compilers.contains(&job.compiler) {
-            env.log().info(&format!(
-                "The metadata of {id} already lists compiler {}: nothing to write",
-                job.compiler
-            ));
-            return Ok(metadata);
-        }
-        published.add_compiler(job.compiler);
-        let listed = published.compilers.iter().map(Version::to_string).collect::<Vec<_>>().join(", ");
-        let message = commit::append_job_id(&commit::update_metadata(job.name.as_str()), Some(&env.job_id));
-        env.registry
-            .commit(&[FileChange::write(metadata_path(&job.name), metadata.to_pretty())], &message, env.log())
-            .await
-            .context(|| {
-                format!("Writing the metadata of {} to the {} failed", job.name, env.registry.describe())
-            })?;
-        env.log().info(&format!(
-            "Recorded that {id} compiles with {}: its compilers are now {listed}",
-            job.compiler
-        ));
-        Ok(metadata)
+        let this = RecordJob { job_id: env.job_id.clone(), job: job.clone() };
+        let mut recorded = self.record_all(env, std::slice::from_ref(&this)).await?;
+        let line = recorded.outcomes.pop().expect("one outcome per job")?;
+        env.log().info(&line);
+        Ok(recorded.metadata.remove(&job.name).expect("the metadata of a recorded job"))
     }
+
+    /// [`MatrixBuilder::record`] for several finished jobs (of this worker and others,
+    /// see the server's `matrix_records`) in one commit, so that many workers do not
+    /// queue behind the one registry repository with a push each. Each job gets its
+    /// own outcome: the line for its log, or why its result cannot be recorded (its
+    /// version was unpublished meanwhile). The caller holds every job's package lock.
+    /// `Err`: the commit failed, and nothing was recorded.
+    pub async fn record_all(&self, env: &JobEnv, jobs: &[RecordJob]) -> Result<RecordedBatch, Failure> {
+        let mut metadata: BTreeMap<PackageName, Metadata> = BTreeMap::new();
+        let mut changed: BTreeSet<PackageName> = BTreeSet::new();
+        let mut changed_jobs: Vec<&str> = Vec::new();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for RecordJob { job_id, job } in jobs {
+            if !metadata.contains_key(&job.name)
+                && let Some(read) = read_metadata(env.registry.as_ref(), &job.name).await?
+            {
+                metadata.insert(job.name.clone(), read);
+            }
+            let outcome = add_compiler(metadata.get_mut(&job.name), job);
+            if outcome == Ok(true) {
+                changed.insert(job.name.clone());
+                changed_jobs.extend(Some(job_id.as_str()).filter(|id| !id.is_empty()));
+            }
+            outcomes.push(outcome);
+        }
+        if !changed.is_empty() {
+            let files: Vec<FileChange> = changed
+                .iter()
+                .map(|name| FileChange::write(metadata_path(name), metadata[name].to_pretty()))
+                .collect();
+            let names: Vec<&str> = changed.iter().map(PackageName::as_str).collect();
+            let message = commit::update_metadata(&names.join(", "));
+            let message = match changed_jobs.as_slice() {
+                [] => message,
+                ids => format!(
+                    "{message}\n\n{}",
+                    ids.iter().map(|id| format!("Job ID: {id}")).collect::<Vec<_>>().join("\n")
+                ),
+            };
+            env.registry.commit(&files, &message, env.log()).await.context(|| {
+                format!(
+                    "Writing the metadata of {} to the {} failed",
+                    names.join(", "),
+                    env.registry.describe()
+                )
+            })?;
+        }
+        let outcomes = jobs
+            .iter()
+            .zip(outcomes)
+            .map(|(RecordJob { job, .. }, outcome)| {
+                let listed = metadata
+                    .get(&job.name)
+                    .and_then(|m| m.published.get(&job.version))
+                    .map(|p| p.compilers.iter().map(Version::to_string).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                outcome.map(|added| {
+                    if added {
+                        format!(
+                            "Recorded that {} compiles with {}: its compilers are now {listed}",
+                            job.id(),
+                            job.compiler
+                        )
+                    } else {
+                        format!(
+                            "The metadata of {} already lists compiler {}: nothing to write",
+                            job.id(),
+                            job.compiler
+                        )
+                    }
+                })
+            })
+            .collect();
+        Ok(RecordedBatch { outcomes, metadata })
+    }
+}
+
+/// A finished matrix job whose result is to be recorded, with the id its commit
+/// names (empty: none).
+#[derive(Debug, Clone)]
+pub struct RecordJob {
+    pub job_id: String,
+    pub job: MatrixJob,
+}
+
+/// What [`MatrixBuilder::record_all`] did.
+pub struct RecordedBatch {
+    /// Per job, in order: the line for its log, or why nothing was recorded for it.
+    pub outcomes: Vec<Result<String, Failure>>,
+    /// The metadata of each package involved, as it now is.
+    pub metadata: BTreeMap<PackageName, Metadata>,
+}
+
+/// Adds `job`'s compiler to its version in `metadata`: whether that changed anything.
+fn add_compiler(metadata: Option<&mut Metadata>, job: &MatrixJob) -> Result<bool, Failure> {
+    let id = job.id();
+    let Some(metadata) = metadata else {
+        return Err(Failure(format!(
+            "{id} compiled with {}, but the registry has no metadata for {} any more, so nothing was recorded.",
+            job.compiler, job.name
+        )));
+    };
+    let Some(published) = metadata.published.get_mut(&job.version) else {
+        return Err(Failure(format!(
+            "{id} compiled with {}, but it is no longer published (unpublished since the job was queued?), so \
+             nothing was recorded.",
+            job.compiler
+        )));
+    };
+    if published.compilers.contains(&job.compiler) {
+        return Ok(false);
+    }
+    published.add_compiler(job.compiler);
+    Ok(true)
 }
 
 /// The metadata entry of a package the job installs.

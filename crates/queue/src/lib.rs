@@ -203,4 +203,62 @@ pub trait JobStore: Send + Sync + 'static {
     async fn unlock_package(&self, _package: &PackageName, _job_id: &str) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Whether finished matrix jobs file their results here to be written to the
+    /// registry repository several in one commit ([`JobStore::file_matrix_record`]);
+    /// `false` (the default) where one process runs every matrix job, one at a time.
+    fn batches_matrix_records(&self) -> bool {
+        false
+    }
+
+    /// Files a matrix job's result, under this process's claim of the job, replacing
+    /// any earlier filing of the same job (a run before a crash).
+    async fn file_matrix_record(&self, _record: &MatrixRecord) -> Result<(), StoreError> {
+        Err(StoreError::Invalid("this store does not batch matrix results".into()))
+    }
+
+    /// If no other live claim holds the writer's lock, takes it for `job_id`'s claim
+    /// and returns the oldest pending results (at most `limit`) whose jobs' claims are
+    /// live; `None` while another worker writes. Released by
+    /// [`JobStore::settle_matrix_records`].
+    async fn take_matrix_records(
+        &self,
+        _job_id: &str,
+        _limit: usize,
+    ) -> Result<Option<Vec<MatrixRecord>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Files the outcome of each written result and releases the writer's lock held
+    /// for `job_id`.
+    async fn settle_matrix_records(
+        &self,
+        _job_id: &str,
+        _outcomes: &[(String, RecordOutcome)],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The outcome filed for `job_id`'s result, removing the filing once read; `None`
+    /// while it waits to be written.
+    async fn matrix_record_outcome(&self, _job_id: &str) -> Result<Option<RecordOutcome>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A finished matrix job's result: `package@version` compiles with `compiler`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixRecord {
+    pub job_id: String,
+    pub package: PackageName,
+    pub version: Version,
+    pub compiler: Version,
+}
+
+/// What became of a filed matrix result: written (or already there), with the line
+/// for the job's log, or not, with the job's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOutcome {
+    pub written: bool,
+    pub message: String,
 }

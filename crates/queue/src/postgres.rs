@@ -23,16 +23,25 @@ use async_trait::async_trait;
 use registry_core::job::{Job, JobType, LogLevel, LogLine};
 use registry_core::json::{self, Codec};
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
-use registry_core::{PackageName, Timestamp};
+use registry_core::{PackageName, Timestamp, Version};
 use tokio_postgres::{Client, GenericClient, NoTls, Row};
 
 use crate::rows::{
     JobRow, corrupt, decode_job_row, order_sql, parse_ts, payload_hash, signed_payload, table, ts_param,
 };
-use crate::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, ResetReport, StoreError};
+use crate::{
+    Enqueued, JobStore, JobsQuery, LogsQuery, MatrixRecord, NewJob, Order, PAGE_SIZE, RecordOutcome,
+    ResetReport, StoreError,
+};
 
-const MIGRATIONS: &[(&str, &str)] =
-    &[("20261205000000", include_str!("../migrations-postgres/20261205000000_create_job_queue_tables.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("20261205000000", include_str!("../migrations-postgres/20261205000000_create_job_queue_tables.sql")),
+    ("20261206000000", include_str!("../migrations-postgres/20261206000000_batch_matrix_records.sql")),
+];
+
+/// The `package_locks` row that makes one worker at a time the writer of the pending
+/// matrix results (not a package name: those never contain `*`).
+const MATRIX_WRITER_LOCK: &str = "*matrix-records*";
 
 /// Connections kept per process; more concurrent calls wait for one.
 const CONNECTIONS: usize = 4;
@@ -739,19 +748,7 @@ impl JobStore for PostgresStore {
         let claim =
             self.claim_of(job_id).ok_or_else(|| StoreError::LeaseLost { job_id: job_id.to_owned() })?;
         let conn = self.conn().await?;
-        // Taken when free, already ours, or held by a claim that is no longer live.
-        let taken = conn
-            .query_opt(
-                "INSERT INTO package_locks (packageName, holder) VALUES ($1, $2) \
-                 ON CONFLICT (packageName) DO UPDATE SET holder = excluded.holder \
-                 WHERE package_locks.holder = excluded.holder OR NOT EXISTS (\
-                   SELECT 1 FROM job_info j WHERE j.claimToken = package_locks.holder \
-                   AND j.finishedAt IS NULL AND j.leaseExpires > clock_timestamp()) \
-                 RETURNING holder",
-                &[&package.as_str(), &claim],
-            )
-            .await?;
-        Ok(taken.is_some())
+        take_lock(&*conn, package.as_str(), &claim).await
     }
 
     async fn unlock_package(&self, package: &PackageName, job_id: &str) -> Result<(), StoreError> {
@@ -764,4 +761,137 @@ impl JobStore for PostgresStore {
         .await?;
         Ok(())
     }
+
+    fn batches_matrix_records(&self) -> bool {
+        true
+    }
+
+    async fn file_matrix_record(&self, record: &MatrixRecord) -> Result<(), StoreError> {
+        let lost = || StoreError::LeaseLost { job_id: record.job_id.clone() };
+        let claim = self.claim_of(&record.job_id).ok_or_else(lost)?;
+        let conn = self.conn().await?;
+        let filed = conn
+            .execute(
+                "INSERT INTO matrix_records (jobId, holder, packageName, packageVersion, compilerVersion) \
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (\
+                   SELECT 1 FROM job_info j WHERE j.jobId = $1 AND j.claimToken = $2 \
+                   AND j.finishedAt IS NULL AND j.leaseExpires > clock_timestamp()) \
+                 ON CONFLICT (jobId) DO UPDATE SET holder = excluded.holder, packageName = excluded.packageName, \
+                   packageVersion = excluded.packageVersion, compilerVersion = excluded.compilerVersion, \
+                   filedAt = clock_timestamp(), written = NULL, outcome = NULL",
+                &[
+                    &record.job_id,
+                    &claim,
+                    &record.package.as_str(),
+                    &record.version.to_string(),
+                    &record.compiler.to_string(),
+                ],
+            )
+            .await?;
+        if filed == 0 {
+            return Err(lost());
+        }
+        Ok(())
+    }
+
+    async fn take_matrix_records(
+        &self,
+        job_id: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<MatrixRecord>>, StoreError> {
+        let claim =
+            self.claim_of(job_id).ok_or_else(|| StoreError::LeaseLost { job_id: job_id.to_owned() })?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        if !take_lock(&tx, MATRIX_WRITER_LOCK, &claim).await? {
+            return Ok(None);
+        }
+        // Filings whose run ended or lost its claim go: a run again files anew.
+        tx.execute(
+            "DELETE FROM matrix_records r WHERE r.outcome IS NULL AND NOT EXISTS (\
+               SELECT 1 FROM job_info j WHERE j.jobId = r.jobId AND j.claimToken = r.holder \
+               AND j.finishedAt IS NULL AND j.leaseExpires > clock_timestamp())",
+            &[],
+        )
+        .await?;
+        let rows = tx
+            .query(
+                "SELECT jobId, packageName, packageVersion, compilerVersion FROM matrix_records \
+                 WHERE outcome IS NULL ORDER BY filedAt, jobId LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await?;
+        tx.commit().await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let job_id: String = row.get(0);
+            let package = PackageName::parse(row.get::<_, &str>(1))
+                .map_err(|e| corrupt(&job_id, "matrix_records.packageName", e))?;
+            let version = Version::parse(row.get::<_, &str>(2))
+                .map_err(|e| corrupt(&job_id, "matrix_records.packageVersion", e))?;
+            let compiler = Version::parse(row.get::<_, &str>(3))
+                .map_err(|e| corrupt(&job_id, "matrix_records.compilerVersion", e))?;
+            records.push(MatrixRecord { job_id, package, version, compiler });
+        }
+        Ok(Some(records))
+    }
+
+    async fn settle_matrix_records(
+        &self,
+        job_id: &str,
+        outcomes: &[(String, RecordOutcome)],
+    ) -> Result<(), StoreError> {
+        let claim =
+            self.claim_of(job_id).ok_or_else(|| StoreError::LeaseLost { job_id: job_id.to_owned() })?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        for (record, outcome) in outcomes {
+            tx.execute(
+                "UPDATE matrix_records SET written = $2, outcome = $3 WHERE jobId = $1",
+                &[record, &outcome.written, &outcome.message],
+            )
+            .await?;
+        }
+        tx.execute(
+            "DELETE FROM package_locks WHERE packageName = $1 AND holder = $2",
+            &[&MATRIX_WRITER_LOCK, &claim],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn matrix_record_outcome(&self, job_id: &str) -> Result<Option<RecordOutcome>, StoreError> {
+        let claim =
+            self.claim_of(job_id).ok_or_else(|| StoreError::LeaseLost { job_id: job_id.to_owned() })?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt(
+                "DELETE FROM matrix_records WHERE jobId = $1 AND holder = $2 AND outcome IS NOT NULL \
+                 RETURNING written, outcome",
+                &[&job_id, &claim],
+            )
+            .await?;
+        Ok(row.map(|row| RecordOutcome {
+            written: row.get::<_, Option<bool>>(0).unwrap_or(false),
+            message: row.get(1),
+        }))
+    }
+}
+
+/// Takes the `package_locks` row `name` for `claim` when it is free, already the
+/// claim's, or held by a claim that is no longer live.
+async fn take_lock(conn: &impl GenericClient, name: &str, claim: &str) -> Result<bool, StoreError> {
+    let taken = conn
+        .query_opt(
+            "INSERT INTO package_locks (packageName, holder) VALUES ($1, $2) \
+             ON CONFLICT (packageName) DO UPDATE SET holder = excluded.holder \
+             WHERE package_locks.holder = excluded.holder OR NOT EXISTS (\
+               SELECT 1 FROM job_info j WHERE j.claimToken = package_locks.holder \
+               AND j.finishedAt IS NULL AND j.leaseExpires > clock_timestamp()) \
+             RETURNING holder",
+            &[&name, &claim],
+        )
+        .await?;
+    Ok(taken.is_some())
 }

@@ -8,7 +8,10 @@ use registry_core::job::{JobType, LogLevel, LogLine};
 use registry_core::json::Codec;
 use registry_core::operation::{PackageSetUpdateRequest, PublishData};
 use registry_core::{PackageName, Timestamp, Version};
-use registry_queue::{JobStore, LogsQuery, NewJob, Order, PostgresOptions, PostgresStore, StoreError};
+use registry_queue::{
+    JobStore, LogsQuery, MatrixRecord, NewJob, Order, PostgresOptions, PostgresStore, RecordOutcome,
+    StoreError,
+};
 use registry_test_support::PostgresTestServer;
 use serde_json::json;
 
@@ -141,6 +144,69 @@ async fn package_locks_are_shared_and_lapse_with_their_holders_lease() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert!(b.try_lock_package(&aff, &waiting).await.unwrap(), "the holder's lease expired");
     assert!(matches!(a.try_lock_package(&aff, &held).await, Ok(false) | Err(StoreError::LeaseLost { .. })));
+}
+
+fn record_of(job_id: &str, name: &str) -> MatrixRecord {
+    MatrixRecord {
+        job_id: job_id.to_owned(),
+        package: PackageName::parse(name).unwrap(),
+        version: Version::new(1, 0, 0),
+        compiler: Version::new(0, 15, 15),
+    }
+}
+
+#[tokio::test]
+async fn matrix_results_are_written_by_one_writer_at_a_time_and_each_job_reads_its_outcome_once() {
+    let Some(server) = PostgresTestServer::start() else { return };
+    let url = server.new_database("registry");
+    let (a, b, c) = (worker(&url, "a", 30).await, worker(&url, "b", 30).await, worker(&url, "c", 1).await);
+    for (i, name) in ["aff", "prelude", "effect"].iter().enumerate() {
+        a.enqueue(matrix(name, 15), ts(i as i64)).await.unwrap();
+    }
+    let claim = |store: PostgresStore| async move {
+        store.claim_next(&[JobType::Matrix], ts(10)).await.unwrap().unwrap().info.job_id
+    };
+    let (ja, jb, jc) = (claim(a.clone()).await, claim(b.clone()).await, claim(c.clone()).await);
+    a.file_matrix_record(&record_of(&ja, "aff")).await.unwrap();
+    b.file_matrix_record(&record_of(&jb, "prelude")).await.unwrap();
+    c.file_matrix_record(&record_of(&jc, "effect")).await.unwrap();
+    assert!(a.matrix_record_outcome(&ja).await.unwrap().is_none(), "not written yet");
+
+    // `a` becomes the writer and gets every pending result; `b` must wait.
+    let batch = a.take_matrix_records(&ja, 64).await.unwrap().expect("the writer's lock is free");
+    let ids: Vec<&str> = batch.iter().map(|r| r.job_id.as_str()).collect();
+    assert_eq!(ids, [ja.as_str(), jb.as_str(), jc.as_str()], "oldest first");
+    assert_eq!(batch[1], record_of(&jb, "prelude"));
+    assert!(b.take_matrix_records(&jb, 64).await.unwrap().is_none(), "a writes");
+    let outcome = |written, message: &str| RecordOutcome { written, message: message.to_owned() };
+    a.settle_matrix_records(
+        &ja,
+        &[(ja.clone(), outcome(true, "ok a")), (jb.clone(), outcome(false, "gone"))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.matrix_record_outcome(&jb).await.unwrap(), Some(outcome(false, "gone")));
+    assert_eq!(b.matrix_record_outcome(&jb).await.unwrap(), None, "read once");
+    assert_eq!(a.matrix_record_outcome(&ja).await.unwrap(), Some(outcome(true, "ok a")));
+
+    // The lock is free again; `c`'s result is still pending, until `c`'s lease lapses:
+    // then it is left out (its job runs again elsewhere and files anew).
+    let pending = b.take_matrix_records(&jb, 64).await.unwrap().expect("released by settling");
+    assert_eq!(pending, [record_of(&jc, "effect")]);
+    b.settle_matrix_records(&jb, &[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(b.take_matrix_records(&jb, 64).await.unwrap(), Some(vec![]), "c's claim lapsed");
+    assert!(matches!(
+        c.file_matrix_record(&record_of(&jc, "effect")).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+
+    // A writer whose lease lapsed loses the writer's lock to the next one.
+    let d = worker(&url, "d", 30).await;
+    let jd = d.claim_next(&[JobType::Matrix], ts(20)).await.unwrap().unwrap().info.job_id;
+    assert_eq!(jd, jc, "c's job is claimed again");
+    assert!(matches!(b.take_matrix_records(&jb, 64).await, Ok(Some(_))), "b holds the lock again");
+    assert!(d.take_matrix_records(&jd, 64).await.unwrap().is_none(), "b's claim is live");
 }
 
 #[tokio::test]

@@ -115,6 +115,16 @@ impl JobHandler for HoldingPackageLock {
             Some(name) => Some(self.locks.lock_for_job(name, ctx).await),
             None => None,
         };
+        if ctx.store.shares_package_locks() {
+            // Another worker may have written the metadata since this worker's copy of
+            // the registry was last fetched; writing back a stale copy would undo that.
+            ctx.adapters.registry.refresh().await.map_err(|err| {
+                JobFailure(format!(
+                    "Reading the latest state of the {} failed, so nothing was changed: {err}",
+                    ctx.adapters.registry.describe()
+                ))
+            })?;
+        }
         self.inner.run(ctx).await
     }
 }

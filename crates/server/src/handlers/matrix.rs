@@ -11,6 +11,7 @@ use registry_jobs::follow_ups::enqueue_follow_ups;
 use registry_jobs::matrix::{MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix};
 use registry_queue::JobStore;
 
+use super::matrix_records::record_with_others;
 use crate::job_context::{Adapters, JobContext, JobFailure, JobHandler};
 use crate::job_queue::StoreQueue;
 use crate::package_locks::PackageLocks;
@@ -41,7 +42,11 @@ impl JobHandler for MatrixHandler {
         self.builder.compile(&env, &job).await?;
         {
             let _only_writer = self.locks.lock_for_job(&job.name, ctx).await;
-            self.builder.record(&env, &job).await?;
+            if ctx.store.batches_matrix_records() {
+                record_with_others(ctx, &env, &self.builder, &job).await?;
+            } else {
+                self.builder.record(&env, &job).await?;
+            }
         }
         let compilers = env.compilers.installed_versions();
         enqueue_follow_ups(
