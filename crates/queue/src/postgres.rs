@@ -23,13 +23,16 @@ use async_trait::async_trait;
 use registry_core::job::{Job, JobType, LogLevel, LogLine};
 use registry_core::json::{self, Codec};
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
-use registry_core::{PackageName, Timestamp};
+use registry_core::{PackageName, Timestamp, Version};
 use tokio_postgres::{Client, GenericClient, NoTls, Row};
 
 use crate::rows::{
     JobRow, corrupt, decode_job_row, order_sql, parse_ts, payload_hash, signed_payload, table, ts_param,
 };
-use crate::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, ResetReport, StoreError};
+use crate::{
+    Enqueued, JobStore, JobsQuery, LogsQuery, MATRIX_PROGRESS_SELECT, MatrixProgress, NewJob, Order,
+    PAGE_SIZE, ResetReport, StoreError,
+};
 
 const MIGRATIONS: &[(&str, &str)] =
     &[("20261205000000", include_str!("../migrations-postgres/20261205000000_create_job_queue_tables.sql"))];
@@ -705,6 +708,13 @@ impl JobStore for PostgresStore {
             counts.insert(kind, n as usize);
         }
         Ok(counts)
+    }
+
+    async fn matrix_progress(&self, compiler: &Version) -> Result<MatrixProgress, StoreError> {
+        let conn = self.conn().await?;
+        let row = conn.query_one(&format!("{MATRIX_PROGRESS_SELECT}$1"), &[&compiler.to_string()]).await?;
+        let n = |i: usize| row.get::<_, i64>(i) as usize;
+        Ok(MatrixProgress { succeeded: n(0), failed: n(1), pending: n(2), running: n(3) })
     }
 
     fn lease(&self) -> Option<Duration> {
