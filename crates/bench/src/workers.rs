@@ -12,6 +12,12 @@
 //! the bench counts them and times, from the jobs' own logs, compiling against
 //! recording (reading, committing and pushing the metadata).
 //!
+//! While each flood runs, a client polls the API process one request at a time, as
+//! spago and the dashboard do: `GET /api/v1/jobs` (pending and running jobs) and
+//! `GET /api/v1/jobs/{id}` of a running job from that list, with `--poll-every-ms`
+//! between rounds; the bench reports how many answers it got and their p50 and p99
+//! latency, so a flood that made the API slow would show.
+//!
 //! A 2-core machine cannot show N real compilers scaling, so the compiler is the
 //! stand-in behind a wrapper that sleeps `--module-delay-ms` per compiled module (off
 //! the CPU), as a real compiler's cost would keep a worker busy.
@@ -19,6 +25,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -52,6 +60,9 @@ pub struct BenchArgs {
     /// The stand-in compiler (default: `purs-standin` beside this binary).
     #[arg(long)]
     pub standin: Option<PathBuf>,
+    /// Pause between two rounds of API polls during the flood (0: back to back).
+    #[arg(long, default_value_t = 50)]
+    pub poll_every_ms: u64,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -83,6 +94,8 @@ pub struct RunFigures {
     /// commit, push).
     pub compile_seconds_per_job: f64,
     pub record_seconds_per_job: f64,
+    /// The API's answers to the poller during the flood.
+    pub polls: Polls,
 }
 
 impl RunFigures {
@@ -101,6 +114,13 @@ impl RunFigures {
             "push_attempts_per_job": self.push_attempts_per_job,
             "compile_seconds_per_job": self.compile_seconds_per_job,
             "record_seconds_per_job": self.record_seconds_per_job,
+            "poll_errors": self.polls.errors,
+            "list_polls": self.polls.list_ms.len(),
+            "list_p50_ms": percentile(&self.polls.list_ms, 0.50),
+            "list_p99_ms": percentile(&self.polls.list_ms, 0.99),
+            "job_polls": self.polls.job_ms.len(),
+            "job_p50_ms": percentile(&self.polls.job_ms, 0.50),
+            "job_p99_ms": percentile(&self.polls.job_ms, 0.99),
         })
     }
 }
@@ -137,7 +157,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
         if args.s3 { "S3 (moto)" } else { "a shared directory" }
     );
     println!(
-        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>7} {:>9} {:>10} {:>10} {:>10}",
+        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>7} {:>9} {:>10} {:>11} {:>10} {:>6} {:>13} {:>13}",
         "workers",
         "jobs",
         "seconds",
@@ -149,7 +169,10 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
         "reapplied",
         "push/job",
         "compile/job",
-        "record/job"
+        "record/job",
+        "polls",
+        "list p50/p99",
+        "job p50/p99"
     );
     let mut runs: Vec<RunFigures> = Vec::new();
     let most = args.workers.iter().copied().max().unwrap_or(1);
@@ -165,8 +188,12 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             .find(|r| r.workers == 1 && !r.killed_worker)
             .map(|r| r.seconds);
         figures.speedup = base.map_or(1.0, |b| b / figures.seconds);
+        let latency = |ms: &[f64]| match (percentile(ms, 0.50), percentile(ms, 0.99)) {
+            (Some(p50), Some(p99)) => format!("{p50:.1}/{p99:.1}ms"),
+            _ => "-".to_owned(),
+        };
         println!(
-            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>7} {:>9} {:>10.2} {:>10.2}s {:>9.2}s",
+            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>7} {:>9} {:>10.2} {:>10.2}s {:>9.2}s {:>6} {:>13} {:>13}",
             if kill { format!("{n}-kill") } else { n.to_string() },
             figures.jobs,
             figures.seconds,
@@ -178,8 +205,14 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             figures.reapplied_pushes,
             figures.push_attempts_per_job,
             figures.compile_seconds_per_job,
-            figures.record_seconds_per_job
+            figures.record_seconds_per_job,
+            figures.polls.list_ms.len() + figures.polls.job_ms.len(),
+            latency(&figures.polls.list_ms),
+            latency(&figures.polls.job_ms)
         );
+        if figures.polls.errors > 0 {
+            println!("        ({} polls of the API failed or were not answered 200)", figures.polls.errors);
+        }
         runs.push(figures);
     }
     if let Some(path) = &args.json {
@@ -187,6 +220,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             "jobs": args.jobs,
             "module_delay_ms": args.module_delay_ms,
             "storage": if args.s3 { "s3" } else { "directory" },
+            "poll_every_ms": args.poll_every_ms,
             "runs": runs.iter().filter(|r| !r.killed_worker).map(RunFigures::to_json).collect::<Vec<_>>(),
             "killed_worker_run": runs.iter().find(|r| r.killed_worker).map(RunFigures::to_json),
         });
@@ -269,7 +303,8 @@ async fn run_once(
     api.args(["serve", "--no-executor", "--host", "127.0.0.1", "--port", "0"]);
     common(&mut api, &api_data)?;
     let mut api = api.stdout(Stdio::piped()).stderr(std::fs::File::create(root.join("api.log"))?).spawn()?;
-    wait_for_line(&mut api, "Listening on ", &root.join("api.log")).await?;
+    let listening = wait_for_line(&mut api, "Listening on ", &root.join("api.log")).await?;
+    let api_url = listening.trim_start_matches("Listening on ").trim().to_owned();
 
     let store = PostgresStore::connect(url, PostgresOptions::default()).await?;
     let compiler = Version::new(0, 15, 15);
@@ -298,6 +333,7 @@ async fn run_once(
         workers.push((child, log));
     }
 
+    let poller = Poller::start(api_url, Duration::from_millis(args.poll_every_ms))?;
     let started = Instant::now();
     let mut killed = false;
     let limit = Duration::from_secs(120 + args.jobs as u64 * (5 + args.module_delay_ms * 8 / 1000));
@@ -320,6 +356,7 @@ async fn run_once(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let polls = poller.finish().await;
     for (child, _) in &workers {
         terminate(child);
     }
@@ -392,7 +429,105 @@ async fn run_once(
         push_attempts_per_job: (made + reapplied) as f64 / count,
         compile_seconds_per_job: compile_ms as f64 / 1000.0 / count,
         record_seconds_per_job: record_ms as f64 / 1000.0 / count,
+        polls,
     })
+}
+
+/// Latencies of the API's answers to the poller, in milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Polls {
+    /// `GET /api/v1/jobs`.
+    pub list_ms: Vec<f64>,
+    /// `GET /api/v1/jobs/{id}` of a running job.
+    pub job_ms: Vec<f64>,
+    /// Requests that failed or were not answered 200 (not in the latencies).
+    pub errors: usize,
+}
+
+/// A client polling the API in the background, one request at a time, until
+/// [`Poller::finish`]; dropped early (the bench failed), it stops at once.
+struct Poller {
+    stop: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<Polls>>,
+}
+
+impl Poller {
+    fn start(base: String, pause: Duration) -> anyhow::Result<Poller> {
+        registry_adapters::install_tls_provider();
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(poll(client, base, pause, stop.clone()));
+        Ok(Poller { stop, task: Some(task) })
+    }
+
+    async fn finish(mut self) -> Polls {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_default(),
+            None => Polls::default(),
+        }
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+async fn poll(client: reqwest::Client, base: String, pause: Duration, stop: Arc<AtomicBool>) -> Polls {
+    let mut polls = Polls::default();
+    while !stop.load(Ordering::SeqCst) {
+        let running = match timed_get(&client, &format!("{base}/api/v1/jobs")).await {
+            Some((ms, body)) => {
+                polls.list_ms.push(ms);
+                running_job(&body)
+            }
+            None => {
+                polls.errors += 1;
+                None
+            }
+        };
+        if let Some(id) = running {
+            match timed_get(&client, &format!("{base}/api/v1/jobs/{id}?level=INFO")).await {
+                Some((ms, _)) => polls.job_ms.push(ms),
+                None => polls.errors += 1,
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+    polls
+}
+
+/// One GET answered 200: its latency in milliseconds (the whole body read) and body.
+async fn timed_get(client: &reqwest::Client, url: &str) -> Option<(f64, Vec<u8>)> {
+    let start = Instant::now();
+    let response = client.get(url).send().await.ok()?;
+    if response.status() != reqwest::StatusCode::OK {
+        return None;
+    }
+    let body = response.bytes().await.ok()?;
+    Some((start.elapsed().as_secs_f64() * 1000.0, body.to_vec()))
+}
+
+/// The id of the first started, unfinished job of a `GET /api/v1/jobs` answer.
+fn running_job(body: &[u8]) -> Option<String> {
+    let jobs: serde_json::Value = serde_json::from_slice(body).ok()?;
+    jobs.as_array()?
+        .iter()
+        .find(|j| j.get("startedAt").is_some() && j.get("finishedAt").is_none())
+        .and_then(|j| j["jobId"].as_str())
+        .map(str::to_owned)
+}
+
+/// The nearest-rank percentile `p` (0–1) of `values`; `None` when there are none.
+fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
 }
 
 /// Every job of the store, paging through its answers of at most `PAGE_SIZE` jobs.
@@ -517,22 +652,24 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-async fn wait_for_line(child: &mut Child, prefix: &str, log: &Path) -> anyhow::Result<()> {
+/// Waits for the first line of `child`'s standard output that starts with `prefix`
+/// and answers it.
+async fn wait_for_line(child: &mut Child, prefix: &str, log: &Path) -> anyhow::Result<String> {
     let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
     let found = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
             if line.starts_with(prefix) {
-                return true;
+                return Some(line);
             }
         }
-        false
+        None
     })
     .await;
-    if !found.unwrap_or(false) {
+    let Some(line) = found.ok().flatten() else {
         bail!("the API process did not start: {}", tail(log));
-    }
+    };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(())
+    Ok(line)
 }
 
 /// SIGTERM, as an operator stops a process (the workspace forbids `unsafe`, so no libc).
@@ -557,4 +694,26 @@ fn tail(log: &Path) -> String {
 fn now() -> Timestamp {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     Timestamp::from_unix_millis(ms as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<f64> = (1..=200).rev().map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.50), Some(100.0));
+        assert_eq!(percentile(&values, 0.99), Some(198.0));
+        assert_eq!(percentile(&[7.0], 0.99), Some(7.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn the_job_polled_is_a_running_one() {
+        let list =
+            br#"[{"jobId":"a","createdAt":"x"},{"jobId":"b","startedAt":"x"},{"jobId":"c","startedAt":"x"}]"#;
+        assert_eq!(running_job(list).as_deref(), Some("b"));
+        assert_eq!(running_job(br#"[{"jobId":"a"}]"#), None);
+    }
 }

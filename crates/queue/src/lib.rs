@@ -89,6 +89,41 @@ pub struct LogsQuery {
 /// (upstream's limits; clients page through logs by advancing `since`).
 pub const PAGE_SIZE: usize = 100;
 
+/// How far the matrix jobs of one compiler have got, for the progress line a matrix
+/// job logs when it finishes (a new compiler's flood).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MatrixProgress {
+    pub succeeded: usize,
+    pub failed: usize,
+    /// Queued, not started.
+    pub pending: usize,
+    /// Started, not finished.
+    pub running: usize,
+}
+
+impl MatrixProgress {
+    pub fn done(&self) -> usize {
+        self.succeeded + self.failed
+    }
+
+    /// Every matrix job of the compiler the queue holds, whatever its state.
+    pub fn queued(&self) -> usize {
+        self.done() + self.pending + self.running
+    }
+}
+
+/// One query for both stores' `matrix_progress` (`$1`/`?1`: the compiler). There is
+/// no index on `compilerVersion` alone: the count reads every job of the compiler
+/// anyway, and with 8 compilers of 5,500 jobs each one scan took 5.2 ms on SQLite
+/// (3.5 ms with such an index) and 8.8 ms on Postgres (7.2 ms, its join with
+/// `job_info` dominating), once per finished matrix job.
+pub(crate) const MATRIX_PROGRESS_SELECT: &str = "SELECT \
+     count(*) FILTER (WHERE j.finishedAt IS NOT NULL AND j.success = 1), \
+     count(*) FILTER (WHERE j.finishedAt IS NOT NULL AND j.success = 0), \
+     count(*) FILTER (WHERE j.finishedAt IS NULL AND j.startedAt IS NULL), \
+     count(*) FILTER (WHERE j.finishedAt IS NULL AND j.startedAt IS NOT NULL) \
+     FROM matrix_jobs m JOIN job_info j ON j.jobId = m.jobId WHERE m.compilerVersion = ";
+
 /// What start-up recovery did with jobs that were running when the server died.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResetReport {
@@ -173,6 +208,9 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Counts of pending and running jobs per kind, for start-up messages and health.
     async fn pending_counts(&self) -> Result<BTreeMap<JobType, usize>, StoreError>;
+
+    /// The matrix jobs of `compiler` by state, in one query.
+    async fn matrix_progress(&self, compiler: &Version) -> Result<MatrixProgress, StoreError>;
 
     /// How long a claim lasts unless renewed; `None` (the default) when a claim lasts
     /// until the job ends (one process owns the queue, and start-up recovery resets

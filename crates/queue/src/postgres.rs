@@ -30,8 +30,8 @@ use crate::rows::{
     JobRow, corrupt, decode_job_row, order_sql, parse_ts, payload_hash, signed_payload, table, ts_param,
 };
 use crate::{
-    Enqueued, JobStore, JobsQuery, LogsQuery, MatrixRecord, NewJob, Order, PAGE_SIZE, RecordOutcome,
-    ResetReport, StoreError,
+    Enqueued, JobStore, JobsQuery, LogsQuery, MATRIX_PROGRESS_SELECT, MatrixProgress, MatrixRecord, NewJob,
+    Order, PAGE_SIZE, RecordOutcome, ResetReport, StoreError,
 };
 
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -714,6 +714,13 @@ impl JobStore for PostgresStore {
             counts.insert(kind, n as usize);
         }
         Ok(counts)
+    }
+
+    async fn matrix_progress(&self, compiler: &Version) -> Result<MatrixProgress, StoreError> {
+        let conn = self.conn().await?;
+        let row = conn.query_one(&format!("{MATRIX_PROGRESS_SELECT}$1"), &[&compiler.to_string()]).await?;
+        let n = |i: usize| row.get::<_, i64>(i) as usize;
+        Ok(MatrixProgress { succeeded: n(0), failed: n(1), pending: n(2), running: n(3) })
     }
 
     fn lease(&self) -> Option<Duration> {

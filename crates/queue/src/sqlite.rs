@@ -10,17 +10,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use registry_core::Timestamp;
 use registry_core::job::{Job, JobDetails, JobInfo, JobType, LogLevel, LogLine};
 use registry_core::json::{self, Codec};
 use registry_core::operation::{AuthenticatedData, AuthenticatedOperation};
+use registry_core::{Timestamp, Version};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::BTreeMap;
 
 use crate::rows::{
     JobRow, corrupt, decode_job_row, order_sql, parse_ts, payload_hash, signed_payload, table, ts_param,
 };
-use crate::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, ResetReport, StoreError};
+use crate::{
+    Enqueued, JobStore, JobsQuery, LogsQuery, MATRIX_PROGRESS_SELECT, MatrixProgress, NewJob, Order,
+    PAGE_SIZE, ResetReport, StoreError,
+};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reader connections; reads beyond this many wait for a free one instead of
@@ -573,6 +576,21 @@ impl JobStore for SqliteStore {
                     .query_row([], |r| r.get(0))?;
                 counts.insert(kind, n as usize);
             }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn matrix_progress(&self, compiler: &Version) -> Result<MatrixProgress, StoreError> {
+        let compiler = compiler.to_string();
+        self.read(move |conn| {
+            let counts = conn.prepare_cached(&format!("{MATRIX_PROGRESS_SELECT}?1"))?.query_row(
+                params![compiler],
+                |r| {
+                    let n = |i: usize| r.get::<_, i64>(i).map(|n| n as usize);
+                    Ok(MatrixProgress { succeeded: n(0)?, failed: n(1)?, pending: n(2)?, running: n(3)? })
+                },
+            )?;
             Ok(counts)
         })
         .await

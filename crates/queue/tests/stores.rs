@@ -9,7 +9,8 @@ use registry_core::json::Codec;
 use registry_core::operation::{AuthenticatedData, PackageSetUpdateRequest, PublishData};
 use registry_core::{PackageName, Timestamp, Version};
 use registry_queue::{
-    JobStore, JobsQuery, LogsQuery, NewJob, Order, PAGE_SIZE, PostgresOptions, PostgresStore, SqliteStore,
+    JobStore, JobsQuery, LogsQuery, MatrixProgress, NewJob, Order, PAGE_SIZE, PostgresOptions, PostgresStore,
+    SqliteStore,
 };
 use registry_test_support::PostgresTestServer;
 use serde_json::json;
@@ -59,6 +60,7 @@ on_both_stores!(
     log_queries_filter_by_level_and_window_and_page,
     job_lists_filter_by_window_completion_and_order,
     a_used_signature_cannot_be_used_again,
+    matrix_progress_counts_one_compilers_jobs_by_state,
 );
 
 fn publish(name: &str, version: &str) -> NewJob {
@@ -83,10 +85,14 @@ fn package_set(raw: &str) -> NewJob {
 }
 
 fn matrix(name: &str) -> NewJob {
+    matrix_with(name, Version::new(0, 15, 15))
+}
+
+fn matrix_with(name: &str, compiler: Version) -> NewJob {
     NewJob::Matrix {
         package_name: PackageName::parse(name).unwrap(),
         package_version: Version::new(1, 0, 0),
-        compiler_version: Version::new(0, 15, 15),
+        compiler_version: compiler,
         build_plan: BTreeMap::from([(PackageName::parse("prelude").unwrap(), Version::new(6, 0, 1))]),
     }
 }
@@ -170,6 +176,37 @@ async fn claims_follow_priority_then_fifo_within_the_given_kinds(store: &dyn Job
     assert!(matches!(first_b.details, JobDetails::Matrix { .. }));
     assert_eq!(store.claim_next(&lane_b, ts(12)).await.unwrap().unwrap().info.job_id, set.job_id);
     assert!(store.claim_next(&lane_b, ts(13)).await.unwrap().is_none());
+}
+
+async fn matrix_progress_counts_one_compilers_jobs_by_state(store: &dyn JobStore) {
+    let (old, new) = (Version::new(0, 15, 15), Version::new(0, 15, 16));
+    assert_eq!(store.matrix_progress(&new).await.unwrap(), MatrixProgress::default());
+    // Two jobs of the old compiler first: claimed and finished like the others, but
+    // not counted for the new one; nor is a publish job.
+    let mut ids = Vec::new();
+    for (i, name) in ["a", "b"].iter().enumerate() {
+        ids.push(store.enqueue(matrix_with(name, old), ts(i as i64)).await.unwrap().job_id);
+    }
+    for (i, name) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+        ids.push(store.enqueue(matrix_with(name, new), ts(10 + i as i64)).await.unwrap().job_id);
+    }
+    store.enqueue(publish("aff", "1.0.0"), ts(20)).await.unwrap();
+    let lane = [JobType::Matrix, JobType::Publish];
+    for _ in 0..6 {
+        store.claim_next(&lane, ts(30)).await.unwrap().unwrap();
+    }
+    // Old: a succeeded, b failed. New: a, b succeeded, c failed, d running, e and f pending.
+    for (id, success) in [(0, true), (1, false), (2, true), (3, true), (4, false)] {
+        store.finish(&ids[id], success, ts(40)).await.unwrap();
+    }
+    let progress = store.matrix_progress(&new).await.unwrap();
+    assert_eq!(progress, MatrixProgress { succeeded: 2, failed: 1, pending: 2, running: 1 });
+    assert_eq!((progress.done(), progress.queued()), (3, 6));
+    assert_eq!(
+        store.matrix_progress(&old).await.unwrap(),
+        MatrixProgress { succeeded: 1, failed: 1, pending: 0, running: 0 }
+    );
+    assert_eq!(store.matrix_progress(&Version::new(0, 15, 17)).await.unwrap(), MatrixProgress::default());
 }
 
 async fn interrupted_jobs_are_reset_then_quarantined_on_the_third_crash(store: &dyn JobStore) {

@@ -342,6 +342,22 @@ async fn a_new_compiler_found_at_start_up_walks_the_registry_once() {
         let expected = if job["packageName"] == "effect" { json!({"prelude": "1.0.0"}) } else { json!({}) };
         assert_eq!(job["payload"], expected, "{job}");
     }
+    // Each job ends saying how far the flood has got, itself counted as done: console
+    // and prelude were queued at start-up in that order, effect once prelude succeeded.
+    for (name, done, queued, waiting) in [("console", 1, 2, 1), ("prelude", 2, 3, 1), ("effect", 3, 3, 0)] {
+        let job = jobs.iter().find(|j| j["packageName"] == name).unwrap();
+        let lines = messages(&server.job(job["jobId"].as_str().unwrap()).await);
+        let progress: Vec<&String> =
+            lines.iter().filter(|m| m.starts_with("Compiler 0.15.15 matrix: ")).collect();
+        assert_eq!(
+            progress,
+            [&format!(
+                "Compiler 0.15.15 matrix: {done} of {queued} jobs queued so far are done ({done} succeeded, 0 \
+                 failed), {waiting} waiting or running"
+            )],
+            "{name}: {lines:#?}"
+        );
+    }
     assert!(server.log().contains("New compiler found: 0.15.15"), "{}", server.log());
     for name in ["prelude", "console", "effect"] {
         assert_eq!(seeded.compilers_of(name), json!(["0.15.14", "0.15.15"]), "{name}");

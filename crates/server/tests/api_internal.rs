@@ -7,10 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use registry_core::Timestamp;
 use registry_core::job::{Job, JobType, LogLine};
 use registry_core::operation::AuthenticatedData;
-use registry_queue::{Enqueued, JobStore, JobsQuery, LogsQuery, NewJob, ResetReport, StoreError};
+use registry_core::{Timestamp, Version};
+use registry_queue::{
+    Enqueued, JobStore, JobsQuery, LogsQuery, MatrixProgress, NewJob, ResetReport, StoreError,
+};
 use registry_server::api::{ApiState, NoTrustedKey, router};
 use registry_server::executor::Wakers;
 use tower::ServiceExt;
@@ -51,6 +53,9 @@ impl JobStore for BrokenStore {
         Err(broken())
     }
     async fn pending_counts(&self) -> Result<BTreeMap<JobType, usize>, StoreError> {
+        Err(broken())
+    }
+    async fn matrix_progress(&self, _: &Version) -> Result<MatrixProgress, StoreError> {
         Err(broken())
     }
 }

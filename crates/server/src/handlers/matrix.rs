@@ -56,6 +56,7 @@ impl JobHandler for MatrixHandler {
             env.log(),
         )
         .await;
+        super::matrix_progress::log_matrix_progress(ctx, job.compiler).await;
         Ok(())
     }
 }

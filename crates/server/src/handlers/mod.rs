@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod matrix;
+pub mod matrix_progress;
 pub mod matrix_records;
 pub mod package;
 pub mod package_set;
