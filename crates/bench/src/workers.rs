@@ -95,6 +95,9 @@ pub struct RunFigures {
     pub compile_seconds_per_job: f64,
     pub record_seconds_per_job: f64,
     /// The API's answers to the poller during the flood.
+    /// The share of the machine's CPU time (all cores) that was busy during the flood,
+    /// whoever used it.
+    pub cpu_busy: Option<f64>,
     pub polls: Polls,
 }
 
@@ -110,6 +113,7 @@ impl RunFigures {
             "lost": self.lost,
             "duplicated": self.duplicated,
             "commits": self.commits,
+            "machine_cpu_busy": self.cpu_busy,
             "reapplied_pushes": self.reapplied_pushes,
             "push_attempts_per_job": self.push_attempts_per_job,
             "compile_seconds_per_job": self.compile_seconds_per_job,
@@ -146,18 +150,88 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(run_all(args, &standin))
 }
 
+/// Where each run's empty database comes from.
+enum Databases {
+    /// A throwaway cluster the bench started (Debian's binaries), gone when it ends.
+    Own(PostgresTestServer),
+    /// The server `DATABASE_URL` names: each run creates (after dropping any earlier
+    /// one) `registry_bench_<run>_<workers>` there, and leaves it for inspection.
+    Given(String),
+}
+
+impl Databases {
+    fn from_env() -> anyhow::Result<Self> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                    bail!(
+                        "DATABASE_URL must be a postgres:// URL for the bench (got {url:?}); unset it to let the bench start its own cluster"
+                    );
+                }
+                Ok(Self::Given(url))
+            }
+            _ => match PostgresTestServer::start() {
+                Some(server) => Ok(Self::Own(server)),
+                None => bail!(
+                    "the bench needs Postgres: set DATABASE_URL=postgres://… to a server where it may create databases, or install Debian's postgresql package (scripts/setup.sh does)"
+                ),
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Own(_) => "a throwaway Postgres cluster".to_owned(),
+            Self::Given(_) => "databases on the DATABASE_URL server".to_owned(),
+        }
+    }
+
+    async fn fresh(&self, run: usize, workers: usize) -> anyhow::Result<String> {
+        match self {
+            Self::Own(server) => Ok(server.new_database(&format!("bench_{run}_{workers}"))),
+            Self::Given(url) => {
+                let name = format!("registry_bench_{run}_{workers}");
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .context("connecting to the DATABASE_URL server")?;
+                let driver = tokio::spawn(connection);
+                for sql in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
+                    client.batch_execute(&sql).await.with_context(|| {
+                        format!("{sql} (the DATABASE_URL user needs the right to create databases)")
+                    })?;
+                }
+                drop(client);
+                let _ = driver.await;
+                Ok(with_database(url, &name))
+            }
+        }
+    }
+}
+
+/// `url` (`postgres://user@host:port/db?options`) naming database `name` instead.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
 async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
-    let Some(postgres) = PostgresTestServer::start() else {
-        bail!("the bench needs Postgres (Debian's postgresql package; scripts/setup.sh installs it)");
-    };
+    let databases = Databases::from_env()?;
     println!(
-        "matrix flood of {} jobs, {} ms per compiled module, storage {}",
+        "matrix flood of {} jobs, {} ms per compiled module, storage {}, {}",
         args.jobs,
         args.module_delay_ms,
-        if args.s3 { "S3 (moto)" } else { "a shared directory" }
+        if args.s3 { "S3 (moto)" } else { "a shared directory" },
+        databases.describe()
     );
     println!(
-        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>7} {:>9} {:>10} {:>11} {:>10} {:>6} {:>13} {:>13}",
+        "{:>7} {:>5} {:>8} {:>7} {:>7} {:>5} {:>5} {:>7} {:>9} {:>10} {:>11} {:>10} {:>5} {:>6} {:>13} {:>13}",
         "workers",
         "jobs",
         "seconds",
@@ -170,6 +244,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
         "push/job",
         "compile/job",
         "record/job",
+        "cpu",
         "polls",
         "list p50/p99",
         "job p50/p99"
@@ -180,7 +255,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
     for (i, (n, kill)) in
         args.workers.iter().map(|&n| (n, false)).chain(killed_run.map(|n| (n, true))).enumerate()
     {
-        let url = postgres.new_database(&format!("bench_{i}_{n}"));
+        let url = databases.fresh(i, n).await?;
         let mut figures = run_once(args, standin, &url, n, kill).await?;
         let base = runs
             .iter()
@@ -193,7 +268,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             _ => "-".to_owned(),
         };
         println!(
-            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>7} {:>9} {:>10.2} {:>10.2}s {:>9.2}s {:>6} {:>13} {:>13}",
+            "{:>7} {:>5} {:>8.1} {:>7.2} {:>7.2} {:>5} {:>5} {:>7} {:>9} {:>10.2} {:>10.2}s {:>9.2}s {:>5} {:>6} {:>13} {:>13}",
             if kill { format!("{n}-kill") } else { n.to_string() },
             figures.jobs,
             figures.seconds,
@@ -206,6 +281,7 @@ async fn run_all(args: &BenchArgs, standin: &Path) -> anyhow::Result<()> {
             figures.push_attempts_per_job,
             figures.compile_seconds_per_job,
             figures.record_seconds_per_job,
+            figures.cpu_busy.map_or("-".to_owned(), |busy| format!("{:.0}%", busy * 100.0)),
             figures.polls.list_ms.len() + figures.polls.job_ms.len(),
             latency(&figures.polls.list_ms),
             latency(&figures.polls.job_ms)
@@ -334,6 +410,7 @@ async fn run_once(
     }
 
     let poller = Poller::start(api_url, Duration::from_millis(args.poll_every_ms))?;
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let mut killed = false;
     let limit = Duration::from_secs(120 + args.jobs as u64 * (5 + args.module_delay_ms * 8 / 1000));
@@ -356,6 +433,9 @@ async fn run_once(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu_busy = cpu_before
+        .zip(cpu_ticks())
+        .and_then(|((b0, t0), (b1, t1))| (t1 > t0).then(|| b1.saturating_sub(b0) as f64 / (t1 - t0) as f64));
     let polls = poller.finish().await;
     for (child, _) in &workers {
         terminate(child);
@@ -429,8 +509,27 @@ async fn run_once(
         push_attempts_per_job: (made + reapplied) as f64 / count,
         compile_seconds_per_job: compile_ms as f64 / 1000.0 / count,
         record_seconds_per_job: record_ms as f64 / 1000.0 / count,
+        cpu_busy,
         polls,
     })
+}
+
+/// The machine's busy and total CPU time so far, in ticks over all cores, from
+/// `/proc/stat` (`None` where there is none): whether a run was limited by the cores
+/// rather than by the workers or the repository.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().sum();
+    // idle and iowait
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
 }
 
 /// Latencies of the API's answers to the poller, in milliseconds.
@@ -715,5 +814,16 @@ mod tests {
             br#"[{"jobId":"a","createdAt":"x"},{"jobId":"b","startedAt":"x"},{"jobId":"c","startedAt":"x"}]"#;
         assert_eq!(running_job(list).as_deref(), Some("b"));
         assert_eq!(running_job(br#"[{"jobId":"a"}]"#), None);
+    }
+
+    #[test]
+    fn a_run_database_replaces_only_the_url_path() {
+        assert_eq!(with_database("postgres://u:p@h:5432/main", "r_1"), "postgres://u:p@h:5432/r_1");
+        assert_eq!(
+            with_database("postgresql://h/main?sslmode=disable", "r_1"),
+            "postgresql://h/r_1?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "r_1"), "postgres://h:5432/r_1");
+        assert_eq!(with_database("postgres://h?x=1", "r_1"), "postgres://h/r_1?x=1");
     }
 }
