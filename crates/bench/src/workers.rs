@@ -42,10 +42,10 @@ use tokio::process::{Child, Command};
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// The numbers of workers to drain the flood with, one run each.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub workers: Vec<usize>,
     /// Matrix jobs in the flood (one per generated package).
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = 96)]
     pub jobs: usize,
     /// Off-CPU time the compiler spends per compiled module (a real compiler's cost).
     #[arg(long, default_value_t = 200)]
