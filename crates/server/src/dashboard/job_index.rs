@@ -61,7 +61,7 @@ impl JobRow {
         }
     }
 
-    fn from_job(job: &registry_core::job::Job) -> JobRow {
+    pub fn from_job(job: &registry_core::job::Job) -> JobRow {
         let (package, version, compiler) = match &job.details {
             JobDetails::Publish { package_name, package_version, payload } => {
                 (Some(package_name.clone()), Some(*package_version), payload.compiler)

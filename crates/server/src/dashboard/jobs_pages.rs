@@ -379,7 +379,10 @@ pub async fn job_page(
         }
     };
     let now = registry_settings::now();
-    let row = {
+    // The state comes from the job just read, not from the jobs index, which may be
+    // a moment behind (on a shared database it is re-read at most once a second).
+    let row = JobRow::from_job(&job);
+    let reason = if row.status() == Status::Failed {
         let mut index = match dashboard.jobs().await {
             Ok(index) => index,
             Err(e) => {
@@ -390,37 +393,23 @@ pub async fn job_page(
                 );
             }
         };
-        let row = index.get(&id).cloned();
-        match row {
-            Some(row) => {
-                let reason = if row.status() == Status::Failed {
-                    Some(index.reason(dashboard.store.as_ref(), &id).await)
-                } else {
-                    None
-                };
-                Some((row, reason))
-            }
-            None => None,
-        }
+        Some(index.reason(dashboard.store.as_ref(), &id).await)
+    } else {
+        None
     };
     let mut body = String::new();
     let _ = write!(body, "<p><a href=\"/\">← All jobs</a></p><h1>{}</h1>", Esc(&job.details.describe()));
     body.push_str("<dl class=\"facts\">");
     let _ = write!(body, "<dt>Job id</dt><dd><code>{}</code></dd>", Esc(&job.info.job_id));
     let _ = write!(body, "<dt>Type</dt><dd>{}</dd>", job.details.job_type().as_str());
-    if let Some((row, reason)) = &row {
-        let _ = write!(
-            body,
-            "<dt>State</dt><dd id=\"job-state\">{}</dd>",
-            status_badge(row, now, reason.as_deref())
-        );
-        if let Some(package) = &row.package {
-            let _ = write!(
-                body,
-                "<dt>Package</dt><dd><a href=\"/packages/{0}\">{0}</a></dd>",
-                Esc(package.as_str())
-            );
-        }
+    let _ = write!(
+        body,
+        "<dt>State</dt><dd id=\"job-state\">{}</dd>",
+        status_badge(&row, now, reason.as_deref())
+    );
+    if let Some(package) = &row.package {
+        let _ =
+            write!(body, "<dt>Package</dt><dd><a href=\"/packages/{0}\">{0}</a></dd>", Esc(package.as_str()));
     }
     let _ = write!(body, "<dt>Created</dt><dd>{}</dd>", when(job.info.created_at));
     if let Some(s) = job.info.started_at {
