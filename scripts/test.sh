@@ -9,9 +9,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # themselves are the registry-bench crate, checked and tested above and below).
 cargo clippy -p registry --features bench --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# The registry's HTTP suites again, every server on the Postgres store (a cluster the
-# tests start themselves; issue #13: the API suite passes against Postgres too).
+# The registry's HTTP suites and the server's in-process suites again, every store on
+# Postgres (a cluster the tests start themselves; issue #13: the API suite passes
+# against Postgres too).
 REGISTRY_TEST_DATABASE=postgres cargo test --locked -p registry \
   --test api --test docs_repair --test executor --test hardening --test hung_compiler \
   --test matrix --test package_set_daily --test package_set_update --test publish \
   --test publish_crash --test transfer
+REGISTRY_TEST_DATABASE=postgres cargo test --locked -p registry-server \
+  --test api_internal --test dashboard --test new_compiler --test package_set --test readonly

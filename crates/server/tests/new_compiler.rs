@@ -1,15 +1,16 @@
 //! The start-up check for a new compiler against a seeded registry (git
-//! repositories made by `init`) and the SQLite queue: it queues exactly the
+//! repositories made by `init`) and the job queue (SQLite, or Postgres with REGISTRY_TEST_DATABASE=postgres): it queues exactly the
 //! indexed versions without dependencies, once, however often the server starts.
 
+mod support;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use registry_core::job::{JobDetails, JobType};
 use registry_core::json::Codec;
 use registry_core::manifest_index::entry_path;
 use registry_core::{Manifest, Metadata, PackageName, Timestamp, Version};
-use registry_queue::{JobStore, JobsQuery, Order, SqliteStore};
+use registry_queue::{JobStore, JobsQuery, Order};
 use registry_server::app::build_adapters;
 use registry_server::config::defaults_for;
 use registry_server::handlers::matrix::enqueue_new_compiler_jobs;
@@ -92,7 +93,7 @@ async fn check(verified: &[&str], installed: &[&str], starts: usize) -> (Vec<usi
     registry_server::init::init(&data, Some(&dir.path().join("seed"))).unwrap();
     let settings = defaults_for(&data);
     let adapters = build_adapters(&settings).unwrap();
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&settings.layout().database()).unwrap());
+    let store = support::job_store(&settings).await;
     let installed: Vec<Version> = installed.iter().map(|v| Version::parse(v).unwrap()).collect();
     let mut added = Vec::new();
     for _ in 0..starts {

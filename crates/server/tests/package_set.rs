@@ -2,6 +2,8 @@
 //! index, package sets, tarballs made with registry-tarball from generated sources),
 //! the stand-in compiler, a committed `package-sets/<version>.json`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use registry_core::job::{Job, JobType, LogLevel};
 use registry_core::json::Codec;
 use registry_core::operation::{PackageSetUpdateData, PackageSetUpdateRequest, PublishData};
 use registry_core::{Manifest, PackageName, PackageSet, Timestamp, Version};
-use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
+use registry_queue::{JobStore, LogsQuery, NewJob, Order};
 use registry_server::app::{build_adapters, build_handlers};
 use registry_server::config::defaults_for;
 use registry_server::executor::{Executor, Handlers, ShutdownTrigger, Wakers, shutdown_pair};
@@ -76,9 +78,9 @@ struct Running {
 }
 
 impl Running {
-    fn start(settings: &registry_server::config::Settings, handlers: Handlers) -> Running {
+    async fn start(settings: &registry_server::config::Settings, handlers: Handlers) -> Running {
         let layout = settings.layout();
-        let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
+        let store = support::job_store(settings).await;
         let executor = Arc::new(Executor {
             store: store.clone(),
             handlers,
@@ -151,7 +153,7 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
         ..PackageSetHandler::default()
     };
     handlers.extend(set_handler(slow));
-    let running = Running::start(&settings, handlers);
+    let running = Running::start(&settings, handlers).await;
     let id = running.submit_set(r#"{"packages":{"alpha":"2.0.0","beta":"1.1.0"}}"#).await;
 
     // While the package-set job compiles, a publish must start within 1 s.
@@ -263,7 +265,7 @@ async fn a_set_that_cannot_be_mirrored_fails_the_job_but_stays_released() {
 async fn run_set_job(settings: &registry_server::config::Settings, bin: &Path, raw: &str) -> Job {
     let mut settings = settings.clone();
     settings.compilers = Some(bin.to_path_buf());
-    let running = Running::start(&settings, set_handler(PackageSetHandler::default()));
+    let running = Running::start(&settings, set_handler(PackageSetHandler::default())).await;
     let id = running.submit_set(raw).await;
     let job = wait_finished(&running.store, &id, Duration::from_secs(60)).await;
     running.stop().await;

@@ -3,6 +3,8 @@
 //! requests stay unchanged, and every skipped write is a NOTICE in the job's log.
 //! The same job without READONLY changes all three, so the checks can fail.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use registry_core::job::{Job, JobType, LogLevel};
 use registry_core::json::Codec;
 use registry_core::operation::PublishData;
 use registry_core::{PackageName, Timestamp, Version};
-use registry_queue::{JobStore, LogsQuery, NewJob, Order, SqliteStore};
+use registry_queue::{LogsQuery, NewJob, Order};
 use registry_server::app::build_adapters;
 use registry_server::config::defaults_for;
 use registry_server::executor::{Executor, Handlers, Wakers, shutdown_pair};
@@ -116,7 +118,7 @@ async fn run_job(readonly: bool) -> (World, World, Job) {
     };
     let before = world();
 
-    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&layout.database()).unwrap());
+    let store = support::job_store(&settings).await;
     let mut handlers: Handlers = HashMap::new();
     handlers.insert(JobType::Publish, Arc::new(WriteEverywhere));
     let executor = Arc::new(Executor {

@@ -282,6 +282,23 @@ impl PostgresTestServer {
     }
 }
 
+/// With `REGISTRY_TEST_DATABASE=postgres`, the database a test's registry in `data`
+/// uses: one per data directory (so a restarted server finds its jobs) in a cluster
+/// shared by the test process, so suites run unchanged against the Postgres store.
+/// `None` otherwise: the registry keeps its embedded SQLite database.
+pub fn test_database_url(data: &std::path::Path) -> Option<String> {
+    if std::env::var("REGISTRY_TEST_DATABASE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let server = PostgresTestServer::shared().expect(
+        "REGISTRY_TEST_DATABASE=postgres, but no Postgres cluster could start (see the SKIPPED line)",
+    );
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    Some(server.database(&format!("t{:016x}", hasher.finish())))
+}
+
 fn command_as(user: Option<&str>, program: &std::path::Path) -> Command {
     match user {
         Some(user) => {

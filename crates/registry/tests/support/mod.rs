@@ -114,21 +114,7 @@ impl Registry {
     }
 }
 
-/// With `REGISTRY_TEST_DATABASE=postgres`, servers use a Postgres database (one per
-/// data directory, so a restarted server finds its jobs) in a cluster shared by the
-/// test process: the suites run unchanged against the Postgres store.
-pub fn test_database_url(data: &Path) -> Option<String> {
-    if std::env::var("REGISTRY_TEST_DATABASE").as_deref() != Ok("postgres") {
-        return None;
-    }
-    let server = registry_test_support::PostgresTestServer::shared().expect(
-        "REGISTRY_TEST_DATABASE=postgres, but no Postgres cluster could start (see the SKIPPED line)",
-    );
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    data.hash(&mut hasher);
-    Some(server.database(&format!("t{:016x}", hasher.finish())))
-}
+pub use registry_test_support::test_database_url;
 
 pub struct Server {
     child: Option<Child>,
