@@ -28,7 +28,7 @@ use registry_core::metadata::PublishedMetadata;
 use registry_core::package_set_batch::PackageMap;
 use registry_core::solver::{ManifestDeps, MatrixSolverResult};
 use registry_core::{ManifestIndex, Metadata, PackageName, Timestamp, Version};
-use registry_jobs::builds::{OnDisk, build_packages};
+use registry_jobs::builds::{BuildPlace, OnDisk, build_packages};
 use registry_jobs::matrix::MatrixView;
 use registry_settings::Adapters;
 use registry_workload::{load_snapshot, shared_snapshot};
@@ -77,6 +77,8 @@ pub(crate) struct Strategy {
     pub wall_seconds: f64,
     pub cache_hits: usize,
     pub cache_misses: usize,
+    /// Packages a matrix job found built in the directory kept across matrix jobs.
+    pub kept: usize,
     /// Jobs that did not compile (none expected: generated sources compile).
     pub failed: Vec<String>,
 }
@@ -99,6 +101,7 @@ impl Strategy {
             "total_seconds": self.total_seconds(),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "kept": self.kept,
             "failed": self.failed,
         })
     }
@@ -417,16 +420,19 @@ pub(crate) fn flood(
                 version,
             })
             .collect();
+        let job_size = on_disk.len();
         let report = runtime
-            .block_on(build_packages(&env, &env.purs(None), new, on_disk))
+            .block_on(build_packages(&env, &env.purs(None), new, on_disk, BuildPlace::KeptForMatrixJobs))
             .map_err(|f| anyhow!(f.0))?
             .map_err(|e| anyhow!("{} with {new}: {e}", id(&job.name, job.version)))?;
         std::fs::remove_dir_all(&work)?;
-        let compiled_packages = report.packages_installed - report.packages_restored;
+        let compiled_packages = report.packages_compiled;
         ours.modules_compiled += report.modules_compiled;
         ours.compiler_invocations += usize::from(report.compiled);
         ours.cache_hits += report.packages_restored;
         ours.cache_misses += compiled_packages;
+        // Trusted where the previous matrix build left them: neither restored nor compiled.
+        ours.kept += job_size - report.packages_restored - compiled_packages;
         if !report.outcome.is_ok() {
             ours.failed.push(id(&job.name, job.version));
         }
@@ -468,7 +474,7 @@ fn print_flood(f: &Flood) {
     println!("minimum      modules compiled {:>8} (each version's own modules once)", f.own_modules);
     for (name, s) in [("upstream", &f.upstream), ("ours", &f.ours)] {
         println!(
-            "{name:<12} jobs {:>4}  compiler invocations {:>4}  modules compiled {:>8}  planning {:>7.3} s  wall {:>9.2} s  total {:>9.2} s  cache hits {:>6}  misses {:>5}{}",
+            "{name:<12} jobs {:>4}  compiler invocations {:>4}  modules compiled {:>8}  planning {:>7.3} s  wall {:>9.2} s  total {:>9.2} s  cache hits {:>6}  misses {:>5}  kept {:>6}{}",
             s.jobs,
             s.compiler_invocations,
             s.modules_compiled,
@@ -477,6 +483,7 @@ fn print_flood(f: &Flood) {
             s.total_seconds(),
             s.cache_hits,
             s.cache_misses,
+            s.kept,
             if s.jobs_run < s.jobs {
                 format!("  (wall extrapolated from {} sampled jobs)", s.jobs_run)
             } else {
@@ -612,8 +619,10 @@ mod tests {
         assert!(f.rebuilt.is_empty(), "{:?}", f.rebuilt);
         assert_eq!(f.ours.compiler_invocations, 6);
         assert_eq!(f.ours.cache_misses, 6, "each version compiled once");
-        // Plans: left, right 1; top 3; chain 4; tail 5 — each restored.
-        assert_eq!(f.ours.cache_hits, 1 + 1 + 3 + 4 + 5);
+        // Plans: left, right 1; top 3; chain 4; tail 5 — each restored from the cache
+        // or found built in the directory kept across matrix jobs.
+        assert_eq!(f.ours.cache_hits + f.ours.kept, 1 + 1 + 3 + 4 + 5);
+        assert!(f.ours.kept > 0, "the kept directory serves later jobs: {f:?}");
         assert!(f.ours.failed.is_empty() && f.upstream.failed.is_empty(), "{f:?}");
         assert!(f.upstream.modules_compiled > f.ours.modules_compiled, "{f:?}");
         assert_eq!(f.upstream.jobs_run, 6);

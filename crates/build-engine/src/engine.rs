@@ -60,6 +60,8 @@ pub struct BuildReport {
     pub modules_compiled: usize,
     pub packages_installed: usize,
     pub packages_restored: usize,
+    /// Packages handed to the compiler (neither trusted in the directory nor restored).
+    pub packages_compiled: usize,
     pub bytes_restored: u64,
 }
 
@@ -400,6 +402,7 @@ impl Engine {
             modules_compiled: 0,
             packages_installed: missing.len(),
             packages_restored: restored,
+            packages_compiled: 0,
             bytes_restored: self.stats.bytes_restored - before.bytes_restored,
         };
         if untrusted.is_empty() && !has_duplicate_modules(&self.state) {
@@ -412,6 +415,7 @@ impl Engine {
         let externs_before = self.externs_mtimes();
         self.stats.compiles += 1;
         report.compiled = true;
+        report.packages_compiled = untrusted.len();
         let result = self.observed_purs().compile(
             Some(self.compiler),
             Some(self.dir.clone()),

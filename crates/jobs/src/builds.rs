@@ -4,11 +4,16 @@
 //! The job hands over packages already on disk and checked — dependencies unpacked
 //! from tarballs verified against their metadata, and for a publish exactly what
 //! ships — with the hash that identifies each (the published tarball's). The engine
-//! runs in a directory inside the job's work directory (so jobs never wait on each
-//! other's working directories) over the shared build cache in the job's storage
-//! adapter: a package whose build key is cached is restored instead of compiled,
-//! whatever compiled is stored under its key for every later job on any worker, and
-//! READONLY's storage keeps new results out of the real one.
+//! runs over the shared build cache in the job's storage adapter: a package whose
+//! build key is cached is restored instead of compiled, whatever compiled is stored
+//! under its key for every later job on any worker, and READONLY's storage keeps new
+//! results out of the real one.
+//!
+//! A publish builds in a directory inside its work directory. Matrix jobs build in
+//! one directory kept across jobs ([`matrix_build_root`], one matrix job at a time
+//! holds it): the packages a flood's plans share (prelude, effect, …) stay installed
+//! and compiled there, trusted only while their build keys match, as a package set's
+//! working directory is; a matrix job that finds it held builds in its own directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +68,48 @@ pub fn engine_root(env: &JobEnv) -> PathBuf {
     env.work_dir.join("build")
 }
 
+/// The engine's directory kept across matrix jobs, beside the package sets' ones.
+pub fn matrix_build_root(env: &JobEnv) -> PathBuf {
+    env.build_root.join("matrix")
+}
+
+/// Where [`build_packages`] runs the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildPlace {
+    /// A fresh directory inside the job's work directory.
+    JobDir,
+    /// [`matrix_build_root`], if no other build holds it; else the job's directory.
+    KeptForMatrixJobs,
+}
+
+/// The directory to build in, and the lock that keeps it ours while the build runs.
+fn build_dir(env: &JobEnv, place: BuildPlace) -> (PathBuf, Option<std::fs::File>) {
+    if place == BuildPlace::JobDir {
+        return (engine_root(env), None);
+    }
+    let root = matrix_build_root(env);
+    let taken = std::fs::create_dir_all(&root).and_then(|()| {
+        std::fs::File::options().create(true).truncate(false).write(true).open(root.join("matrix.lock"))
+    });
+    match taken.map(|file| file.try_lock().map(|()| file)) {
+        Ok(Ok(lock)) => (root, Some(lock)),
+        Ok(Err(std::fs::TryLockError::WouldBlock)) => {
+            env.log().info(&format!(
+                "Another matrix build holds {}; this job builds in its own directory",
+                root.display()
+            ));
+            (engine_root(env), None)
+        }
+        Ok(Err(std::fs::TryLockError::Error(e))) | Err(e) => {
+            env.log().warn(&format!(
+                "The matrix jobs' build directory {} cannot be used ({e}); this job builds in its own directory",
+                root.display()
+            ));
+            (engine_root(env), None)
+        }
+    }
+}
+
 /// Builds `packages` with `compiler`. The outer error is a crash of the build task;
 /// the inner one an [`EngineError`] (missing compiler, unusable directory) for the
 /// caller to word. Compilation errors are in the report's outcome and errors. The
@@ -72,6 +119,7 @@ pub async fn build_packages(
     purs: &Purs,
     compiler: Version,
     packages: Vec<OnDisk>,
+    place: BuildPlace,
 ) -> Result<Result<BuildReport, EngineError>, Failure> {
     let manifests: Vec<&Manifest> = packages.iter().filter_map(|p| p.manifest.as_ref()).collect();
     let index = ManifestIndex::maximal(IncludeRanges::IgnoreRanges, manifests).1;
@@ -81,8 +129,9 @@ pub async fn build_packages(
     let log = env.log.clone();
     let cache: Arc<dyn BuildCache> =
         Arc::new(StorageCache::new(env.storage.clone(), tokio::runtime::Handle::current(), log.clone()));
-    let (root, purs) = (engine_root(env), purs.clone());
+    let ((root, lock), purs) = (build_dir(env, place), purs.clone());
     registry_adapters::process::blocking(move || {
+        let _held = lock;
         let events: EventFn = Arc::new(move |e: &BuildEvent| match e.log_line() {
             Some(line) if e.is_warning() => log.warn(&line),
             Some(line) => log.info(&line),
@@ -107,8 +156,11 @@ pub fn shown_file(
     own: Option<&str>,
     prefix: &str,
 ) -> String {
-    let dir = format!("{}/", engine_root(env).join(format!("purs-{compiler}")).display());
-    let rel = filename.strip_prefix(&dir).unwrap_or(filename);
+    let dir = |root: PathBuf| format!("{}/", root.join(format!("purs-{compiler}")).display());
+    let rel = [engine_root(env), matrix_build_root(env)]
+        .into_iter()
+        .find_map(|root| filename.strip_prefix(&dir(root)))
+        .unwrap_or(filename);
     let Some(rest) = rel.strip_prefix("packages/") else { return rel.to_owned() };
     let Some((package, file)) = rest.split_once('/') else { return rel.to_owned() };
     let Some((name, version)) = package.rsplit_once('@') else { return rel.to_owned() };

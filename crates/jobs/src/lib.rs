@@ -57,7 +57,8 @@ pub struct JobEnv {
     /// The installed compilers (`purs-X_Y_Z` binaries): the registry's supported ones.
     pub compilers: CompilerLocator,
     /// Kept across jobs: the package-set build engine's working directories (one per
-    /// compiler) and its update lock. Publish and matrix jobs build in `work_dir`.
+    /// compiler) and its update lock, and under `matrix/` the matrix jobs' ones
+    /// (`builds::matrix_build_root`). Publish jobs build in `work_dir`.
     pub build_root: PathBuf,
     /// Empty at the start of the run; the caller removes it afterwards.
     pub work_dir: PathBuf,

@@ -31,7 +31,7 @@ use registry_core::metadata::PublishedMetadata;
 use registry_core::solver::MatrixSolverResult;
 use registry_core::{Metadata, PackageName, Version, commit};
 
-use crate::builds::{OnDisk, build_packages, shown_file};
+use crate::builds::{BuildPlace, OnDisk, build_packages, shown_file};
 pub use crate::matrix_plan::{MatrixIndex, MatrixView};
 use crate::publish::Published;
 use crate::registry::{all_manifests, metadata_path, read_entry, read_metadata};
@@ -113,7 +113,15 @@ impl MatrixBuilder {
         ));
 
         let unchanged = format!("The metadata of {id} is unchanged.");
-        let report = match build_packages(env, &env.purs(self.compile_timeout), compiler, on_disk).await? {
+        let report = match build_packages(
+            env,
+            &env.purs(self.compile_timeout),
+            compiler,
+            on_disk,
+            BuildPlace::KeptForMatrixJobs,
+        )
+        .await?
+        {
             Ok(report) => report,
             Err(EngineError::Compiler(CompilerFailure::MissingCompiler)) => {
                 return Err(Failure(format!(

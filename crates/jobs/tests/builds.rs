@@ -123,19 +123,42 @@ async fn a_matrix_job_whose_plan_is_built_compiles_only_its_package_and_a_failur
 
     let (env, _) = reg.job_env();
     let report = builder.compile(&env, &job("alpha", "0.15.14", &[])).await.unwrap();
-    assert_eq!((report.modules_compiled, report.packages_restored), (modules(&alpha), 0));
+    assert_eq!((report.modules_compiled, report.packages_compiled), (modules(&alpha), 1));
 
     // beta's plan (alpha) is built with 0.15.14: only beta compiles.
     let (env, log) = reg.job_env();
     let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
-    assert_eq!((report.modules_compiled, report.packages_restored), (modules(&beta), 1));
+    assert_eq!((report.modules_compiled, report.packages_compiled), (modules(&beta), 1));
     assert!(log.lines().iter().any(|(_, m)| m == &format!("Compiled {} modules", modules(&beta))));
 
-    // The same job again: everything is restored, the compiler does not run.
+    // The same job again: everything is built already, the compiler does not run.
+    let (env, _) = reg.job_env();
+    let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
+    assert!(!report.compiled, "{report:?}");
+    assert_eq!((report.modules_compiled, report.packages_compiled), (0, 0));
+
+    // On a worker whose kept directory is gone (another machine), both come from
+    // the build cache instead.
+    std::fs::remove_dir_all(reg.root().join("builds/matrix")).unwrap();
     let (env, _) = reg.job_env();
     let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
     assert!(!report.compiled, "{report:?}");
     assert_eq!((report.modules_compiled, report.packages_restored), (0, 2));
+
+    // While another build holds the kept directory (a job that outlived its timeout),
+    // a job builds in its own directory, from the cache, and says so.
+    let lock =
+        std::fs::File::options().write(true).open(reg.root().join("builds/matrix/matrix.lock")).unwrap();
+    lock.lock().unwrap();
+    let (env, log) = reg.job_env();
+    let report = builder.compile(&env, &job("beta", "0.15.14", &[("alpha", "1.0.0")])).await.unwrap();
+    assert_eq!((report.compiled, report.packages_restored), (false, 2), "{report:?}");
+    assert!(
+        log.lines().iter().any(|(_, m)| m.starts_with("Another matrix build holds ")),
+        "{:?}",
+        log.lines()
+    );
+    drop(lock);
 
     // A failed compile stores nothing (purs stops at ModuleNotFound before building
     // anything, so not even alpha with 0.14.9); a successful one stores its result.
@@ -182,8 +205,8 @@ async fn a_flood_over_a_chain_runs_dependencies_first_and_compiles_each_package_
         let own = [&alpha, &beta, &gamma].into_iter().find(|m| m.name == job.name).unwrap();
         // Its whole plan was built by the jobs before it: only its own modules compile.
         assert_eq!(
-            (report.modules_compiled, report.packages_restored),
-            (modules(own), job.build_plan.len()),
+            (report.modules_compiled, report.packages_compiled),
+            (modules(own), 1),
             "{}:\n{:?}",
             job.name,
             log.lines()

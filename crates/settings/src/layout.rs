@@ -65,7 +65,8 @@ impl DataDir {
         self.scratch().join("jobs")
     }
     /// Package-set builds: one working directory per compiler, kept across jobs, and
-    /// the lock that runs updates one at a time.
+    /// the lock that runs updates one at a time; under `matrix/` the matrix jobs' own
+    /// working directories (one per compiler, one matrix build at a time).
     pub fn package_set_builds(&self) -> PathBuf {
         self.scratch().join("package-set-builds")
     }

@@ -6,7 +6,7 @@ use registry_compiler::CompilerFailure;
 use registry_core::{Manifest, Sha256, Version};
 
 use super::{Dirs, Publisher};
-use crate::builds::{OnDisk, build_packages, shown_file};
+use crate::builds::{BuildPlace, OnDisk, build_packages, shown_file};
 use crate::{Failure, JobEnv};
 
 impl Publisher {
@@ -31,7 +31,9 @@ impl Publisher {
         };
         let mut packages = deps;
         packages.push(own);
-        let report = match build_packages(env, &self.purs(env), compiler, packages).await? {
+        let report = match build_packages(env, &self.purs(env), compiler, packages, BuildPlace::JobDir)
+            .await?
+        {
             Ok(report) => report,
             Err(EngineError::Compiler(failure)) => {
                 return Err(Failure(format!(
