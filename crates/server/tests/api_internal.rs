@@ -106,7 +106,7 @@ async fn log_lines_stamped_ahead_of_the_clock_are_shown() {
     use registry_core::operation::PublishData;
 
     let dir = tempfile::tempdir().unwrap();
-    let store = support::job_store_at(dir.path(), &dir.path().join("db.sqlite3")).await;
+    let store = support::job_store(&registry_server::config::defaults_for(dir.path())).await;
     let now = registry_server::job_context::now();
     let data = PublishData::from_json_str(r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#).unwrap();
     let job_id = store.enqueue(NewJob::Publish(data), now).await.unwrap().job_id;
@@ -149,7 +149,7 @@ async fn answers_for_running_jobs_never_go_stale() {
     use registry_core::operation::PublishData;
 
     let dir = tempfile::tempdir().unwrap();
-    let store = support::job_store_at(dir.path(), &dir.path().join("db.sqlite3")).await;
+    let store = support::job_store(&registry_server::config::defaults_for(dir.path())).await;
     let now = registry_server::job_context::now();
     let data = PublishData::from_json_str(r#"{"name":"aff","ref":"v1.0.0","version":"1.0.0"}"#).unwrap();
     let job_id = store.enqueue(NewJob::Publish(data), now).await.unwrap().job_id;

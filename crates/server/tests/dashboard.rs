@@ -1,6 +1,7 @@
 //! The dashboard on a real server over loopback: the real registry snapshot in real
-//! git repositories, a real SQLite job store, jobs submitted through the API and
-//! moved through their states by the store as the executor would.
+//! git repositories, a real job store (SQLite, or Postgres with
+//! `REGISTRY_TEST_DATABASE=postgres`), jobs submitted through the API and moved
+//! through their states by the store as the executor would.
 
 mod support;
 
