@@ -6,6 +6,7 @@
 pub mod api;
 mod generated;
 pub mod matrix;
+mod matrix_floor;
 pub mod package_sets;
 pub mod workers;
 

@@ -35,6 +35,7 @@ use registry_workload::{load_snapshot, shared_snapshot};
 use serde_json::json;
 
 use crate::generated::{Generated, compile_all, compilers_dir, standin};
+use crate::matrix_floor::{Forced, forced_builds};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -48,6 +49,11 @@ pub struct BenchArgs {
     /// A quick run: about 60 versions of the set, closed under dependencies.
     #[arg(long)]
     pub small: bool,
+    /// The window is the set's versions only, as the issue words it: a version whose
+    /// dependency ranges accept no version of the set is not reached (by default the
+    /// window adds, for each such range, the newest index version that fits).
+    #[arg(long)]
+    pub set_only: bool,
     /// Run only N randomly chosen upstream jobs (fixed seed) and extrapolate their
     /// mean wall time to every job; modules are still counted exactly for all.
     #[arg(long, value_name = "N")]
@@ -118,6 +124,10 @@ pub(crate) struct Flood {
     pub mean_plan_size: f64,
     /// The minimum: every planned version's own modules once.
     pub own_modules: usize,
+    /// The floor no choice of plans gets under: the minimum plus the builds
+    /// `forced` adds (a lower bound, see `matrix_floor`).
+    pub floor_modules: usize,
+    pub forced: Vec<Forced>,
     pub upstream: Strategy,
     pub ours: Strategy,
     /// Dependencies `ours` compiled again instead of restoring (`dep in job`): the
@@ -335,6 +345,9 @@ pub(crate) fn flood(
         }
     }
     let own_modules: usize = plan.iter().map(|j| modules[&(j.name.clone(), j.version)]).sum();
+    let forced = forced_builds(&manifests, &plan);
+    let floor_modules =
+        own_modules + forced.iter().map(|f| (f.builds - 1) * modules[&f.version]).sum::<usize>();
     let plan_modules =
         |job: &MatrixSolverResult| -> usize { job_packages(job).into_iter().map(|key| modules[&key]).sum() };
 
@@ -455,6 +468,8 @@ pub(crate) fn flood(
         not_planned,
         mean_plan_size,
         own_modules,
+        floor_modules,
+        forced,
         upstream,
         ours,
         rebuilt,
@@ -472,6 +487,14 @@ fn print_flood(f: &Flood) {
     }
     println!("mean build plan: {:.1} packages besides the job's own", f.mean_plan_size);
     println!("minimum      modules compiled {:>8} (each version's own modules once)", f.own_modules);
+    println!(
+        "floor        modules compiled {:>8} (at least, under any build plans: {} versions no one build of which serves every job)",
+        f.floor_modules,
+        f.forced.len()
+    );
+    for forced in f.forced.iter().take(10) {
+        println!("  {}", forced.describe());
+    }
     for (name, s) in [("upstream", &f.upstream), ("ours", &f.ours)] {
         println!(
             "{name:<12} jobs {:>4}  compiler invocations {:>4}  modules compiled {:>8}  planning {:>7.3} s  wall {:>9.2} s  total {:>9.2} s  cache hits {:>6}  misses {:>5}  kept {:>6}{}",
@@ -494,6 +517,10 @@ fn print_flood(f: &Flood) {
             println!("{name:<12} FAILED jobs: {}", s.failed.join(", "));
         }
     }
+    println!(
+        "ours: modules compiled / floor = {:.3}",
+        ratio(f.ours.modules_compiled as f64, f.floor_modules as f64)
+    );
     println!(
         "ours: modules compiled / minimum = {:.2}; upstream / ours: modules {:.1}x, wall {:.1}x, total {:.1}x",
         ratio(f.ours.modules_compiled as f64, f.own_modules as f64),
@@ -518,6 +545,10 @@ fn flood_json(set: Version, f: &Flood) -> serde_json::Value {
             "mean_plan_size": f.mean_plan_size,
         },
         "minimum": { "own_modules": f.own_modules },
+        "floor": {
+            "modules": f.floor_modules,
+            "forced": f.forced.iter().map(Forced::describe).collect::<Vec<_>>(),
+        },
         "strategies": {
             "upstream": f.upstream.to_json(f.own_modules),
             "ours": f.ours.to_json(f.own_modules),
@@ -545,7 +576,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let packages =
         if args.small { small_window(&set.packages, &index, SMALL_VERSIONS) } else { set.packages.clone() };
-    let window = close_by_ranges(&packages, &index);
+    let window = if args.set_only {
+        packages.iter().map(|(n, v)| (n.clone(), *v)).collect()
+    } else {
+        close_by_ranges(&packages, &index)
+    };
     let old = set.compiler;
     let new = Version::new(old.major, old.minor, old.patch + 1);
     let purs_bin = standin(args.purs.as_deref())?;
@@ -568,6 +603,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(path) = &args.json {
         let mut doc = flood_json(set.version, &figures);
         doc["window"]["set_versions"] = json!(packages.len());
+        doc["window"]["set_only"] = json!(args.set_only);
         doc["window"]["standin_delay_ms_per_module"] = json!(delay);
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;

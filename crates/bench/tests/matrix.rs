@@ -16,6 +16,9 @@ fn small_flood_compiles_each_version_once() {
     assert_eq!(n("ours", "jobs"), doc["window"]["versions"].as_u64().unwrap());
     assert_eq!(n("ours", "modules_compiled"), n("ours", "own_modules"), "{doc}");
     assert_eq!(doc["rebuilt_because_plan_differed"], serde_json::json!([]), "{doc}");
+    // One version of each package: every job's plan is the only one, so nothing forces a second build.
+    assert_eq!(doc["floor"]["modules"].as_u64(), Some(n("ours", "own_modules")), "{}", doc["floor"]);
+    assert_eq!(doc["floor"]["forced"], serde_json::json!([]), "{}", doc["floor"]);
     assert_eq!(n("ours", "compiler_invocations"), n("ours", "jobs"));
     assert_eq!(n("ours", "cache_misses"), n("ours", "jobs"), "each version compiled once");
     assert!(n("upstream", "modules_compiled") > 10 * n("ours", "modules_compiled"), "{doc}");
