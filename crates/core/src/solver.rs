@@ -28,7 +28,7 @@ pub use compiler::{
 pub use error::{Intersection, LocalPosition, PackageVersion, SolverError, SolverPosition, Sourced};
 pub use matrix::{
     CascadeOutcome, CompilerSolve, DependantStatus, MatrixNote, MatrixSolverResult, dependants_in,
-    solve_dependants_for_compiler, solve_for_all_compilers,
+    solve_dependants_after_failure, solve_dependants_for_compiler, solve_for_all_compilers,
 };
 
 use crate::name::PackageName;

@@ -40,6 +40,14 @@ pub enum DependantStatus {
     /// compiler, so solving it again could add nothing; its own job continues
     /// the cascade when it succeeds.
     Queued,
+    /// Not known to work with the compiler, and a version of one of its
+    /// dependencies that its range accepts (`dependency@version`) has a job with the
+    /// compiler that is queued and not settled yet. Not solved now: a plan made
+    /// now could not pick that version, and every later dependant's plan will.
+    /// That job's cascade comes back here once it is settled, whether it succeeds
+    /// ([`solve_dependants_for_compiler`]) or fails
+    /// ([`solve_dependants_after_failure`]).
+    Awaiting { dependency: PackageName, version: Version },
 }
 
 /// Something worth logging that happened while choosing jobs.
@@ -54,6 +62,15 @@ pub enum MatrixNote {
     /// Not solved: no version of `dependency` in range is known to work with the
     /// compiler (yet), so the solve could only fail.
     Waiting { name: PackageName, version: Version, compiler: Version, dependency: PackageName },
+    /// Not solved yet: `dependency@dependency_version`, which the dependant's range
+    /// accepts, has a job with the compiler still queued ([`DependantStatus::Awaiting`]).
+    Awaiting {
+        name: PackageName,
+        version: Version,
+        compiler: Version,
+        dependency: PackageName,
+        dependency_version: Version,
+    },
     /// The solution picked another compiler than the one asked for.
     CompilerMismatch { name: PackageName, version: Version, compiler: Version, solved: Version },
 }
@@ -185,10 +202,59 @@ pub fn solve_dependants_for_compiler<M: Borrow<ManifestDeps>>(
                 try_solve_for_compiler(solver, compiler, dependant, &mut outcome)
             }
             DependantStatus::Queued => outcome.queued += 1,
+            DependantStatus::Awaiting { dependency, version } => outcome.notes.push(MatrixNote::Awaiting {
+                name: dependant.name.clone(),
+                version: dependant.version,
+                compiler,
+                dependency,
+                dependency_version: version,
+            }),
         }
     }
     seen.remove(&seed);
     outcome.visited = seen;
+    outcome
+}
+
+/// Plans for compiling, with `compiler`, the direct dependants of `name@version`,
+/// whose job with `compiler` failed. Upstream plans nothing after a failure; here a
+/// dependant may have been left [`DependantStatus::Awaiting`] this job, and this is
+/// where it is solved (with what does compile), so no dependant waits forever.
+///
+/// Only the direct dependants are looked at (a dependant awaits only versions of
+/// its own dependencies) and none is passed through: the failure makes nothing
+/// newly available further down. Dependants without metadata or unpublished are
+/// skipped silently (the success cascades that reached them said so already).
+pub fn solve_dependants_after_failure<M: Borrow<ManifestDeps>>(
+    solver: &impl CompilerSolve,
+    compiler: Version,
+    name: &PackageName,
+    version: Version,
+    status_of: impl Fn(&PackageName, Version) -> DependantStatus,
+    dependants_of: impl Fn(&PackageName, Version) -> Vec<M>,
+) -> CascadeOutcome {
+    let mut outcome = CascadeOutcome::default();
+    for dependant in dependants_of(name, version) {
+        let dependant: &ManifestDeps = dependant.borrow();
+        if !outcome.visited.insert((dependant.name.clone(), dependant.version)) {
+            continue;
+        }
+        match status_of(&dependant.name, dependant.version) {
+            DependantStatus::NoMetadata | DependantStatus::NotPublished => {}
+            DependantStatus::Published(compilers) if compilers.contains(&compiler) => {}
+            DependantStatus::Published(_) => {
+                try_solve_for_compiler(solver, compiler, dependant, &mut outcome)
+            }
+            DependantStatus::Queued => outcome.queued += 1,
+            DependantStatus::Awaiting { dependency, version } => outcome.notes.push(MatrixNote::Awaiting {
+                name: dependant.name.clone(),
+                version: dependant.version,
+                compiler,
+                dependency,
+                dependency_version: version,
+            }),
+        }
+    }
     outcome
 }
 
@@ -310,6 +376,50 @@ mod tests {
             BTreeSet::from([(n("mid"), v("1.0.0"))]),
             "top is not reached through mid"
         );
+    }
+
+    #[test]
+    fn an_awaiting_dependant_is_not_solved_and_a_failure_solves_it() {
+        let manifests = vec![manifest("base", &[]), manifest("mid", &["base"]), manifest("top", &["mid"])];
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let published = BTreeMap::from([
+            (n("base"), BTreeMap::from([(v("1.0.0"), vec![old, new])])),
+            (n("mid"), BTreeMap::from([(v("1.0.0"), vec![old])])),
+            (n("top"), BTreeMap::from([(v("1.0.0"), vec![old])])),
+        ]);
+        let index = build_compiler_index(&[old, new], &manifests, &published).unwrap();
+        let status = |name: &PackageName, _| match name.as_str() {
+            "mid" => DependantStatus::Awaiting { dependency: n("base"), version: v("1.1.0") },
+            _ => DependantStatus::Published(published[name][&v("1.0.0")].clone()),
+        };
+        let outcome =
+            solve_dependants_for_compiler(&index, new, &n("base"), v("1.0.0"), status, |name, version| {
+                dependants_in(&manifests, name, version)
+            });
+        assert!(outcome.results.is_empty(), "{:?}", outcome.results);
+        assert_eq!(
+            outcome.notes,
+            [MatrixNote::Awaiting {
+                name: n("mid"),
+                version: v("1.0.0"),
+                compiler: new,
+                dependency: n("base"),
+                dependency_version: v("1.1.0"),
+            }]
+        );
+
+        // Had base@1.0.0's job failed (and mid no longer awaited anything), its
+        // direct dependants are solved with what compiles.
+        let after = solve_dependants_after_failure(
+            &index,
+            new,
+            &n("base"),
+            v("1.0.0"),
+            |name, _| DependantStatus::Published(published[name][&v("1.0.0")].clone()),
+            |name, version| dependants_in(&manifests, name, version),
+        );
+        assert_eq!(names(&after), ["mid"]);
+        assert_eq!(after.visited, BTreeSet::from([(n("mid"), v("1.0.0"))]), "top is not reached through mid");
     }
 
     fn names(outcome: &CascadeOutcome) -> Vec<&str> {
