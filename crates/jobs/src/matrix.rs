@@ -348,6 +348,23 @@ pub async fn plan_after_matrix(
         .await?
 }
 
+/// The matrix jobs that follow a matrix job that failed to compile or to record
+/// its result: the direct dependants that were awaiting it
+/// ([`MatrixView::after_matrix_failure`]). Upstream plans nothing after a failure.
+pub async fn plan_after_matrix_failure(
+    env: &JobEnv,
+    plans: &MatrixIndex,
+    compilers: &[Version],
+    job: &MatrixJob,
+) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+    let (compilers, job, log) = (compilers.to_vec(), job.clone(), env.log.clone());
+    plans
+        .with_view(env.registry.as_ref(), env.index.as_ref(), move |view| {
+            view.after_matrix_failure(&compilers, &job.name, job.version, job.compiler, log.as_ref())
+        })
+        .await?
+}
+
 /// The newest installed compiler, if no compiler of `prelude`'s highest published
 /// version is as new: then the registry has not been checked against it yet
 /// (upstream `checkIfNewCompiler`; the newest prelude works with every current

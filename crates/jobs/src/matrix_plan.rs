@@ -21,7 +21,8 @@ use registry_core::manifest_index::entry_path;
 use registry_core::metadata::Metadata;
 use registry_core::solver::{
     CompilerIndex, DependantStatus, ManifestDeps, MatrixNote, MatrixSolverResult, build_compiler_index,
-    published_compilers, solve_dependants_for_compiler, solve_for_all_compilers, update_compiler_index,
+    published_compilers, solve_dependants_after_failure, solve_dependants_for_compiler,
+    solve_for_all_compilers, update_compiler_index,
 };
 use registry_core::{PackageName, Range, Version};
 
@@ -39,8 +40,13 @@ pub struct MatrixView {
     /// The manifests depending on a package (any range).
     depending_on: HashMap<PackageName, BTreeSet<(PackageName, Version)>>,
     index: Option<(Vec<Version>, CompilerIndex)>,
-    /// Jobs known to be in the queue: (package, version, compiler).
-    queued: HashSet<(PackageName, Version, Version)>,
+    /// Jobs known to be in the queue, per package: (version, compiler).
+    queued: HashMap<PackageName, HashSet<(Version, Version)>>,
+    /// Jobs of `queued` known to have failed, per package: (version, compiler).
+    failed: HashMap<PackageName, HashSet<(Version, Version)>>,
+    /// Whether a dependant awaits the queued jobs of versions its ranges accept
+    /// ([`DependantStatus::Awaiting`]) before it is solved.
+    await_queued: bool,
 }
 
 impl MatrixView {
@@ -50,7 +56,9 @@ impl MatrixView {
             metadata,
             depending_on: HashMap::new(),
             index: None,
-            queued: HashSet::new(),
+            queued: HashMap::new(),
+            failed: HashMap::new(),
+            await_queued: true,
         };
         for manifest in manifests {
             view.enter(manifest);
@@ -113,7 +121,61 @@ impl MatrixView {
     /// Records that these jobs are in the queue (whatever becomes of them, the
     /// queue never takes the same version and compiler again).
     pub fn note_queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
-        self.queued.extend(jobs.into_iter().map(|job| (job.name.clone(), job.version, job.compiler)));
+        for job in jobs {
+            self.queued.entry(job.name.clone()).or_default().insert((job.version, job.compiler));
+        }
+    }
+
+    /// Records that the job of `name@version` with `compiler` failed: it is settled,
+    /// so no dependant awaits it any more (it stays queued: the queue never takes
+    /// it again).
+    pub fn note_failed(&mut self, name: &PackageName, version: Version, compiler: Version) {
+        self.failed.entry(name.clone()).or_default().insert((version, compiler));
+    }
+
+    /// Whether dependants await the queued jobs of versions their ranges accept
+    /// before they are solved (the default). Off, a dependant is solved as soon as
+    /// its plan works, as upstream does: for a view that cannot learn every failure
+    /// of the jobs it saw queued (jobs run by other processes).
+    pub fn set_await_queued(&mut self, on: bool) {
+        self.await_queued = on;
+    }
+
+    fn is_queued(&self, name: &PackageName, version: Version, compiler: Version) -> bool {
+        self.queued.get(name).is_some_and(|jobs| jobs.contains(&(version, compiler)))
+    }
+
+    /// A version of a dependency of `name@version` that its range accepts and whose
+    /// job with `compiler` is queued and not settled (neither compiled nor failed),
+    /// the highest such if several.
+    fn awaited(
+        &self,
+        name: &PackageName,
+        version: Version,
+        compiler: Version,
+    ) -> Option<(PackageName, Version)> {
+        if !self.await_queued {
+            return None;
+        }
+        let manifest = self.manifests.get(name)?.get(&version)?;
+        let mut found: Option<(PackageName, Version)> = None;
+        for (dependency, range) in &manifest.dependencies {
+            let Some(jobs) = self.queued.get(dependency) else { continue };
+            let failed = self.failed.get(dependency);
+            let published = self.metadata.get(dependency).map(|m| &m.published);
+            for &(queued, for_compiler) in jobs {
+                let unsettled = for_compiler == compiler
+                    && range.includes(queued)
+                    && !failed.is_some_and(|f| f.contains(&(queued, compiler)))
+                    && published
+                        .and_then(|p| p.get(&queued))
+                        .is_some_and(|entry| !entry.compilers.contains(&compiler));
+                if unsettled && found.as_ref().is_none_or(|(n, v)| (n, *v) < (dependency, queued)) {
+                    found = Some((dependency.clone(), queued));
+                }
+            }
+        }
+        found
     }
 
     /// How many manifests the view holds.
@@ -181,6 +243,41 @@ impl MatrixView {
         self.prepare(compilers)?;
         let index = &self.index.as_ref().expect("prepared").1;
         Ok(self.cascade(index, compiler, name, version, log))
+    }
+
+    /// After a matrix job failed to compile `name@version` with `compiler`
+    /// (nothing recorded): notes the failure, then solves its direct dependants
+    /// that were awaiting it ([`solve_dependants_after_failure`]).
+    pub fn after_matrix_failure(
+        &mut self,
+        compilers: &[Version],
+        name: &PackageName,
+        version: Version,
+        compiler: Version,
+        log: &dyn ActivityLog,
+    ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+        self.note_failed(name, version, compiler);
+        self.prepare(compilers)?;
+        let index = &self.index.as_ref().expect("prepared").1;
+        let outcome = solve_dependants_after_failure(
+            index,
+            compiler,
+            name,
+            version,
+            |n, v| self.status(n, v, compiler),
+            |n, v| self.dependants_of(n, v),
+        );
+        log_notes(&outcome.notes, log);
+        log.info(&format!(
+            "After the failure of {name}@{version}: {} planned out of {} direct dependants visited{}",
+            outcome.results.len(),
+            outcome.visited.len(),
+            match outcome.queued {
+                0 => String::new(),
+                n => format!(" ({n} already queued)"),
+            }
+        ));
+        Ok(outcome.results)
     }
 
     /// Records in the view alone that `name@version` compiles with `compiler`, as
@@ -257,14 +354,7 @@ impl MatrixView {
             compiler,
             name,
             version,
-            |n, v| match DependantStatus::from_metadata(&self.metadata, n, v) {
-                DependantStatus::Published(compilers)
-                    if !compilers.contains(&compiler) && self.queued.contains(&(n.clone(), v, compiler)) =>
-                {
-                    DependantStatus::Queued
-                }
-                status => status,
-            },
+            |n, v| self.status(n, v, compiler),
             |n, v| self.dependants_of(n, v),
         );
         log_notes(&outcome.notes, log);
@@ -278,6 +368,25 @@ impl MatrixView {
             }
         ));
         outcome.results
+    }
+}
+
+impl MatrixView {
+    /// What the cascade needs to know of a dependant: its metadata, unless it
+    /// still needs `compiler` and its job is queued, or it awaits a queued job.
+    fn status(&self, name: &PackageName, version: Version, compiler: Version) -> DependantStatus {
+        match DependantStatus::from_metadata(&self.metadata, name, version) {
+            DependantStatus::Published(compilers) if !compilers.contains(&compiler) => {
+                if self.is_queued(name, version, compiler) {
+                    DependantStatus::Queued
+                } else if let Some((dependency, version)) = self.awaited(name, version, compiler) {
+                    DependantStatus::Awaiting { dependency, version }
+                } else {
+                    DependantStatus::Published(compilers)
+                }
+            }
+            status => status,
+        }
     }
 }
 
@@ -297,6 +406,12 @@ fn log_notes(notes: &[MatrixNote], log: &dyn ActivityLog) {
                 log.debug(&format!(
                     "No version of {dependency} that {name}@{version} accepts is known to compile with {compiler} yet"
                 ));
+            }
+            MatrixNote::Awaiting { name, version, compiler, dependency, dependency_version } => {
+                log.info(&format!(
+                    "Not solving {name}@{version} with compiler {compiler} yet: the job of {dependency}@{dependency_version}, \
+                     which it accepts, is still queued"
+                ))
             }
             MatrixNote::CompilerMismatch { name, version, compiler, solved } => log.debug(&format!(
                 "Produced a compiler-derived build plan for {name}@{version} that selects a compiler ({solved}) \
@@ -329,15 +444,33 @@ struct Held {
 
 /// The [`MatrixView`] kept across jobs (clones share it). Planning takes it in
 /// turns; a view being used by a planner that crashed is simply read again.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MatrixIndex {
     held: Arc<tokio::sync::Mutex<Option<Held>>>,
     reads: Arc<std::sync::atomic::AtomicUsize>,
+    /// [`MatrixView::set_await_queued`] for every view read.
+    await_queued: bool,
+}
+
+impl Default for MatrixIndex {
+    fn default() -> Self {
+        MatrixIndex { held: Default::default(), reads: Default::default(), await_queued: true }
+    }
 }
 
 impl MatrixIndex {
+    /// Dependants await the queued jobs of versions they accept before they are
+    /// solved: for one process that runs every matrix job it queues, so that it
+    /// sees each of them succeed or fail ([`MatrixView::after_matrix_failure`]).
     pub fn new() -> Self {
         MatrixIndex::default()
+    }
+
+    /// Dependants are solved as soon as their plan works, as upstream does: for
+    /// processes sharing a job queue, where a job noted queued here may fail in
+    /// another process, unseen by this one's views.
+    pub fn without_awaiting() -> Self {
+        MatrixIndex { await_queued: false, ..MatrixIndex::default() }
     }
 
     /// Records that these jobs are in the queue, in the view kept now (none kept:
@@ -381,7 +514,8 @@ impl MatrixIndex {
     async fn read_all(&self, registry: &dyn GitRepo, index: &dyn GitRepo) -> Result<Held, Failure> {
         // The stamp is read first: a write landing during the read shows as changed next time.
         let stamp = stamp_of(registry, index).await?;
-        let view = MatrixView::read(registry, index).await?;
+        let mut view = MatrixView::read(registry, index).await?;
+        view.set_await_queued(self.await_queued);
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match stamp {
             Some(stamp) => Ok(Held { view, stamp }),
@@ -443,6 +577,7 @@ async fn catch_up(held: Held, registry: &dyn GitRepo, index: &dyn GitRepo) -> Re
 
 #[cfg(test)]
 mod tests {
+    use registry_adapters::NullLog;
     use registry_core::json::Codec;
 
     use super::*;
@@ -515,6 +650,94 @@ mod tests {
                 .iter()
                 .all(|job| job.name != name("left"))
         );
+    }
+
+    /// `base` 1.0.0 and 1.1.0 (no dependencies, both published with `old`), and
+    /// `mid` 1.0.0 accepting either.
+    fn two_bases_and_mid() -> MatrixView {
+        let range = Range::parse(">=1.0.0 <2.0.0").unwrap();
+        let name = |s: &str| PackageName::parse(s).unwrap();
+        let deps = |n: &str, version: &str, on: &[&str]| ManifestDeps {
+            name: name(n),
+            version: v(version),
+            dependencies: on.iter().map(|d| (name(d), range)).collect(),
+        };
+        let metadata = |versions: &[&str]| {
+            let entry = serde_json::json!({
+                "bytes": 1, "compilers": ["0.15.0"],
+                "hash": "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+                "publishedTime": "2024-01-01T00:00:00.000Z", "ref": "v1.0.0" });
+            let published: serde_json::Map<String, serde_json::Value> =
+                versions.iter().map(|version| (version.to_string(), entry.clone())).collect();
+            Metadata::decode(&serde_json::json!({
+                "location": { "githubOwner": "o", "githubRepo": "r" },
+                "published": published,
+                "unpublished": {},
+            }))
+            .unwrap()
+        };
+        MatrixView::new(
+            vec![deps("base", "1.0.0", &[]), deps("base", "1.1.0", &[]), deps("mid", "1.0.0", &["base"])],
+            BTreeMap::from([
+                (name("base"), metadata(&["1.0.0", "1.1.0"])),
+                (name("mid"), metadata(&["1.0.0"])),
+            ]),
+        )
+    }
+
+    fn root(name: &str, version: &str, compiler: Version) -> MatrixSolverResult {
+        MatrixSolverResult {
+            compiler,
+            name: PackageName::parse(name).unwrap(),
+            resolutions: BTreeMap::new(),
+            version: v(version),
+        }
+    }
+
+    #[test]
+    fn a_dependant_awaits_the_queued_job_of_a_newer_version_it_accepts() {
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let base = PackageName::parse("base").unwrap();
+        let plan_of_mid = |view: &mut MatrixView| {
+            let roots = [(base.clone(), v("1.0.0")), (base.clone(), v("1.1.0"))];
+            let order = view.plan_flood(&[old, new], new, &roots, None, &NullLog).unwrap();
+            let names: Vec<String> =
+                order.iter().map(|job| format!("{}@{}", job.name, job.version)).collect();
+            assert_eq!(names, ["base@1.0.0", "base@1.1.0", "mid@1.0.0"]);
+            order[2].resolutions.clone()
+        };
+        // Planned after base@1.0.0's job, mid's plan could only pick base@1.0.0, and
+        // every later dependant's plan picks base@1.1.0: mid would compile twice.
+        assert_eq!(plan_of_mid(&mut two_bases_and_mid()), BTreeMap::from([(base.clone(), v("1.1.0"))]));
+
+        // Without awaiting (upstream's order), it is planned after base@1.0.0's job.
+        let mut upstream = two_bases_and_mid();
+        upstream.set_await_queued(false);
+        assert_eq!(plan_of_mid(&mut upstream), BTreeMap::from([(base, v("1.0.0"))]));
+    }
+
+    #[test]
+    fn a_dependant_awaiting_a_job_that_fails_is_planned_without_it() {
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let base = PackageName::parse("base").unwrap();
+        let mut view = two_bases_and_mid();
+        let log = Lines::default();
+        view.note_queued(&[root("base", "1.0.0", new), root("base", "1.1.0", new)]);
+        view.assume_compiles(&base, v("1.0.0"), new);
+        let after_first = view.after_matrix(&[old, new], &base, v("1.0.0"), new, &log).unwrap();
+        assert!(after_first.is_empty(), "mid awaits base@1.1.0: {after_first:?}");
+        assert!(log.0.lock().unwrap().iter().any(|line| line
+            == "Not solving mid@1.0.0 with compiler 0.15.1 yet: the job of base@1.1.0, which it accepts, is still queued"));
+
+        // base@1.1.0's job fails: mid is planned with what compiles.
+        let after_failure = view.after_matrix_failure(&[old, new], &base, v("1.1.0"), new, &log).unwrap();
+        let planned: Vec<(String, BTreeMap<PackageName, Version>)> =
+            after_failure.iter().map(|job| (job.name.to_string(), job.resolutions.clone())).collect();
+        assert_eq!(planned, [("mid".to_string(), BTreeMap::from([(base.clone(), v("1.0.0"))]))]);
+
+        // Once mid is queued, a cascade reaching it again leaves it alone.
+        view.note_queued(&after_failure);
+        assert!(view.after_matrix_failure(&[old, new], &base, v("1.1.0"), new, &log).unwrap().is_empty());
     }
 
     #[test]

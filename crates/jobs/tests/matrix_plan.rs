@@ -41,20 +41,40 @@ fn read_metadata(dir: &Path) -> BTreeMap<PackageName, Metadata> {
     all
 }
 
-/// The planner as it was: everything rebuilt for the call.
+/// The planner as it was: everything rebuilt for the call. A dependant that
+/// accepts a version whose job is in `queued` and not yet compiled awaits it, as
+/// in the kept view.
 fn from_scratch(
     manifests: &[ManifestDeps],
     metadata: &BTreeMap<PackageName, Metadata>,
     compilers: &[Version],
+    queued: &BTreeSet<(PackageName, Version)>,
     job: &MatrixSolverResult,
 ) -> BTreeSet<MatrixSolverResult> {
     let solver = build_compiler_index(compilers, manifests, &published_compilers(metadata)).unwrap().solver();
+    let compiles = |n: &PackageName, v: Version| {
+        metadata[n].published.get(&v).is_some_and(|p| p.compilers.contains(&job.compiler))
+    };
     solve_dependants_for_compiler(
         &solver,
         job.compiler,
         &job.name,
         job.version,
-        |n, v| DependantStatus::from_metadata(metadata, n, v),
+        |n, v| match DependantStatus::from_metadata(metadata, n, v) {
+            DependantStatus::Published(compilers) if !compilers.contains(&job.compiler) => {
+                let manifest = manifests.iter().find(|m| m.name == *n && m.version == v).unwrap();
+                let awaited = queued.iter().rev().find(|(d, dv)| {
+                    manifest.dependencies.get(d).is_some_and(|range| range.includes(*dv)) && !compiles(d, *dv)
+                });
+                match awaited {
+                    Some((dependency, version)) => {
+                        DependantStatus::Awaiting { dependency: dependency.clone(), version: *version }
+                    }
+                    None => DependantStatus::Published(compilers),
+                }
+            }
+            status => status,
+        },
         |n, v| dependants_in(manifests, n, v),
     )
     .results
@@ -94,7 +114,7 @@ fn the_kept_view_plans_the_flood_as_the_from_scratch_planner_does() {
     while at < STEPS && at < expected.len() {
         let job = expected[at].clone();
         metadata.get_mut(&job.name).unwrap().published.get_mut(&job.version).unwrap().add_compiler(new);
-        for next in from_scratch(&manifests, &metadata, &compilers, &job) {
+        for next in from_scratch(&manifests, &metadata, &compilers, &queued, &job) {
             if queued.insert((next.name.clone(), next.version)) {
                 expected.push(next);
             }

@@ -35,7 +35,13 @@ pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
     // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
     let locks = PackageLocks::default();
-    let plans = registry_jobs::matrix::MatrixIndex::new();
+    // A dependant awaits the queued jobs of versions it accepts only where this
+    // process sees every matrix job it queued end (one process on SQLite); workers
+    // sharing Postgres plan as upstream does (see MatrixIndex::without_awaiting).
+    let plans = match settings.database() {
+        DatabaseUrl::Sqlite(_) => registry_jobs::matrix::MatrixIndex::new(),
+        DatabaseUrl::Postgres(_) => registry_jobs::matrix::MatrixIndex::without_awaiting(),
+    };
     let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
         Arc::new(HoldingPackageLock { inner, locks: locks.clone() })
     };

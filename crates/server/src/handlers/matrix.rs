@@ -8,7 +8,9 @@ use registry_adapters::ActivityLog;
 use registry_core::Version;
 use registry_core::job::{JobDetails, LogLevel};
 use registry_jobs::follow_ups::enqueue_follow_ups;
-use registry_jobs::matrix::{MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix};
+use registry_jobs::matrix::{
+    MatrixBuilder, MatrixIndex, MatrixJob, plan_after_matrix, plan_after_matrix_failure,
+};
 use registry_queue::JobStore;
 
 use super::matrix_records::record_with_others;
@@ -39,16 +41,18 @@ impl JobHandler for MatrixHandler {
             build_plan: payload.clone(),
         };
         let env = ctx.env();
-        self.builder.compile(&env, &job).await?;
-        {
-            let _only_writer = self.locks.lock_for_job(&job.name, ctx).await;
-            if ctx.store.batches_matrix_records() {
-                record_with_others(ctx, &env, &self.builder, &job).await?;
-            } else {
-                self.builder.record(&env, &job).await?;
-            }
-        }
         let compilers = env.compilers.installed_versions();
+        if let Err(failure) = self.compile_and_record(ctx, &env, &job).await {
+            // Dependants may be awaiting this job: they are solved without it.
+            enqueue_follow_ups(
+                &ctx.queue(),
+                &self.plans,
+                plan_after_matrix_failure(&env, &self.plans, &compilers, &job).await,
+                env.log(),
+            )
+            .await;
+            return Err(failure);
+        }
         enqueue_follow_ups(
             &ctx.queue(),
             &self.plans,
@@ -57,6 +61,24 @@ impl JobHandler for MatrixHandler {
         )
         .await;
         super::matrix_progress::log_matrix_progress(ctx, job.compiler).await;
+        Ok(())
+    }
+}
+
+impl MatrixHandler {
+    async fn compile_and_record(
+        &self,
+        ctx: &JobContext,
+        env: &registry_jobs::JobEnv,
+        job: &MatrixJob,
+    ) -> Result<(), JobFailure> {
+        self.builder.compile(env, job).await?;
+        let _only_writer = self.locks.lock_for_job(&job.name, ctx).await;
+        if ctx.store.batches_matrix_records() {
+            record_with_others(ctx, env, &self.builder, job).await?;
+        } else {
+            self.builder.record(env, job).await?;
+        }
         Ok(())
     }
 }
