@@ -17,4 +17,4 @@ REGISTRY_TEST_DATABASE=postgres cargo test --locked -p registry \
   --test matrix --test package_set_daily --test package_set_update --test publish \
   --test publish_crash --test transfer
 REGISTRY_TEST_DATABASE=postgres cargo test --locked -p registry-server \
-  --test api_internal --test dashboard --test new_compiler --test package_set --test readonly
+  --test after_failure --test api_internal --test dashboard --test new_compiler --test package_set --test readonly

@@ -85,11 +85,13 @@ pub async fn enqueue_new_compiler_jobs(
     registry: &dyn GitRepo,
     index: &dyn GitRepo,
     queue: &dyn JobQueue,
+    plans: &MatrixIndex,
     installed: &[Version],
     log: &Arc<dyn ActivityLog>,
 ) -> Result<usize, Failure> {
     let Some(found) = new_compiler_jobs(registry, index, installed, log).await? else { return Ok(0) };
     let mut added = 0;
+    let mut in_queue = Vec::new();
     for (name, version) in found.roots {
         let plan = MatrixSolverResult {
             compiler: found.compiler,
@@ -97,7 +99,11 @@ pub async fn enqueue_new_compiler_jobs(
             resolutions: Default::default(),
             version,
         };
-        if !queue.enqueue_matrix(&plan).await?.duplicate {
+        let enqueued = queue.enqueue_matrix(&plan).await;
+        if enqueued.is_ok() {
+            in_queue.push(plan);
+        }
+        if !enqueued?.duplicate {
             added += 1;
             log.info(&format!(
                 "Enqueuing matrix job for new compiler {}, package {name}@{version}",
@@ -105,6 +111,8 @@ pub async fn enqueue_new_compiler_jobs(
             ));
         }
     }
+    // Dependants of several roots' versions await them all (see MatrixIndex::new).
+    plans.note_queued(&in_queue).await;
     log.info(&format!("{added} matrix job(s) queued for compiler {}", found.compiler));
     Ok(added)
 }

@@ -357,6 +357,7 @@ pub async fn plan_after_matrix_failure(
     compilers: &[Version],
     job: &MatrixJob,
 ) -> Result<BTreeSet<MatrixSolverResult>, Failure> {
+    plans.note_failed(&job.name, job.version, job.compiler).await;
     let (compilers, job, log) = (compilers.to_vec(), job.clone(), env.log.clone());
     plans
         .with_view(env.registry.as_ref(), env.index.as_ref(), move |view| {

@@ -40,10 +40,7 @@ pub struct MatrixView {
     /// The manifests depending on a package (any range).
     depending_on: HashMap<PackageName, BTreeSet<(PackageName, Version)>>,
     index: Option<(Vec<Version>, CompilerIndex)>,
-    /// Jobs known to be in the queue, per package: (version, compiler).
-    queued: HashMap<PackageName, HashSet<(Version, Version)>>,
-    /// Jobs of `queued` known to have failed, per package: (version, compiler).
-    failed: HashMap<PackageName, HashSet<(Version, Version)>>,
+    notes: QueueNotes,
     /// Whether a dependant awaits the queued jobs of versions its ranges accept
     /// ([`DependantStatus::Awaiting`]) before it is solved.
     await_queued: bool,
@@ -56,8 +53,7 @@ impl MatrixView {
             metadata,
             depending_on: HashMap::new(),
             index: None,
-            queued: HashMap::new(),
-            failed: HashMap::new(),
+            notes: QueueNotes::default(),
             await_queued: true,
         };
         for manifest in manifests {
@@ -121,16 +117,14 @@ impl MatrixView {
     /// Records that these jobs are in the queue (whatever becomes of them, the
     /// queue never takes the same version and compiler again).
     pub fn note_queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
-        for job in jobs {
-            self.queued.entry(job.name.clone()).or_default().insert((job.version, job.compiler));
-        }
+        self.notes.queued(jobs);
     }
 
     /// Records that the job of `name@version` with `compiler` failed: it is settled,
     /// so no dependant awaits it any more (it stays queued: the queue never takes
     /// it again).
     pub fn note_failed(&mut self, name: &PackageName, version: Version, compiler: Version) {
-        self.failed.entry(name.clone()).or_default().insert((version, compiler));
+        self.notes.failed(name, version, compiler);
     }
 
     /// Whether dependants await the queued jobs of versions their ranges accept
@@ -142,7 +136,7 @@ impl MatrixView {
     }
 
     fn is_queued(&self, name: &PackageName, version: Version, compiler: Version) -> bool {
-        self.queued.get(name).is_some_and(|jobs| jobs.contains(&(version, compiler)))
+        self.notes.queued.get(name).is_some_and(|jobs| jobs.contains(&(version, compiler)))
     }
 
     /// A version of a dependency of `name@version` that its range accepts and whose
@@ -160,8 +154,8 @@ impl MatrixView {
         let manifest = self.manifests.get(name)?.get(&version)?;
         let mut found: Option<(PackageName, Version)> = None;
         for (dependency, range) in &manifest.dependencies {
-            let Some(jobs) = self.queued.get(dependency) else { continue };
-            let failed = self.failed.get(dependency);
+            let Some(jobs) = self.notes.queued.get(dependency) else { continue };
+            let failed = self.notes.failed.get(dependency);
             let published = self.metadata.get(dependency).map(|m| &m.published);
             for &(queued, for_compiler) in jobs {
                 let unsettled = for_compiler == compiler
@@ -442,11 +436,37 @@ struct Held {
     stamp: Stamp,
 }
 
+/// What a process knows of the matrix jobs in the queue beyond the registry's
+/// files: which it saw queued, and which of those it saw fail.
+#[derive(Clone, Default)]
+struct QueueNotes {
+    /// Per package: (version, compiler).
+    queued: HashMap<PackageName, HashSet<(Version, Version)>>,
+    /// Jobs of `queued` that failed, per package: (version, compiler).
+    failed: HashMap<PackageName, HashSet<(Version, Version)>>,
+}
+
+impl QueueNotes {
+    fn queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
+        for job in jobs {
+            self.queued.entry(job.name.clone()).or_default().insert((job.version, job.compiler));
+        }
+    }
+
+    fn failed(&mut self, name: &PackageName, version: Version, compiler: Version) {
+        self.failed.entry(name.clone()).or_default().insert((version, compiler));
+    }
+}
+
 /// The [`MatrixView`] kept across jobs (clones share it). Planning takes it in
 /// turns; a view being used by a planner that crashed is simply read again.
 #[derive(Clone)]
 pub struct MatrixIndex {
     held: Arc<tokio::sync::Mutex<Option<Held>>>,
+    /// Kept apart from the view, which is read again whenever the registry cannot
+    /// say what changed: jobs noted before the first read, or before a re-read,
+    /// are still known queued (and a dependant still awaits them).
+    notes: Arc<std::sync::Mutex<QueueNotes>>,
     reads: Arc<std::sync::atomic::AtomicUsize>,
     /// [`MatrixView::set_await_queued`] for every view read.
     await_queued: bool,
@@ -454,7 +474,12 @@ pub struct MatrixIndex {
 
 impl Default for MatrixIndex {
     fn default() -> Self {
-        MatrixIndex { held: Default::default(), reads: Default::default(), await_queued: true }
+        MatrixIndex {
+            held: Default::default(),
+            notes: Default::default(),
+            reads: Default::default(),
+            await_queued: true,
+        }
     }
 }
 
@@ -473,11 +498,23 @@ impl MatrixIndex {
         MatrixIndex { await_queued: false, ..MatrixIndex::default() }
     }
 
-    /// Records that these jobs are in the queue, in the view kept now (none kept:
-    /// nothing to do; a view read later simply solves them again).
+    /// Records that these jobs are in the queue, for the view kept now and every
+    /// view read later.
     pub async fn note_queued(&self, jobs: &[MatrixSolverResult]) {
-        if let Some(held) = self.held.lock().await.as_mut() {
+        let mut held = self.held.lock().await;
+        self.notes.lock().expect("queue notes").queued(jobs);
+        if let Some(held) = held.as_mut() {
             held.view.note_queued(jobs);
+        }
+    }
+
+    /// Records that the job of `name@version` with `compiler` failed, for the view
+    /// kept now and every view read later.
+    pub async fn note_failed(&self, name: &PackageName, version: Version, compiler: Version) {
+        let mut held = self.held.lock().await;
+        self.notes.lock().expect("queue notes").failed(name, version, compiler);
+        if let Some(held) = held.as_mut() {
+            held.view.note_failed(name, version, compiler);
         }
     }
 
@@ -516,6 +553,7 @@ impl MatrixIndex {
         let stamp = stamp_of(registry, index).await?;
         let mut view = MatrixView::read(registry, index).await?;
         view.set_await_queued(self.await_queued);
+        view.notes = self.notes.lock().expect("queue notes").clone();
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match stamp {
             Some(stamp) => Ok(Held { view, stamp }),

@@ -26,6 +26,16 @@ fn standin() -> PathBuf {
     path
 }
 
+/// One version [`Seeded::with_versions`] publishes.
+struct SeedVersion<'a> {
+    name: &'a str,
+    version: &'a str,
+    deps: &'a [&'a str],
+    /// The compilers its metadata lists.
+    verified: &'a [&'a str],
+    variant: Variant,
+}
+
 /// A registry data directory seeded with `published` (name, dependencies,
 /// compilers; all at 1.0.0, tarballs in local storage) and a compilers directory
 /// holding the stand-in as each of `compilers`.
@@ -36,23 +46,42 @@ struct Seeded {
 
 impl Seeded {
     fn new(published: &[(&str, &[&str], &[&str])], compilers: &[&str]) -> Seeded {
+        let versions: Vec<SeedVersion> = published
+            .iter()
+            .map(|&(name, deps, verified)| SeedVersion {
+                name,
+                version: "1.0.0",
+                deps,
+                verified,
+                variant: Variant::Normal,
+            })
+            .collect();
+        Seeded::with_versions(&versions, compilers)
+    }
+
+    /// [`Seeded::new`] with any versions, each with sources of its own variant.
+    fn with_versions(published: &[SeedVersion], compilers: &[&str]) -> Seeded {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let seed = root.join("seed");
         let storage = root.join("data/storage");
         std::fs::create_dir_all(seed.join("metadata")).unwrap();
-        for (name, deps, verified) in published {
-            let m = chain_manifest(name, "1.0.0", deps);
+        for &SeedVersion { name, version, deps, verified, variant } in published {
+            let m = chain_manifest(name, version, deps);
             let index_path = seed.join("index").join(entry_path(&m.name));
             std::fs::create_dir_all(index_path.parent().unwrap()).unwrap();
-            std::fs::write(index_path, format!("{}\n", m.to_compact())).unwrap();
-            let src = root.join("sources").join(format!("{name}-1.0.0"));
-            registry_workload::write_files(&src, &registry_workload::package_files(&m, Variant::Normal))
-                .unwrap();
-            let tarball = registry_tarball::create_tarball(&src, &format!("{name}-1.0.0")).unwrap();
+            let lines = std::fs::read_to_string(&index_path).unwrap_or_default();
+            std::fs::write(&index_path, format!("{lines}{}\n", m.to_compact())).unwrap();
+            let src = root.join("sources").join(format!("{name}-{version}"));
+            registry_workload::write_files(&src, &registry_workload::package_files(&m, variant)).unwrap();
+            let tarball = registry_tarball::create_tarball(&src, &format!("{name}-{version}")).unwrap();
             std::fs::create_dir_all(storage.join(name)).unwrap();
-            std::fs::write(storage.join(format!("{name}/1.0.0.tar.gz")), &tarball).unwrap();
-            let mut metadata = Metadata::new(m.location.clone());
+            std::fs::write(storage.join(format!("{name}/{version}.tar.gz")), &tarball).unwrap();
+            let metadata_path = seed.join(format!("metadata/{name}.json"));
+            let mut metadata = match std::fs::read_to_string(&metadata_path) {
+                Ok(text) => Metadata::from_json_str(&text).unwrap(),
+                Err(_) => Metadata::new(m.location.clone()),
+            };
             metadata.published.insert(
                 m.version,
                 PublishedMetadata {
@@ -63,7 +92,7 @@ impl Seeded {
                     git_ref: Some(String::new()),
                 },
             );
-            std::fs::write(seed.join(format!("metadata/{name}.json")), metadata.to_pretty()).unwrap();
+            std::fs::write(metadata_path, metadata.to_pretty()).unwrap();
         }
         let out = Command::new(BIN)
             .args(["init", "--data-dir"])
@@ -397,4 +426,48 @@ async fn readonly_matrix_jobs_log_the_metadata_they_would_write() {
     }
     assert_eq!(seeded.refs(), before);
     assert_eq!(seeded.compilers_of("prelude"), json!(["0.15.14"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dependant_awaits_a_newer_version_it_accepts_and_is_planned_when_that_fails() {
+    // prelude@1.1.0 imports a module that exists nowhere: its matrix job fails. (The
+    // new compiler is found through prelude's newest version, as upstream does.)
+    let seed =
+        |name, version, deps, variant| SeedVersion { name, version, deps, verified: &["0.15.14"], variant };
+    let versions = [
+        seed("prelude", "1.0.0", &[], Variant::Normal),
+        seed("prelude", "1.1.0", &[], Variant::Broken),
+        seed("mid", "1.0.0", &["prelude"], Variant::Normal),
+    ];
+    let seeded = Seeded::with_versions(&versions, &["0.15.14", "0.15.15"]);
+    let postgres = support::test_database_url(&seeded.registry.data()).is_some();
+    let server = seeded.serve(&[]).await;
+    let jobs = wait_matrix_jobs(&server, 3).await;
+    assert_eq!(
+        described(&jobs),
+        ["mid@1.0.0 with 0.15.15", "prelude@1.0.0 with 0.15.15", "prelude@1.1.0 with 0.15.15"]
+    );
+    let job_of = |name: &str, version: &str| {
+        jobs.iter().find(|j| j["packageName"] == name && j["packageVersion"] == version).unwrap().clone()
+    };
+    let (prelude_1_0, prelude_1_1, mid) =
+        (job_of("prelude", "1.0.0"), job_of("prelude", "1.1.0"), job_of("mid", "1.0.0"));
+    assert_eq!(prelude_1_0["success"], true, "{prelude_1_0}");
+    assert_eq!(prelude_1_1["success"], false, "{prelude_1_1}");
+    assert_eq!(mid["success"], true, "{mid}");
+    assert_eq!(mid["payload"], json!({"prelude": "1.0.0"}));
+    let prelude_1_0 = server.job(prelude_1_0["jobId"].as_str().unwrap()).await;
+    let prelude_1_1 = server.job(prelude_1_1["jobId"].as_str().unwrap()).await;
+    let planned_by = if postgres {
+        // Workers sharing Postgres plan as upstream does: mid follows prelude@1.0.0 at once.
+        &prelude_1_0
+    } else {
+        // Planned after prelude@1.0.0 alone, mid would be built again by every later plan
+        // (they pick prelude@1.1.0); it waits for prelude@1.1.0's job, whose failure plans it.
+        let awaits = "Not solving mid@1.0.0 with compiler 0.15.15 yet: the job of prelude@1.1.0, which it accepts, \
+                      is still queued";
+        assert!(messages(&prelude_1_0).contains(&awaits.to_owned()), "{:#?}", messages(&prelude_1_0));
+        &prelude_1_1
+    };
+    assert_eq!(enqueued(planned_by, "compiler 0.15.15, package mid@1.0.0"), mid["jobId"].as_str().unwrap());
 }

@@ -19,6 +19,7 @@ use crate::job_context::{HiddenPaths, JobHandler, now};
 use crate::package_locks::{HoldingPackageLock, PackageLocks};
 use crate::trustee::{TrusteeKey, parse_trustee_key};
 use registry_core::location::Owner;
+use registry_jobs::matrix::MatrixIndex;
 pub use registry_settings::wiring::{
     build_adapters, build_adapters_with_checkouts, build_command_adapters, package_set_handler,
     require_initialized,
@@ -31,17 +32,22 @@ pub const READONLY_BANNER: &str = "\
   published. Each skipped write is logged at NOTICE in the job's log.
 ==============================================================================";
 
-pub fn build_handlers(settings: &Settings, trustee: Option<Owner>) -> Handlers {
+/// The matrix planner's view, kept across jobs by the publish and matrix handlers.
+/// A dependant awaits the queued jobs of versions it accepts only where this
+/// process sees every matrix job it queued end (one process on SQLite); workers
+/// sharing Postgres plan as upstream does (see MatrixIndex::without_awaiting).
+pub fn matrix_index(settings: &Settings) -> MatrixIndex {
+    match settings.database() {
+        DatabaseUrl::Sqlite(_) => MatrixIndex::new(),
+        DatabaseUrl::Postgres(_) => MatrixIndex::without_awaiting(),
+    }
+}
+
+/// Every job kind's handler; `plans` from [`matrix_index`].
+pub fn build_handlers(settings: &Settings, trustee: Option<Owner>, plans: MatrixIndex) -> Handlers {
     let mut handlers: Handlers = HashMap::new();
     // Jobs of the two lanes that write a package's metadata take turns (see package_locks).
     let locks = PackageLocks::default();
-    // A dependant awaits the queued jobs of versions it accepts only where this
-    // process sees every matrix job it queued end (one process on SQLite); workers
-    // sharing Postgres plan as upstream does (see MatrixIndex::without_awaiting).
-    let plans = match settings.database() {
-        DatabaseUrl::Sqlite(_) => registry_jobs::matrix::MatrixIndex::new(),
-        DatabaseUrl::Postgres(_) => registry_jobs::matrix::MatrixIndex::without_awaiting(),
-    };
     let package_operation = |inner: Arc<dyn JobHandler>| -> Arc<dyn JobHandler> {
         Arc::new(HoldingPackageLock { inner, locks: locks.clone() })
     };
@@ -238,10 +244,11 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
         // A compiler installed since the last start: check the whole registry with it.
         let installed =
             registry_compiler::CompilerLocator::new(settings.compilers.clone()).installed_versions();
-        if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await {
+        let plans = matrix_index(&settings);
+        if let Err(err) = enqueue_new_compiler_jobs(&adapters, store.as_ref(), &plans, &installed).await {
             tracing::error!("checking for a new compiler failed: {err:#}; no matrix jobs were queued for it");
         }
-        let handlers = build_handlers(&settings, trustee.clone());
+        let handlers = build_handlers(&settings, trustee.clone(), plans);
         let timeouts = JobType::ALL.into_iter().map(|k| (k, settings.timeout(k))).collect();
         let executor = Arc::new(Executor {
             store: store.clone(),
@@ -253,6 +260,8 @@ pub async fn serve_as(settings: Settings, role: Role) -> anyhow::Result<()> {
             poll_interval: if shared { Duration::from_millis(250) } else { Duration::from_secs(1) },
             hidden_paths: HiddenPaths::for_server(&settings.data_dir, settings.compilers.as_deref()),
         });
+        // Their dependants may be awaiting them (see MatrixIndex::new).
+        executor.after_quarantine(&report.quarantined).await;
         executor.start(&wakers, shutdown)
     } else {
         Vec::new()

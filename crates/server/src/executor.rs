@@ -160,7 +160,59 @@ fn describe_duration(d: Duration) -> String {
     }
 }
 
+/// How long [`JobHandler::after_failure`] may take: it must not hold a lane.
+const AFTER_FAILURE_LIMIT: Duration = Duration::from_secs(120);
+
+async fn after_failure(handler: &dyn JobHandler, ctx: &JobContext) {
+    let job_id = &ctx.job.info.job_id;
+    match tokio::time::timeout(AFTER_FAILURE_LIMIT, handler.after_failure(ctx)).await {
+        Ok(()) => {}
+        Err(_) => {
+            tracing::error!(job = %job_id, "the follow-up work of a failed job took over {AFTER_FAILURE_LIMIT:?}: stopped")
+        }
+    }
+}
+
 impl Executor {
+    /// Runs [`JobHandler::after_failure`] for jobs that start-up recovery failed
+    /// after too many interruptions: they never reach a handler again.
+    pub async fn after_quarantine(&self, job_ids: &[String]) {
+        let query = registry_queue::LogsQuery {
+            level: registry_core::job::LogLevel::Debug,
+            since: now(),
+            until: now(),
+            order: registry_queue::Order::Asc,
+        };
+        for job_id in job_ids {
+            let job = match self.store.job(job_id, &query).await {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::error!(job = %job_id, "reading a quarantined job failed: {err}");
+                    continue;
+                }
+            };
+            let Some(handler) = self.handlers.get(&job.details.job_type()).cloned() else { continue };
+            let work_dir = self.work_root.join(job_id);
+            let hidden = self.hidden_paths.clone().hide(&work_dir, "<work-dir>");
+            let (log, writer) = JobLog::start(job_id, self.store.clone(), hidden);
+            let _ = tokio::fs::create_dir_all(&work_dir).await;
+            let ctx = JobContext {
+                job,
+                log: log.clone(),
+                adapters: self.adapters.clone(),
+                store: self.store.clone(),
+                work_dir: work_dir.clone(),
+            };
+            after_failure(handler.as_ref(), &ctx).await;
+            log.close();
+            if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
+                tracing::error!(job = %job_id, "log lines were still being written after 10 s");
+            }
+            let _ = tokio::fs::remove_dir_all(&work_dir).await;
+        }
+    }
+
     /// Starts one task per lane that has at least one handled kind.
     pub fn start(self: Arc<Self>, wakers: &Wakers, shutdown: Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
@@ -276,7 +328,7 @@ impl Executor {
             (_, None) => Outcome::Failed(format!("This server has no handler for {kind} jobs.")),
             (Ok(()), Some(handler)) => {
                 let clock = self.store.lease().map(|lease| LeaseClock::new(lease, claimed));
-                let ctx = JobContext {
+                let ctx = Arc::new(JobContext {
                     job,
                     log: log.clone(),
                     adapters: match &clock {
@@ -285,9 +337,9 @@ impl Executor {
                     },
                     store: self.store.clone(),
                     work_dir: work_dir.clone(),
-                };
-                let handler = handler.clone();
-                let mut task = tokio::spawn(async move { handler.run(&ctx).await });
+                });
+                let (in_task, task_ctx) = (handler.clone(), ctx.clone());
+                let mut task = tokio::spawn(async move { in_task.run(&task_ctx).await });
                 let outcome = tokio::select! {
                     result = tokio::time::timeout(limit, &mut task) => match result {
                         Err(_) => Outcome::TimedOut(limit),
@@ -303,6 +355,9 @@ impl Executor {
                     // until that has happened before recording the outcome.
                     task.abort();
                     let _ = task.await;
+                }
+                if matches!(outcome, Outcome::Failed(_) | Outcome::TimedOut(_) | Outcome::Panicked(_)) {
+                    after_failure(handler.as_ref(), &ctx).await;
                 }
                 outcome
             }

@@ -22,6 +22,12 @@ pub use registry_jobs::Failure as JobFailure;
 #[async_trait]
 pub trait JobHandler: Send + Sync {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure>;
+
+    /// Called once the job has failed for good, whatever the cause: its own error,
+    /// its timeout, a crash of `run`, or quarantine at start-up. Its log is still
+    /// open. Not called for a job that runs again (interrupted, or its lease lost).
+    /// Work that other jobs wait for must not hang on `run` alone ever returning.
+    async fn after_failure(&self, _ctx: &JobContext) {}
 }
 
 pub struct JobContext {

@@ -97,7 +97,11 @@ async fn check(verified: &[&str], installed: &[&str], starts: usize) -> (Vec<usi
     let installed: Vec<Version> = installed.iter().map(|v| Version::parse(v).unwrap()).collect();
     let mut added = Vec::new();
     for _ in 0..starts {
-        added.push(enqueue_new_compiler_jobs(&adapters, store.as_ref(), &installed).await.unwrap());
+        added.push(
+            enqueue_new_compiler_jobs(&adapters, store.as_ref(), &Default::default(), &installed)
+                .await
+                .unwrap(),
+        );
     }
     // Nothing but matrix jobs is queued.
     let counts = store.pending_counts().await.unwrap();

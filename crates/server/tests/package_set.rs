@@ -147,7 +147,8 @@ async fn a_package_set_job_commits_exactly_the_changes_that_compile() {
 
     // The registry's own handlers, with a package-set compiler slowed down so that the
     // job is still compiling when the publish arrives.
-    let mut handlers: Handlers = build_handlers(&settings, None);
+    let mut handlers: Handlers =
+        build_handlers(&settings, None, registry_server::app::matrix_index(&settings));
     let slow = PackageSetHandler {
         compiler_env: vec![("PURS_STANDIN_DELAY_MS".into(), "200".into())],
         ..PackageSetHandler::default()

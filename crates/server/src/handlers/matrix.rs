@@ -29,30 +29,12 @@ pub struct MatrixHandler {
 #[async_trait::async_trait]
 impl JobHandler for MatrixHandler {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let JobDetails::Matrix { package_name, package_version, compiler_version, payload } =
-            &ctx.job.details
-        else {
+        let Some(job) = matrix_job(ctx) else {
             return Err(JobFailure("The matrix handler received a job of another kind.".into()));
-        };
-        let job = MatrixJob {
-            name: package_name.clone(),
-            version: *package_version,
-            compiler: *compiler_version,
-            build_plan: payload.clone(),
         };
         let env = ctx.env();
         let compilers = env.compilers.installed_versions();
-        if let Err(failure) = self.compile_and_record(ctx, &env, &job).await {
-            // Dependants may be awaiting this job: they are solved without it.
-            enqueue_follow_ups(
-                &ctx.queue(),
-                &self.plans,
-                plan_after_matrix_failure(&env, &self.plans, &compilers, &job).await,
-                env.log(),
-            )
-            .await;
-            return Err(failure);
-        }
+        self.compile_and_record(ctx, &env, &job).await?;
         enqueue_follow_ups(
             &ctx.queue(),
             &self.plans,
@@ -63,6 +45,34 @@ impl JobHandler for MatrixHandler {
         super::matrix_progress::log_matrix_progress(ctx, job.compiler).await;
         Ok(())
     }
+
+    /// Dependants may be awaiting this job (see `MatrixIndex::new`): they are
+    /// solved without it, however it failed, so none waits for ever.
+    async fn after_failure(&self, ctx: &JobContext) {
+        let Some(job) = matrix_job(ctx) else { return };
+        let env = ctx.env();
+        let compilers = env.compilers.installed_versions();
+        enqueue_follow_ups(
+            &ctx.queue(),
+            &self.plans,
+            plan_after_matrix_failure(&env, &self.plans, &compilers, &job).await,
+            env.log(),
+        )
+        .await;
+    }
+}
+
+fn matrix_job(ctx: &JobContext) -> Option<MatrixJob> {
+    let JobDetails::Matrix { package_name, package_version, compiler_version, payload } = &ctx.job.details
+    else {
+        return None;
+    };
+    Some(MatrixJob {
+        name: package_name.clone(),
+        version: *package_version,
+        compiler: *compiler_version,
+        build_plan: payload.clone(),
+    })
 }
 
 impl MatrixHandler {
@@ -84,10 +94,12 @@ impl MatrixHandler {
 }
 
 /// [`registry_jobs::follow_ups::enqueue_new_compiler_jobs`] into `store`, logging to
-/// the server's own log (this work belongs to no job).
+/// the server's own log (this work belongs to no job). `plans` is the matrix
+/// handler's, which notes the jobs queued.
 pub async fn enqueue_new_compiler_jobs(
     adapters: &Adapters,
     store: &dyn JobStore,
+    plans: &MatrixIndex,
     installed: &[Version],
 ) -> Result<usize, anyhow::Error> {
     let log: Arc<dyn ActivityLog> = Arc::new(ServerLog);
@@ -96,6 +108,7 @@ pub async fn enqueue_new_compiler_jobs(
         adapters.registry.as_ref(),
         adapters.index.as_ref(),
         &queue,
+        plans,
         installed,
         &log,
     )
