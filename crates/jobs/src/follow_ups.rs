@@ -42,9 +42,9 @@ pub async fn enqueue_follow_ups(
             ));
         }
     };
-    let mut in_queue = Vec::new();
-    let enqueued = enqueue_matrix_jobs(queue, &planned, &mut in_queue, log).await;
-    plans.note_queued(&in_queue).await;
+    let (mut in_queue, mut new) = (Vec::new(), Vec::new());
+    let enqueued = enqueue_matrix_jobs(queue, &planned, &mut in_queue, &mut new, log).await;
+    plans.note_queued(&in_queue, &new).await;
     if let Err(err) = enqueued {
         log.warn(&format!(
             "Queueing matrix jobs failed: {err}. Some of the planned jobs may be missing; what this job wrote stands."
@@ -53,16 +53,21 @@ pub async fn enqueue_follow_ups(
 }
 
 /// Enqueues each planned job with its resolutions as the build plan, collecting
-/// in `in_queue` those the queue holds afterwards (new or not).
+/// in `in_queue` those the queue held already and in `new` those it takes now.
 async fn enqueue_matrix_jobs(
     queue: &dyn JobQueue,
     planned: &BTreeSet<MatrixSolverResult>,
     in_queue: &mut Vec<MatrixSolverResult>,
+    new: &mut Vec<MatrixSolverResult>,
     log: &dyn ActivityLog,
 ) -> Result<(), Failure> {
     for plan in planned {
         let enqueued = queue.enqueue_matrix(plan).await?;
-        in_queue.push(plan.clone());
+        if enqueued.duplicate {
+            in_queue.push(plan.clone())
+        } else {
+            new.push(plan.clone())
+        }
         let what = format!("compiler {}, package {}@{}", plan.compiler, plan.name, plan.version);
         if enqueued.duplicate {
             log.info(&format!(
@@ -91,7 +96,7 @@ pub async fn enqueue_new_compiler_jobs(
 ) -> Result<usize, Failure> {
     let Some(found) = new_compiler_jobs(registry, index, installed, log).await? else { return Ok(0) };
     let mut added = 0;
-    let mut in_queue = Vec::new();
+    let (mut in_queue, mut new) = (Vec::new(), Vec::new());
     for (name, version) in found.roots {
         let plan = MatrixSolverResult {
             compiler: found.compiler,
@@ -99,11 +104,11 @@ pub async fn enqueue_new_compiler_jobs(
             resolutions: Default::default(),
             version,
         };
-        let enqueued = queue.enqueue_matrix(&plan).await;
-        if enqueued.is_ok() {
+        let enqueued = queue.enqueue_matrix(&plan).await?;
+        if enqueued.duplicate {
             in_queue.push(plan);
-        }
-        if !enqueued?.duplicate {
+        } else {
+            new.push(plan);
             added += 1;
             log.info(&format!(
                 "Enqueuing matrix job for new compiler {}, package {name}@{version}",
@@ -111,8 +116,8 @@ pub async fn enqueue_new_compiler_jobs(
             ));
         }
     }
-    // Dependants of several roots' versions await them all (see MatrixIndex::new).
-    plans.note_queued(&in_queue).await;
+    // Dependants of several roots' versions await the new ones (see MatrixIndex::new).
+    plans.note_queued(&in_queue, &new).await;
     log.info(&format!("{added} matrix job(s) queued for compiler {}", found.compiler));
     Ok(added)
 }

@@ -115,9 +115,16 @@ impl MatrixView {
     }
 
     /// Records that these jobs are in the queue (whatever becomes of them, the
-    /// queue never takes the same version and compiler again).
+    /// queue never takes the same version and compiler again). Dependants do not
+    /// await them: they may have ended before this process saw them.
     pub fn note_queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
-        self.notes.queued(jobs);
+        self.notes.queued(jobs, false);
+    }
+
+    /// Records that these jobs were just queued, as new jobs, by this process:
+    /// dependants await them until they compile or fail ([`MatrixView::note_failed`]).
+    pub fn note_enqueued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
+        self.notes.queued(jobs, true);
     }
 
     /// Records that the job of `name@version` with `compiler` failed: it is settled,
@@ -154,7 +161,7 @@ impl MatrixView {
         let manifest = self.manifests.get(name)?.get(&version)?;
         let mut found: Option<(PackageName, Version)> = None;
         for (dependency, range) in &manifest.dependencies {
-            let Some(jobs) = self.notes.queued.get(dependency) else { continue };
+            let Some(jobs) = self.notes.awaitable.get(dependency) else { continue };
             let failed = self.notes.failed.get(dependency);
             let published = self.metadata.get(dependency).map(|m| &m.published);
             for &(queued, for_compiler) in jobs {
@@ -316,14 +323,14 @@ impl MatrixView {
             .collect();
         let mut queued: BTreeSet<(PackageName, Version)> =
             roots.iter().map(|(name, version)| (name.clone(), *version)).collect();
-        self.note_queued(&queue);
+        self.note_enqueued(&queue);
         let mut order = Vec::new();
         while order.len() < max_jobs.unwrap_or(usize::MAX)
             && let Some(job) = queue.pop_front()
         {
             self.assume_compiles(&job.name, job.version, compiler);
             let next = self.after_matrix(compilers, &job.name, job.version, compiler, log)?;
-            self.note_queued(&next);
+            self.note_enqueued(&next);
             for next in next {
                 if queued.insert((next.name.clone(), next.version)) {
                     queue.push_back(next);
@@ -437,19 +444,28 @@ struct Held {
 }
 
 /// What a process knows of the matrix jobs in the queue beyond the registry's
-/// files: which it saw queued, and which of those it saw fail.
+/// files: which it saw queued, which of those it queued itself, and which of
+/// those it saw fail.
 #[derive(Clone, Default)]
 struct QueueNotes {
     /// Per package: (version, compiler).
     queued: HashMap<PackageName, HashSet<(Version, Version)>>,
+    /// The jobs of `queued` this process queued as new jobs: it sees each of them
+    /// end (they may be awaited). A job found queued already may have failed
+    /// before, unseen, and would be awaited for ever.
+    awaitable: HashMap<PackageName, HashSet<(Version, Version)>>,
     /// Jobs of `queued` that failed, per package: (version, compiler).
     failed: HashMap<PackageName, HashSet<(Version, Version)>>,
 }
 
 impl QueueNotes {
-    fn queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>) {
+    fn queued<'a>(&mut self, jobs: impl IntoIterator<Item = &'a MatrixSolverResult>, new: bool) {
         for job in jobs {
-            self.queued.entry(job.name.clone()).or_default().insert((job.version, job.compiler));
+            let key = (job.version, job.compiler);
+            self.queued.entry(job.name.clone()).or_default().insert(key);
+            if new {
+                self.awaitable.entry(job.name.clone()).or_default().insert(key);
+            }
         }
     }
 
@@ -499,12 +515,16 @@ impl MatrixIndex {
     }
 
     /// Records that these jobs are in the queue, for the view kept now and every
-    /// view read later.
-    pub async fn note_queued(&self, jobs: &[MatrixSolverResult]) {
+    /// view read later; `new`: those of them this process has just queued as new
+    /// jobs ([`MatrixView::note_enqueued`]; the others, [`MatrixView::note_queued`]).
+    pub async fn note_queued(&self, jobs: &[MatrixSolverResult], new: &[MatrixSolverResult]) {
         let mut held = self.held.lock().await;
-        self.notes.lock().expect("queue notes").queued(jobs);
+        let mut notes = self.notes.lock().expect("queue notes");
+        notes.queued(jobs, false);
+        notes.queued(new, true);
         if let Some(held) = held.as_mut() {
             held.view.note_queued(jobs);
+            held.view.note_enqueued(new);
         }
     }
 
@@ -760,7 +780,7 @@ mod tests {
         let base = PackageName::parse("base").unwrap();
         let mut view = two_bases_and_mid();
         let log = Lines::default();
-        view.note_queued(&[root("base", "1.0.0", new), root("base", "1.1.0", new)]);
+        view.note_enqueued(&[root("base", "1.0.0", new), root("base", "1.1.0", new)]);
         view.assume_compiles(&base, v("1.0.0"), new);
         let after_first = view.after_matrix(&[old, new], &base, v("1.0.0"), new, &log).unwrap();
         assert!(after_first.is_empty(), "mid awaits base@1.1.0: {after_first:?}");
@@ -776,6 +796,22 @@ mod tests {
         // Once mid is queued, a cascade reaching it again leaves it alone.
         view.note_queued(&after_failure);
         assert!(view.after_matrix_failure(&[old, new], &base, v("1.1.0"), new, &log).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_dependant_never_awaits_a_job_that_was_queued_before_this_process_saw_it() {
+        // base@1.1.0's job was found in the queue already: it may have failed in a
+        // process before this one, and no end of it would ever come back here.
+        let (old, new) = (v("0.15.0"), v("0.15.1"));
+        let base = PackageName::parse("base").unwrap();
+        let mut view = two_bases_and_mid();
+        view.note_enqueued(&[root("base", "1.0.0", new)]);
+        view.note_queued(&[root("base", "1.1.0", new)]);
+        view.assume_compiles(&base, v("1.0.0"), new);
+        let planned = view.after_matrix(&[old, new], &base, v("1.0.0"), new, &NullLog).unwrap();
+        let planned: Vec<(String, BTreeMap<PackageName, Version>)> =
+            planned.iter().map(|job| (job.name.to_string(), job.resolutions.clone())).collect();
+        assert_eq!(planned, [("mid".to_string(), BTreeMap::from([(base, v("1.0.0"))]))]);
     }
 
     #[test]

@@ -153,7 +153,7 @@ async fn a_job_quarantined_at_start_up_gets_its_after_failure() {
             break;
         }
     }
-    assert_eq!(quarantined, [id.clone()]);
+    assert_eq!(quarantined, std::slice::from_ref(&id));
     assert!(w.handler.after_failure.lock().unwrap().is_empty());
     w.executor.after_quarantine(&quarantined).await;
     assert_eq!(*w.handler.after_failure.lock().unwrap(), ["hangs"]);
