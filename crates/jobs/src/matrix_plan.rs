@@ -20,8 +20,8 @@ use registry_adapters::{ActivityLog, GitRepo};
 use registry_core::manifest_index::entry_path;
 use registry_core::metadata::Metadata;
 use registry_core::solver::{
-    CompilerIndex, DependantStatus, ManifestDeps, MatrixNote, MatrixSolverResult, build_compiler_index,
-    published_compilers, solve_dependants_after_failure, solve_dependants_for_compiler,
+    CascadeOutcome, CompilerIndex, DependantStatus, ManifestDeps, MatrixNote, MatrixSolverResult,
+    build_compiler_index, published_compilers, solve_dependants_after_failure, solve_dependants_for_compiler,
     solve_for_all_compilers, update_compiler_index,
 };
 use registry_core::{PackageName, Range, Version};
@@ -268,16 +268,7 @@ impl MatrixView {
             |n, v| self.status(n, v, compiler),
             |n, v| self.dependants_of(n, v),
         );
-        log_notes(&outcome.notes, log);
-        log.info(&format!(
-            "After the failure of {name}@{version}: {} planned out of {} direct dependants visited{}",
-            outcome.results.len(),
-            outcome.visited.len(),
-            match outcome.queued {
-                0 => String::new(),
-                n => format!(" ({n} already queued)"),
-            }
-        ));
+        log_outcome(&outcome, &format!("After the failure of {name}@{version}"), "direct dependants", log);
         Ok(outcome.results)
     }
 
@@ -358,16 +349,7 @@ impl MatrixView {
             |n, v| self.status(n, v, compiler),
             |n, v| self.dependants_of(n, v),
         );
-        log_notes(&outcome.notes, log);
-        log.info(&format!(
-            "Cascade from {name}@{version}: {} planned out of {} dependants visited{}",
-            outcome.results.len(),
-            outcome.visited.len(),
-            match outcome.queued {
-                0 => String::new(),
-                n => format!(" ({n} already queued)"),
-            }
-        ));
+        log_outcome(&outcome, &format!("Cascade from {name}@{version}"), "dependants", log);
         outcome.results
     }
 }
@@ -389,6 +371,20 @@ impl MatrixView {
             status => status,
         }
     }
+}
+
+/// The notes of a cascade, then one line: `<what>: N planned out of M <visited> visited`.
+fn log_outcome(outcome: &CascadeOutcome, what: &str, visited: &str, log: &dyn ActivityLog) {
+    log_notes(&outcome.notes, log);
+    log.info(&format!(
+        "{what}: {} planned out of {} {visited} visited{}",
+        outcome.results.len(),
+        outcome.visited.len(),
+        match outcome.queued {
+            0 => String::new(),
+            n => format!(" ({n} already queued)"),
+        }
+    ));
 }
 
 fn log_notes(notes: &[MatrixNote], log: &dyn ActivityLog) {

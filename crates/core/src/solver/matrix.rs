@@ -198,17 +198,7 @@ pub fn solve_dependants_for_compiler<M: Borrow<ManifestDeps>>(
             DependantStatus::Published(compilers) if compilers.contains(&compiler) => {
                 stack.push(dependants_of(&dependant.name, dependant.version).into_iter());
             }
-            DependantStatus::Published(_) => {
-                try_solve_for_compiler(solver, compiler, dependant, &mut outcome)
-            }
-            DependantStatus::Queued => outcome.queued += 1,
-            DependantStatus::Awaiting { dependency, version } => outcome.notes.push(MatrixNote::Awaiting {
-                name: dependant.name.clone(),
-                version: dependant.version,
-                compiler,
-                dependency,
-                dependency_version: version,
-            }),
+            status => plan_unverified(solver, compiler, dependant, status, &mut outcome),
         }
     }
     seen.remove(&seed);
@@ -242,20 +232,32 @@ pub fn solve_dependants_after_failure<M: Borrow<ManifestDeps>>(
         match status_of(&dependant.name, dependant.version) {
             DependantStatus::NoMetadata | DependantStatus::NotPublished => {}
             DependantStatus::Published(compilers) if compilers.contains(&compiler) => {}
-            DependantStatus::Published(_) => {
-                try_solve_for_compiler(solver, compiler, dependant, &mut outcome)
-            }
-            DependantStatus::Queued => outcome.queued += 1,
-            DependantStatus::Awaiting { dependency, version } => outcome.notes.push(MatrixNote::Awaiting {
-                name: dependant.name.clone(),
-                version: dependant.version,
-                compiler,
-                dependency,
-                dependency_version: version,
-            }),
+            status => plan_unverified(solver, compiler, dependant, status, &mut outcome),
         }
     }
     outcome
+}
+
+/// A dependant not known to work with `compiler`: solved and planned, counted as
+/// queued, or noted as awaiting.
+fn plan_unverified(
+    solver: &impl CompilerSolve,
+    compiler: Version,
+    dependant: &ManifestDeps,
+    status: DependantStatus,
+    outcome: &mut CascadeOutcome,
+) {
+    match status {
+        DependantStatus::Queued => outcome.queued += 1,
+        DependantStatus::Awaiting { dependency, version } => outcome.notes.push(MatrixNote::Awaiting {
+            name: dependant.name.clone(),
+            version: dependant.version,
+            compiler,
+            dependency,
+            dependency_version: version,
+        }),
+        _ => try_solve_for_compiler(solver, compiler, dependant, outcome),
+    }
 }
 
 fn try_solve_for_compiler(
