@@ -345,8 +345,11 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_dependant_whose_job_is_queued_is_neither_solved_nor_passed_through() {
+    type Published = BTreeMap<PackageName, BTreeMap<Version, Vec<Version>>>;
+
+    /// base ← mid ← top, all at 1.0.0 and verified with an old compiler; base also
+    /// with the new one, which is returned last.
+    fn base_mid_top() -> (Vec<ManifestDeps>, Published, CompilerIndex, Version) {
         let manifests = vec![manifest("base", &[]), manifest("mid", &["base"]), manifest("top", &["mid"])];
         let (old, new) = (v("0.15.0"), v("0.15.1"));
         let published = BTreeMap::from([
@@ -355,6 +358,12 @@ mod tests {
             (n("top"), BTreeMap::from([(v("1.0.0"), vec![old])])),
         ]);
         let index = build_compiler_index(&[old, new], &manifests, &published).unwrap();
+        (manifests, published, index, new)
+    }
+
+    #[test]
+    fn a_dependant_whose_job_is_queued_is_neither_solved_nor_passed_through() {
+        let (manifests, published, index, new) = base_mid_top();
         let run = |queued: bool| {
             solve_dependants_for_compiler(
                 &index,
@@ -382,14 +391,7 @@ mod tests {
 
     #[test]
     fn an_awaiting_dependant_is_not_solved_and_a_failure_solves_it() {
-        let manifests = vec![manifest("base", &[]), manifest("mid", &["base"]), manifest("top", &["mid"])];
-        let (old, new) = (v("0.15.0"), v("0.15.1"));
-        let published = BTreeMap::from([
-            (n("base"), BTreeMap::from([(v("1.0.0"), vec![old, new])])),
-            (n("mid"), BTreeMap::from([(v("1.0.0"), vec![old])])),
-            (n("top"), BTreeMap::from([(v("1.0.0"), vec![old])])),
-        ]);
-        let index = build_compiler_index(&[old, new], &manifests, &published).unwrap();
+        let (manifests, published, index, new) = base_mid_top();
         let status = |name: &PackageName, _| match name.as_str() {
             "mid" => DependantStatus::Awaiting { dependency: n("base"), version: v("1.1.0") },
             _ => DependantStatus::Published(published[name][&v("1.0.0")].clone()),
