@@ -63,18 +63,15 @@ async fn enqueue_matrix_jobs(
 ) -> Result<(), Failure> {
     for plan in planned {
         let enqueued = queue.enqueue_matrix(plan).await?;
-        if enqueued.duplicate {
-            in_queue.push(plan.clone())
-        } else {
-            new.push(plan.clone())
-        }
         let what = format!("compiler {}, package {}@{}", plan.compiler, plan.name, plan.version);
         if enqueued.duplicate {
+            in_queue.push(plan.clone());
             log.info(&format!(
                 "Not enqueuing matrix job: {what}: job {} exists already (each version is tried once per compiler)",
                 enqueued.job_id
             ));
         } else {
+            new.push(plan.clone());
             log.info(&format!("Enqueuing matrix job: {what} (job {})", enqueued.job_id));
         }
     }

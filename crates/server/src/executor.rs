@@ -173,6 +173,14 @@ async fn after_failure(handler: &dyn JobHandler, ctx: &JobContext) {
     }
 }
 
+/// Closes a job's log and waits (at most 10 s) until its lines are written.
+async fn close_log(log: &JobLog, writer: tokio::task::JoinHandle<()>, job_id: &str) {
+    log.close();
+    if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
+        tracing::error!(job = %job_id, "log lines were still being written after 10 s");
+    }
+}
+
 impl Executor {
     /// Runs [`JobHandler::after_failure`] for jobs that start-up recovery failed
     /// after too many interruptions: they never reach a handler again.
@@ -205,10 +213,7 @@ impl Executor {
                 work_dir: work_dir.clone(),
             };
             after_failure(handler.as_ref(), &ctx).await;
-            log.close();
-            if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
-                tracing::error!(job = %job_id, "log lines were still being written after 10 s");
-            }
+            close_log(&log, writer, job_id).await;
             let _ = tokio::fs::remove_dir_all(&work_dir).await;
         }
     }
@@ -392,10 +397,7 @@ impl Executor {
                 false
             }
         };
-        log.close();
-        if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
-            tracing::error!(job = %job_id, "log lines were still being written after 10 s");
-        }
+        close_log(&log, writer, &job_id).await;
         let _ = tokio::fs::remove_dir_all(&work_dir).await;
         let recorded = if matches!(outcome, Outcome::LeaseLost) {
             Ok(())

@@ -127,6 +127,10 @@ impl JobHandler for HoldingPackageLock {
         }
         self.inner.run(ctx).await
     }
+
+    async fn after_failure(&self, ctx: &JobContext) {
+        self.inner.after_failure(ctx).await
+    }
 }
 
 #[cfg(test)]
